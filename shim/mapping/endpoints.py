@@ -1,0 +1,315 @@
+"""The endpoint map: every On-Premise v1 path, what serves it on each Cloud target.
+
+One row per On-Prem operation. ``kind`` says how the shim, gateway and codemods
+treat it: ``translate`` (a Cloud route exists; payloads go through the
+translators), ``local`` (answered by the shim itself, no Cloud call) and, in
+:data:`UNSUPPORTED`, operations with no Cloud counterpart and what to do instead.
+Paths are templates: ``{name}`` matches one path segment, ``{name:path}`` the
+rest of the path. Cloud paths are relative to the target's base URL (360dialog:
+``https://waba-v2.360dialog.io``; Meta: ``https://graph.facebook.com/{version}``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
+from typing import Final
+
+from shim.mapping.hosts import Target
+
+
+class Kind(StrEnum):
+    TRANSLATE = "translate"
+    LOCAL = "local"
+    UNSUPPORTED = "unsupported"
+
+
+class Body(StrEnum):
+    """What travels in the request body, so transports know how to encode it."""
+
+    NONE = "none"
+    JSON = "json"
+    MULTIPART = "multipart"  # Cloud media upload: file + type + messaging_product
+    RAW = "raw"  # On-Prem media upload: raw bytes with the MIME type as Content-Type
+
+
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class CloudRoute:
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    body: Body = Body.JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str
+    method: str
+    onprem_path: str
+    d360: CloudRoute | None
+    meta: CloudRoute | None
+    kind: Kind = Kind.TRANSLATE
+    onprem_body: Body = Body.JSON
+    note: str = ""
+    decision: str | None = None
+
+    def route(self, target: Target) -> CloudRoute | None:
+        if target is Target.D360:
+            return self.d360
+        if target is Target.META:
+            return self.meta
+        return CloudRoute(self.method, self.onprem_path, body=self.onprem_body)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """An On-Prem operation with no Cloud equivalent."""
+
+    methods: frozenset[str]
+    onprem_path: str
+    reason: str
+    instead: str
+
+
+_R = CloudRoute
+_E = Endpoint
+_PROFILE_FIELDS: Final = "about,address,description,email,profile_picture_url,websites,vertical"
+
+ENDPOINTS: Final = (
+    _E(
+        "send_message", "POST", "/v1/messages",
+        _R("POST", "/messages"), _R("POST", "/{phone_number_id}/messages"),
+        note="Body translated (messaging_product, preview_url, hsm, namespace, ttl, provider).",
+    ),
+    _E(
+        "mark_read", "PUT", "/v1/messages/{message_id}",
+        _R("POST", "/messages"), _R("POST", "/{phone_number_id}/messages"),
+        note='{"status": "read"} becomes {"messaging_product", "status": "read", "message_id"}.',
+    ),
+    _E(
+        "upload_media", "POST", "/v1/media",
+        _R("POST", "/media", body=Body.MULTIPART),
+        _R("POST", "/{phone_number_id}/media", body=Body.MULTIPART),
+        onprem_body=Body.RAW,
+        note="Raw bytes + Content-Type become a multipart form (file, type, messaging_product).",
+    ),
+    _E(
+        "download_media", "GET", "/v1/media/{media_id}",
+        _R("GET", "/{media_id}", body=Body.NONE), _R("GET", "/{media_id}", body=Body.NONE),
+        onprem_body=Body.NONE,
+        note="Two steps on Cloud: GET the media JSON, then GET its url (360dialog: lookaside "
+        "host rewritten to waba-v2.360dialog.io; Meta: with the Bearer token). Ids are not "
+        "portable between backends.",
+    ),
+    _E(
+        "delete_media", "DELETE", "/v1/media/{media_id}",
+        _R("DELETE", "/{media_id}", body=Body.NONE),
+        _R("DELETE", "/{media_id}", {"phone_number_id": "{phone_number_id}"}, Body.NONE),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "check_contacts", "POST", "/v1/contacts", None, None, Kind.LOCAL,
+        note="No Cloud endpoint. Answered locally like On-Prem >= v2.43: every input valid, "
+        "wa_id = its digits. Sending never needs it on Cloud.",
+    ),
+    _E(
+        "health", "GET", "/v1/health",
+        _R("GET", "/health_status", body=Body.NONE),
+        _R("GET", "/{phone_number_id}", {"fields": "health_status"}, Body.NONE),
+        onprem_body=Body.NONE,
+        note="can_send_message mapped to gateway_status (see fields.HEALTH_STATUS).",
+    ),
+    _E(
+        "get_webhook", "GET", "/v1/configs/webhook",
+        _R("GET", "/v1/configs/webhook", body=Body.NONE),
+        _R("GET", "/{phone_number_id}", {"fields": "webhook_configuration"}, Body.NONE),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "set_webhook", "POST", "/v1/configs/webhook",
+        _R("POST", "/v1/configs/webhook"), _R("POST", "/{phone_number_id}"),
+        note="360dialog keeps the path and body {url, headers}. Meta: per-number override "
+        "{webhook_configuration: {override_callback_uri, verify_token}}; headers cannot be set.",
+        decision="Meta needs a verify token: taken from the channel config; missing -> error.",
+    ),
+    _E(
+        "list_templates", "GET", "/v1/configs/templates",
+        _R("GET", "/v1/configs/templates", body=Body.NONE),
+        _R("GET", "/{waba_id}/message_templates", body=Body.NONE),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "create_template", "POST", "/v1/configs/templates",
+        _R("POST", "/v1/configs/templates"), _R("POST", "/{waba_id}/message_templates"),
+    ),
+    _E(
+        "delete_template", "DELETE", "/v1/configs/templates/{name}",
+        _R("DELETE", "/v1/configs/templates/{name}", body=Body.NONE),
+        _R("DELETE", "/{waba_id}/message_templates", {"name": "{name}"}, Body.NONE),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "get_phone_number", "GET", "/v1/configs/phone_number", None, None, Kind.LOCAL,
+        onprem_body=Body.NONE,
+        note="Answered from the channel's configured phone_number.",
+        decision="A waba-v2 equivalent is UNCONFIRMED; the config already knows the number.",
+    ),
+    _E(
+        "get_about", "GET", "/v1/settings/profile/about",
+        _R("GET", "/whatsapp_business_profile", {"fields": "about"}, Body.NONE),
+        _R("GET", "/{phone_number_id}/whatsapp_business_profile", {"fields": "about"}, Body.NONE),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "set_about", "PATCH", "/v1/settings/profile/about",
+        _R("POST", "/whatsapp_business_profile"),
+        _R("POST", "/{phone_number_id}/whatsapp_business_profile"),
+    ),
+    _E(
+        "get_business_profile", "GET", "/v1/settings/business/profile",
+        _R("GET", "/whatsapp_business_profile", {"fields": _PROFILE_FIELDS}, Body.NONE),
+        _R(
+            "GET", "/{phone_number_id}/whatsapp_business_profile",
+            {"fields": _PROFILE_FIELDS}, Body.NONE,
+        ),
+        onprem_body=Body.NONE,
+    ),
+    _E(
+        "set_business_profile", "POST", "/v1/settings/business/profile",
+        _R("POST", "/whatsapp_business_profile"),
+        _R("POST", "/{phone_number_id}/whatsapp_business_profile"),
+    ),
+    _E(
+        "get_profile_photo", "GET", "/v1/settings/profile/photo",
+        _R("GET", "/whatsapp_business_profile", {"fields": "profile_picture_url"}, Body.NONE),
+        _R(
+            "GET", "/{phone_number_id}/whatsapp_business_profile",
+            {"fields": "profile_picture_url"}, Body.NONE,
+        ),
+        onprem_body=Body.NONE,
+        decision="Answered in the ?format=link shape {settings.profile.photo.link}; Cloud "
+        "only exposes a URL.",
+    ),
+    _E(
+        "set_application_webhook", "PATCH", "/v1/settings/application",
+        _R("POST", "/v1/configs/webhook"), _R("POST", "/{phone_number_id}"),
+        note="Only the webhooks.url part maps (to set_webhook); any other setting is refused "
+        "with the reason.",
+    ),
+)
+
+_U = Unsupported
+_ANY = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+UNSUPPORTED: Final = (
+    _U(_ANY, "/v1/users{rest:path}",
+       "Cloud has no login: 360dialog uses a static D360-API-KEY, Meta a Bearer token.",
+       "Remove the login call; set api_key / access_token for the channel in the config."),
+    _U(_ANY, "/v1/contacts/{wa_id}/block",
+       "On-Prem contact blocking has no 1:1 Cloud equivalent.",
+       "Use Meta's block-users API (POST /{phone_number_id}/block_users) directly."),
+    _U(_ANY, "/v1/settings/backup", "Cloud keeps no client state to back up.",
+       "Remove the call."),
+    _U(_ANY, "/v1/settings/restore", "Cloud keeps no client state to restore.",
+       "Remove the call."),
+    _U(_ANY, "/v1/settings/application/media/providers{rest:path}",
+       "Cloud fetches media links without credentials; there are no media providers.",
+       "Serve media from a public HTTPS link or upload it (POST /v1/media)."),
+    _U(_ANY, "/v1/settings/application",
+       "Application settings (callback backoff, auto-download, pass_through, ...) do not "
+       "exist on Cloud; only the webhook URL maps.",
+       "Set the webhook with POST /v1/configs/webhook; drop the other settings."),
+    _U(_ANY, "/v1/settings/account/two-step",
+       "Cloud sets the PIN with POST /{phone_number_id} {pin} and cannot disable it.",
+       "Set the two-step PIN in 360dialog's hub or with Meta's API directly."),
+    _U(frozenset({"POST", "DELETE"}), "/v1/settings/profile/photo",
+       "Cloud sets the photo from a Resumable Upload handle (profile_picture_handle).",
+       "Upload with Meta's Resumable Upload API, then POST the handle to the business profile."),
+    _U(_ANY, "/v1/settings/business/whatsapp_business_encryption",
+       "The Flows encryption key lives on the phone number on Cloud.",
+       "Use POST /{phone_number_id}/whatsapp_business_encryption."),
+    _U(_ANY, "/v1/account/shards",
+       "Cloud scales throughput itself (80 msg/s, up to 1,000 msg/s).",
+       "Remove the call; ask 360dialog/Meta for a higher throughput tier."),
+    _U(_ANY, "/v1/account/verify",
+       "Registration is done by 360dialog's hub or Cloud's /register flow.",
+       "Register the number in the 360dialog hub (or POST /{phone_number_id}/register)."),
+    _U(_ANY, "/v1/account",
+       "Registration is done by 360dialog's hub or Cloud's /request_code flow.",
+       "Register the number in the 360dialog hub (or POST /{phone_number_id}/request_code)."),
+    _U(_ANY, "/v1/stats/{rest:path}", "Cloud exposes no container statistics.",
+       "Use WhatsApp Manager insights, or the gateway's /metrics."),
+    _U(_ANY, "/v1/metrics", "Cloud exposes no container metrics.",
+       "Use the gateway's /metrics or WhatsApp Manager insights."),
+    _U(_ANY, "/v1/support", "Cloud has no support-info endpoint.", "Remove the call."),
+    _U(_ANY, "/v1/certificates{rest:path}",
+       "Certificates belong to On-Prem registration; Cloud has none.", "Remove the call."),
+    _U(_ANY, "/v1/groups{rest:path}",
+       "The legacy On-Prem groups API was retired; Cloud's Groups API differs.",
+       "Port group features to the Cloud Groups API by hand."),
+    _U(_ANY, "/v1/stickerpacks{rest:path}",
+       "Sticker packs are not part of the Cloud API (existence on On-Prem UNCONFIRMED).",
+       "Send stickers as media (type sticker) instead."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMatch:
+    endpoint: Endpoint
+    params: Mapping[str, str]
+
+
+_PARAM = re.compile(r"\{(\w+)(?::path)?\}")
+
+
+@cache
+def _compile(template: str) -> re.Pattern[str]:
+    out, pos = [], 0
+    for m in _PARAM.finditer(template):
+        out.append(re.escape(template[pos : m.start()]))
+        is_rest = m.group(0).endswith(":path}")
+        out.append(f"(?P<{m.group(1)}>{'.*' if is_rest else '[^/]+'})")
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out) + "/?")
+
+
+def _clean(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def match_endpoint(method: str, path: str) -> EndpointMatch | None:
+    """The mapped operation for an On-Prem method and path, if there is one."""
+    method, path = method.upper(), _clean(path)
+    for ep in ENDPOINTS:
+        if ep.method == method:
+            m = _compile(ep.onprem_path).fullmatch(path)
+            if m:
+                return EndpointMatch(ep, MappingProxyType(m.groupdict()))
+    return None
+
+
+def match_unsupported(method: str, path: str) -> Unsupported | None:
+    """The reason an On-Prem operation cannot run on Cloud, if it is a known one."""
+    method, path = method.upper(), _clean(path)
+    for item in UNSUPPORTED:
+        if method in item.methods and _compile(item.onprem_path).fullmatch(path):
+            return item
+    return None
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Substitute ``{name}`` placeholders; a missing value is a KeyError naming it."""
+    return _PARAM.sub(lambda m: values[m.group(1)], template)
+
+
+ENDPOINTS_BY_NAME: Final[Mapping[str, Endpoint]] = MappingProxyType(
+    {ep.name: ep for ep in ENDPOINTS}
+)

@@ -1,0 +1,134 @@
+"""Field-level rules: what moves, what is dropped, what is renamed, per payload kind.
+
+Translators walk these tables; docs render them. Each rule carries the warning
+code a lossy change emits, so callers can filter warnings by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+MESSAGING_PRODUCT: Final = "whatsapp"
+
+MEDIA_TYPES: Final = frozenset({"image", "video", "document", "audio", "sticker"})
+#: ``type`` values an On-Prem send request may carry (``hsm`` is converted).
+ONPREM_SEND_TYPES: Final = frozenset(
+    {"text", "location", "contacts", "interactive", "template", "hsm", "reaction"} | MEDIA_TYPES
+)
+#: Interactive sub-types On-Prem supported; Cloud-only ones pass through untouched.
+ONPREM_INTERACTIVE_TYPES: Final = frozenset({"button", "list", "product", "product_list"})
+
+
+class Action(StrEnum):
+    ADD = "add"
+    MOVE = "move"
+    DROP = "drop"
+    RENAME = "rename"
+    CONVERT = "convert"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """One change between generations. Paths use ``*`` for "any key/index"."""
+
+    action: Action
+    onprem: str
+    cloud: str | None
+    warning: str | None
+    why: str
+    decision: str | None = None
+
+
+_F = FieldRule
+
+#: Send request rules, On-Prem -> Cloud, applied in this order.
+SEND_RULES: Final = (
+    _F(Action.ADD, "", "messaging_product", None,
+       'Cloud requires "messaging_product": "whatsapp" on every send.'),
+    _F(Action.REJECT, "recipient_type", None, None,
+       'The legacy On-Prem groups API (recipient_type "group") has no Cloud equivalent; '
+       "Cloud's Groups API is different.",
+       decision='Only "group" is rejected; "individual" passes through.'),
+    _F(Action.MOVE, "preview_url", "text.preview_url", None,
+       "Cloud reads preview_url inside the text object."),
+    _F(Action.DROP, "ttl", None, "W101",
+       "Cloud has no per-message TTL; set message_send_ttl_seconds on the template instead."),
+    _F(Action.DROP, "{media}.provider", None, "W102",
+       "Cloud has no media providers; it fetches link URLs without credentials."),
+    _F(Action.DROP, "audio.caption", None, "W103", "Cloud audio messages have no caption."),
+    _F(Action.DROP, "sticker.caption", None, "W103", "Cloud sticker messages have no caption."),
+    _F(Action.CONVERT, "hsm", "template", "W104",
+       "Legacy hsm is not accepted by Cloud; converted to a template (namespace dropped, "
+       "localizable_params become body parameters).",
+       decision="Conversion is ours, not a documented Meta mapping."),
+    _F(Action.DROP, "template.namespace", None, "W105",
+       "Cloud identifies templates by name + language; namespace is not used."),
+    _F(Action.DROP, "template.components.*.parameters.*.date_time.*", None, "W106",
+       "Cloud date_time parameters carry only fallback_value; components and timestamp "
+       "are dropped.",
+       decision="UNCONFIRMED whether Cloud rejects or ignores the extra keys; dropping is safe."),
+    _F(Action.RENAME, "context.id", "context.message_id", None,
+       "Cloud replies reference the quoted message as context.message_id.",
+       decision="The On-Prem send-side name is UNCONFIRMED; both id and message_id are accepted."),
+)
+
+#: Mark-read: On-Prem PUT /v1/messages/{id} {"status": "read"}.
+MARK_READ_STATUS: Final = "read"
+
+
+#: Webhook rules, Cloud -> On-Prem.
+WEBHOOK_RULES: Final = (
+    _F(Action.DROP, "entry.*.changes.*.value.messaging_product", None, None,
+       "On-Prem bodies have no messaging_product."),
+    _F(Action.MOVE, "entry.*.changes.*.value.metadata", None, None,
+       "Not part of the On-Prem body; returned next to it for routing (phone_number_id)."),
+    _F(Action.CONVERT, "messages.*(type=audio, audio.voice=true)", "messages.*.voice", None,
+       'On-Prem delivered voice notes as type "voice" with a voice object.'),
+    _F(Action.RENAME, "messages.*.type=unsupported", "messages.*.type=unknown", None,
+       'On-Prem called unsupported inbound messages "unknown".'),
+    _F(Action.RENAME, "messages.*.system.wa_id", "messages.*.system.new_wa_id", None,
+       "On-Prem named the changed number new_wa_id."),
+    _F(Action.ADD, "statuses.*.recipient_id", "statuses.*.message.recipient_id", None,
+       "On-Prem >= v2.45 readers use message.recipient_id."),
+    _F(Action.RENAME, "statuses.*.status=played", "statuses.*.status=read", "W201",
+       "On-Prem had no played status (voice message played).",
+       decision='Mapped to "read" (a played voice message was read); the Cloud value is kept '
+       'as cloud_status. Duplicate "read" is harmless: readers treat it as idempotent.'),
+    _F(Action.RENAME, "*.errors.*.code", "*.errors.*.code", None,
+       "Cloud codes mapped to On-Prem codes (errors.ERROR_CODE_PAIRS); the Cloud code is kept "
+       "as cloud_code."),
+)
+
+#: Inbound message type renames (Cloud -> On-Prem).
+INBOUND_TYPE_RENAMES: Final[Mapping[str, str]] = MappingProxyType({"unsupported": "unknown"})
+#: Status renames (Cloud -> On-Prem).
+STATUS_RENAMES: Final[Mapping[str, str]] = MappingProxyType({"played": "read"})
+#: System message field renames (Cloud -> On-Prem).
+SYSTEM_RENAMES: Final[Mapping[str, str]] = MappingProxyType({"wa_id": "new_wa_id"})
+#: Keys of a Cloud change ``value`` that are not part of the On-Prem body.
+WEBHOOK_VALUE_ENVELOPE_KEYS: Final = frozenset({"messaging_product", "metadata"})
+#: The change field that carries messages/statuses; other fields are forwarded as-is.
+WEBHOOK_MESSAGES_FIELD: Final = "messages"
+
+
+#: Cloud health (can_send_message) -> On-Prem gateway_status.
+#: Decision: LIMITED still sends (with a warning), BLOCKED cannot.
+HEALTH_STATUS: Final[Mapping[str, str]] = MappingProxyType(
+    {"AVAILABLE": "connected", "LIMITED": "connected", "BLOCKED": "disconnected"}
+)
+HEALTH_UNKNOWN: Final = "uninitialized"
+
+#: On-Prem business profile fields (GET /v1/settings/business/profile).
+BUSINESS_PROFILE_FIELDS: Final = ("address", "description", "email", "vertical", "websites")
+
+#: Warning codes emitted outside the rule tables.
+W_CONTACTS_LOCAL: Final = "W301"  # /v1/contacts answered locally
+W_HEALTH_LIMITED: Final = "W302"  # LIMITED health mapped to connected
+W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
+W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
+W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
