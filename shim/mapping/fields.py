@@ -132,3 +132,25 @@ W_HEALTH_LIMITED: Final = "W302"  # LIMITED health mapped to connected
 W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
 W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
 W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
+
+#: Cloud media limits by MIME type (bytes). A MIME type not listed is sent as a
+#: document (100 MB). Source: Meta media reference (api-mapping section 5).
+MB: Final = 1024 * 1024
+MEDIA_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "image/jpeg": 5 * MB,
+        "image/png": 5 * MB,
+        "image/webp": 500 * 1024,  # stickers: 100 KB static, 500 KB animated
+        "audio/aac": 16 * MB,
+        "audio/amr": 16 * MB,
+        "audio/mpeg": 16 * MB,
+        "audio/mp4": 16 * MB,
+        "audio/ogg": 16 * MB,
+        "video/mp4": 16 * MB,
+        "video/3gpp": 16 * MB,
+    }
+)
+DOCUMENT_LIMIT: Final = 100 * MB
+#: On-Prem media ids are UUIDs; Cloud media ids are numeric. An id of the other
+#: generation is never valid on a backend (ids are not portable).
+ONPREM_MEDIA_ID_PATTERN: Final = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

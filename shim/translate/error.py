@@ -1,0 +1,102 @@
+"""Cloud and 360dialog error envelopes -> the On-Prem ``errors`` envelope.
+
+The original code and message always survive: in ``details`` (readable) and in
+``meta.cloud_error`` (the untouched original), so nothing is lost for callers
+that log the error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shim.mapping.errors import (
+    D360_GATEWAY_HTTP_TO_ONPREM,
+    D360_GATEWAY_MESSAGE_TO_ONPREM,
+    ONPREM_ERRORS,
+    ONPREM_FALLBACK_CODE,
+    cloud_to_onprem_code,
+    onprem_title,
+)
+from shim.translate.types import JSON, OnPremResponse, TranslationError
+
+#: Marks translated envelopes (On-Prem clients read ``meta.api_status``).
+META_INFO = {"api_status": "stable", "version": "cloud-api"}
+
+
+def onprem_envelope(code: int, details: str, *, extra_meta: dict[str, Any] | None = None,
+                    title: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = dict(META_INFO)
+    if extra_meta:
+        meta.update(extra_meta)
+    return {
+        "errors": [{"code": code, "title": title or onprem_title(code), "details": details}],
+        "meta": meta,
+    }
+
+
+def _status_for(code: int, fallback: int) -> int:
+    known = ONPREM_ERRORS.get(code)
+    return known.http_status if known else fallback
+
+
+def is_error_body(status: int, body: JSON) -> bool:
+    if status >= 400:
+        return True
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), dict) or body.get("errors"):
+            return True
+        meta = body.get("meta")
+        if isinstance(meta, dict) and meta.get("success") is False:
+            return True
+    return False
+
+
+def translate_error(status: int, body: JSON) -> OnPremResponse:
+    """Any error body a Cloud backend or 360dialog's gateway returns, in On-Prem shape."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return _graph_error(status, error)
+        meta = body.get("meta")
+        if isinstance(meta, dict) and ("httpCode" in meta or "http_code" in meta
+                                       or meta.get("success") is False):
+            return _gateway_error(status, meta)
+        if isinstance(body.get("errors"), list):
+            return OnPremResponse(status, body)  # already On-Prem shaped
+    code = D360_GATEWAY_HTTP_TO_ONPREM.get(status, ONPREM_FALLBACK_CODE)
+    text = body if isinstance(body, str) else repr(body)
+    details = f"unexpected response from the backend (HTTP {status}): {text[:200]}"
+    return OnPremResponse(_status_for(code, status), onprem_envelope(code, details))
+
+
+def _graph_error(status: int, error: dict[str, Any]) -> OnPremResponse:
+    raw_code = error.get("code")
+    cloud_code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else -1
+    message = str(error.get("message", ""))
+    data = error.get("error_data")
+    detail = data.get("details") if isinstance(data, dict) else None
+    code = cloud_to_onprem_code(cloud_code)
+    text = f"{detail or message} (Cloud error {cloud_code}: {message})"
+    envelope = onprem_envelope(code, text, extra_meta={"cloud_error": error})
+    return OnPremResponse(_status_for(code, status or 400), envelope)
+
+
+def _gateway_error(status: int, meta: dict[str, Any]) -> OnPremResponse:
+    http_code = meta.get("httpCode", meta.get("http_code", status))
+    if not isinstance(http_code, int):
+        http_code = status
+    message = str(meta.get("developerMessage", meta.get("developer_message", "")))
+    lowered = message.lower()
+    code = next((c for phrase, c in D360_GATEWAY_MESSAGE_TO_ONPREM if phrase in lowered),
+                D360_GATEWAY_HTTP_TO_ONPREM.get(http_code, ONPREM_FALLBACK_CODE))
+    text = f"{message} (360dialog gateway, HTTP {http_code})"
+    envelope = onprem_envelope(code, text, extra_meta={"gateway_error": meta})
+    # The gateway's own status is kept where it is meaningful; its 400 for rate
+    # limits and 404 for bad keys are replaced by the On-Prem code's status.
+    keep = http_code in (401, 403, 429, 500, 502, 503, 504)
+    return OnPremResponse(http_code if keep else _status_for(code, status), envelope)
+
+
+def error_response(exc: TranslationError) -> OnPremResponse:
+    """Our own refusal (bad input, unsupported endpoint) as an On-Prem error."""
+    return OnPremResponse(exc.status, onprem_envelope(exc.onprem_code, str(exc)))

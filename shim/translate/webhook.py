@@ -1,0 +1,144 @@
+"""Cloud webhook bodies -> On-Prem webhook bodies.
+
+Every entry x every change x every item is visited; one On-Prem body comes out
+per ``messages`` change, in order. Nothing is dropped: fields On-Prem lacks pass
+through, changes of other fields come back in ``other``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shim.mapping import fields
+from shim.mapping.errors import cloud_to_onprem_code, onprem_title
+from shim.translate._util import expect_list, expect_object, fail
+from shim.translate.types import (
+    JSON,
+    OnPremWebhook,
+    OtherChange,
+    TranslationWarning,
+    WebhookTranslation,
+)
+
+_ONPREM_KEYS = frozenset({"contacts", "messages", "statuses", "errors"})
+
+
+def translate_webhook(body: JSON) -> WebhookTranslation:
+    """Split a Cloud webhook POST into On-Prem bodies; On-Prem bodies pass through."""
+    src = expect_object(body, "$")
+    result = WebhookTranslation()
+    if "entry" not in src:
+        if "object" in src or not (set(src) & _ONPREM_KEYS):
+            fail("$", 'not a webhook body: expected Cloud "entry" or On-Prem '
+                 '"messages"/"statuses"/"contacts"/"errors"')
+        result.bodies.append(OnPremWebhook(src, None))
+        return result
+    for i, entry in enumerate(expect_list(src["entry"], "$.entry")):
+        epath = f"$.entry[{i}]"
+        entry = expect_object(entry, epath)
+        waba_id = entry.get("id")
+        waba = str(waba_id) if waba_id is not None else None
+        for j, change in enumerate(expect_list(entry.get("changes", []), f"{epath}.changes")):
+            cpath = f"{epath}.changes[{j}]"
+            change = expect_object(change, cpath)
+            field = change.get("field")
+            value = change.get("value")
+            if field != fields.WEBHOOK_MESSAGES_FIELD:
+                result.other.append(OtherChange(str(field), value, waba))
+                result.warnings.append(TranslationWarning(
+                    fields.W_OTHER_FIELD, f"{cpath}.field",
+                    f"change field {field!r} has no On-Prem webhook; passed through"))
+                continue
+            value = expect_object(value, f"{cpath}.value")
+            result.bodies.append(_messages_change(value, f"{cpath}.value", waba, result.warnings))
+    return result
+
+
+def _messages_change(value: dict[str, Any], path: str, waba_id: str | None,
+                     warnings: list[TranslationWarning]) -> OnPremWebhook:
+    metadata = value.get("metadata")
+    metadata = expect_object(metadata, f"{path}.metadata") if metadata is not None else {}
+    body: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in fields.WEBHOOK_VALUE_ENVELOPE_KEYS:
+            continue
+        if key == "messages":
+            body[key] = [_message(m, f"{path}.messages[{n}]", warnings)
+                         for n, m in enumerate(expect_list(item, f"{path}.messages"))]
+        elif key == "statuses":
+            body[key] = [_status(s, f"{path}.statuses[{n}]", warnings)
+                         for n, s in enumerate(expect_list(item, f"{path}.statuses"))]
+        elif key == "errors":
+            body[key] = _errors(item, f"{path}.errors")
+        else:
+            body[key] = item
+    pnid = metadata.get("phone_number_id")
+    display = metadata.get("display_phone_number")
+    return OnPremWebhook(
+        body,
+        str(pnid) if pnid is not None else None,
+        str(display) if display is not None else None,
+        waba_id,
+    )
+
+
+def _message(message: JSON, path: str, warnings: list[TranslationWarning]) -> dict[str, Any]:
+    out = dict(expect_object(message, path))
+    kind = out.get("type")
+    if kind == "audio" and isinstance(out.get("audio"), dict) and out["audio"].get("voice"):
+        audio = out.pop("audio")
+        out["type"] = "voice"
+        out["voice"] = {k: v for k, v in audio.items() if k != "voice"}
+    elif isinstance(kind, str) and kind in fields.INBOUND_TYPE_RENAMES:
+        out["type"] = fields.INBOUND_TYPE_RENAMES[kind]
+    elif kind == "system" and isinstance(out.get("system"), dict):
+        out["system"] = {fields.SYSTEM_RENAMES.get(k, k): v for k, v in out["system"].items()}
+    elif kind == "interactive" and _sub_type(out) == "nfm_reply":
+        warnings.append(TranslationWarning(
+            fields.W_NFM_REPLY, f"{path}.interactive",
+            "nfm_reply (Flows/address reply) has no On-Prem counterpart; passed through"))
+    if "errors" in out:
+        out["errors"] = _errors(out["errors"], f"{path}.errors")
+    return out
+
+
+def _sub_type(message: dict[str, Any]) -> object:
+    interactive = message.get("interactive")
+    return interactive.get("type") if isinstance(interactive, dict) else None
+
+
+def _status(status: JSON, path: str, warnings: list[TranslationWarning]) -> dict[str, Any]:
+    out = dict(expect_object(status, path))
+    value = out.get("status")
+    if isinstance(value, str) and value in fields.STATUS_RENAMES:
+        out["status"] = fields.STATUS_RENAMES[value]
+        out["cloud_status"] = value
+        warnings.append(TranslationWarning(
+            "W201", f"{path}.status",
+            f"status {value!r} has no On-Prem counterpart; sent as {out['status']!r}"))
+    recipient = out.get("recipient_id")
+    if recipient is not None and "message" not in out:
+        out["message"] = {"recipient_id": recipient}
+    if "errors" in out:
+        out["errors"] = _errors(out["errors"], f"{path}.errors")
+    return out
+
+
+def _errors(errors: JSON, path: str) -> list[Any]:
+    out = []
+    for n, error in enumerate(expect_list(errors, path)):
+        err = dict(expect_object(error, f"{path}[{n}]"))
+        code = err.get("code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            onprem = cloud_to_onprem_code(code)
+            data = err.get("error_data")
+            detail = data.get("details") if isinstance(data, dict) else None
+            original = err.get("message") or err.get("title")
+            err["cloud_code"] = code
+            if "title" in err:
+                err["cloud_title"] = err["title"]
+            err["code"] = onprem
+            err["title"] = onprem_title(onprem)
+            err.setdefault("details", detail or original or "")
+        out.append(err)
+    return out
