@@ -153,4 +153,6 @@ MEDIA_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
 DOCUMENT_LIMIT: Final = 100 * MB
 #: On-Prem media ids are UUIDs; Cloud media ids are numeric. An id of the other
 #: generation is never valid on a backend (ids are not portable).
-ONPREM_MEDIA_ID_PATTERN: Final = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+ONPREM_MEDIA_ID_PATTERN: Final = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
