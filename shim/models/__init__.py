@@ -44,7 +44,6 @@ from shim.models.cloud_api import (
 )
 from shim.models.cloud_send import (
     CLOUD_SEND_MODELS,
-    CLOUD_SEND_TYPES,
     CloudAudioRequest,
     CloudContactsRequest,
     CloudDocumentRequest,
@@ -71,6 +70,7 @@ from shim.models.cloud_send import (
     CloudText,
     CloudTextRequest,
     CloudTypingIndicator,
+    CloudUncaptionedMedia,
     CloudVideoRequest,
     parse_cloud_messages_body,
     parse_cloud_send,
@@ -122,7 +122,6 @@ from shim.models.onprem_api import (
 )
 from shim.models.onprem_send import (
     ONPREM_SEND_MODELS,
-    ONPREM_SEND_TYPES,
     OnPremAudioRequest,
     OnPremContactsRequest,
     OnPremDocumentRequest,
@@ -208,13 +207,11 @@ from shim.models.shared import (
 
 __all__ = [
     "CLOUD_SEND_MODELS",
-    "CLOUD_SEND_TYPES",
     "KNOWN_CLOUD_MESSAGE_TYPES",
     "KNOWN_CLOUD_STATUSES",
     "KNOWN_ONPREM_MESSAGE_TYPES",
     "KNOWN_ONPREM_STATUSES",
     "ONPREM_SEND_MODELS",
-    "ONPREM_SEND_TYPES",
     "CloudAudioRequest",
     "CloudBusinessProfile",
     "CloudBusinessProfileGetResponse",
@@ -260,6 +257,7 @@ __all__ = [
     "CloudText",
     "CloudTextRequest",
     "CloudTypingIndicator",
+    "CloudUncaptionedMedia",
     "CloudUnsupported",
     "CloudVideoRequest",
     "CloudWabaWebhookOverrideRequest",

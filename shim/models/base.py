@@ -110,22 +110,28 @@ def require_one_of(model: BaseModel, names: tuple[str, ...]) -> None:
 
 
 def forbid_keys(model: BaseModel, keys: Mapping[str, str]) -> None:
-    """Reject extra keys that belong to the other API generation.
+    """Reject keys that belong to the other API generation.
 
-    ``keys`` maps a key to the reason shown in the error. Used by Cloud models
-    for On-Prem-only fields (a translator that forgets to drop one is caught by
-    validation instead of by a 400 from Meta).
+    ``keys`` maps a key (an extra or a declared field) to the reason shown in
+    the error. Used by Cloud models for On-Prem-only fields: a translator that
+    forgets to drop one is caught by validation instead of by a 400 from Meta.
     """
     extra = model.model_extra or {}
-    errors = [
-        InitErrorDetails(
-            type=PydanticCustomError("onprem_only_field", "{reason}", {"reason": reason}),
-            loc=(key,),
-            input=extra[key],
+    errors: list[InitErrorDetails] = []
+    for key, reason in keys.items():
+        if key in extra:
+            value = extra[key]
+        elif key in type(model).model_fields and getattr(model, key) is not None:
+            value = getattr(model, key)
+        else:
+            continue
+        errors.append(
+            InitErrorDetails(
+                type=PydanticCustomError("onprem_only_field", "{reason}", {"reason": reason}),
+                loc=(key,),
+                input=value,
+            )
         )
-        for key, reason in keys.items()
-        if key in extra
-    ]
     raise_errors(type(model).__name__, errors)
 
 

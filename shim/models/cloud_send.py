@@ -41,7 +41,6 @@ from shim.models.shared import (
 
 __all__ = [
     "CLOUD_SEND_MODELS",
-    "CLOUD_SEND_TYPES",
     "CloudAudioRequest",
     "CloudContactsRequest",
     "CloudDocumentRequest",
@@ -68,6 +67,7 @@ __all__ = [
     "CloudText",
     "CloudTextRequest",
     "CloudTypingIndicator",
+    "CloudUncaptionedMedia",
     "CloudVideoRequest",
     "parse_cloud_messages_body",
     "parse_cloud_send",
@@ -81,7 +81,37 @@ _ONPREM_ONLY_ENVELOPE: Final = {
 _ONPREM_ONLY_MEDIA: Final = {
     "provider": "media provider is On-Prem only; Cloud fetches link itself",
 }
+_NO_CAPTION: Final = {"caption": "Cloud audio and sticker messages have no caption"}
+_ONPREM_ONLY_DATE_TIME: Final = {
+    key: f"date_time.{key} is On-Prem only; Cloud date_time carries fallback_value only"
+    for key in (
+        "day_of_week",
+        "day_of_month",
+        "year",
+        "month",
+        "hour",
+        "minute",
+        "calendar",
+        "timestamp",
+        "component",
+        "unix_epoch",
+    )
+}
 _ONPREM_ONLY_TEMPLATE: Final = {"namespace": "template namespace is On-Prem only; Cloud has none"}
+
+
+class CloudUncaptionedMedia(WaModel):
+    """Audio / sticker media: same as ``CloudMedia`` but Cloud has no caption there."""
+
+    id: str | None = None
+    link: str | None = None
+    voice: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CloudUncaptionedMedia:
+        require_one_of(self, ("id", "link"))
+        forbid_keys(self, {**_ONPREM_ONLY_MEDIA, **_NO_CAPTION})
+        return self
 
 
 class CloudMedia(WaModel):
@@ -172,6 +202,11 @@ class CloudTemplateDateTime(WaModel):
     """Cloud documents only the fallback text for date_time parameters."""
 
     fallback_value: str
+
+    @model_validator(mode="after")
+    def _no_components(self) -> CloudTemplateDateTime:
+        forbid_keys(self, _ONPREM_ONLY_DATE_TIME)
+        return self
 
 
 _PARAMETER_PAYLOAD: Final = frozenset(
@@ -266,12 +301,12 @@ class CloudDocumentRequest(CloudSendBase):
 
 class CloudAudioRequest(CloudSendBase):
     type: Literal["audio"]
-    audio: CloudMedia
+    audio: CloudUncaptionedMedia
 
 
 class CloudStickerRequest(CloudSendBase):
     type: Literal["sticker"]
-    sticker: CloudMedia
+    sticker: CloudUncaptionedMedia
 
 
 class CloudLocationRequest(CloudSendBase):
@@ -326,7 +361,6 @@ CLOUD_SEND_MODELS: Final[dict[str, type[_CloudSendUnion]]] = {
     "template": CloudTemplateRequest,
     "reaction": CloudReactionRequest,
 }
-CLOUD_SEND_TYPES: Final = frozenset(CLOUD_SEND_MODELS)
 
 
 def parse_cloud_send(obj: Any) -> _CloudSendUnion:

@@ -35,7 +35,6 @@ from shim.models.shared import (
 
 __all__ = [
     "ONPREM_SEND_MODELS",
-    "ONPREM_SEND_TYPES",
     "OnPremAudioRequest",
     "OnPremContactsRequest",
     "OnPremDocumentRequest",
@@ -360,7 +359,6 @@ ONPREM_SEND_MODELS: Final[dict[str, type[_OnPremSendUnion]]] = {
     "hsm": OnPremHsmRequest,
     "reaction": OnPremReactionRequest,
 }
-ONPREM_SEND_TYPES: Final = frozenset(ONPREM_SEND_MODELS)
 
 
 def parse_onprem_send(obj: Any) -> _OnPremSendUnion:
