@@ -1,0 +1,151 @@
+"""Stored media, Cloud upload limits and lookaside-style download URLs.
+
+Limits follow Meta's supported-media table (api-mapping reference section 5).
+Decision: they live here because only the sandbox enforces them; move them to
+``shim.mapping`` if a client starts pre-validating uploads.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = [
+    "CLOUD_MEDIA_LIMITS",
+    "LOOKASIDE_PATH",
+    "ONPREM_MAX_UPLOAD_BYTES",
+    "MediaItem",
+    "MediaStore",
+    "cloud_upload_problem",
+    "plain_mime",
+]
+
+_MB = 1024 * 1024
+
+#: MIME type -> (media category, max bytes) accepted by Cloud uploads.
+CLOUD_MEDIA_LIMITS: Final[dict[str, tuple[str, int]]] = {
+    "audio/aac": ("audio", 16 * _MB),
+    "audio/amr": ("audio", 16 * _MB),
+    "audio/mpeg": ("audio", 16 * _MB),
+    "audio/mp4": ("audio", 16 * _MB),
+    "audio/ogg": ("audio", 16 * _MB),
+    "text/plain": ("document", 100 * _MB),
+    "application/pdf": ("document", 100 * _MB),
+    "application/msword": ("document", 100 * _MB),
+    "application/vnd.ms-excel": ("document", 100 * _MB),
+    "application/vnd.ms-powerpoint": ("document", 100 * _MB),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "document",
+        100 * _MB,
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("document", 100 * _MB),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "document",
+        100 * _MB,
+    ),
+    "image/jpeg": ("image", 5 * _MB),
+    "image/png": ("image", 5 * _MB),
+    # Stickers: 100 KB static, 500 KB animated; the sandbox cannot tell them apart.
+    "image/webp": ("sticker", 500 * 1024),
+    "video/mp4": ("video", 16 * _MB),
+    "video/3gpp": ("video", 16 * _MB),
+}
+
+#: 360dialog On-Prem accepted uploads up to 64 MB before per-type processing.
+ONPREM_MAX_UPLOAD_BYTES: Final = 64 * _MB
+
+LOOKASIDE_PATH: Final = "/whatsapp_business/attachments/"
+
+
+def plain_mime(content_type: str) -> str:
+    """``audio/ogg; codecs=opus`` -> ``audio/ogg``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def cloud_upload_problem(mime: str, size: int) -> str | None:
+    """Why Cloud would refuse this upload (131053 details), or None."""
+    limit = CLOUD_MEDIA_LIMITS.get(plain_mime(mime))
+    if limit is None:
+        return (
+            f"Param file must be a file with one of the following types: {_kinds()}. "
+            f"Received file of type '{mime}'."
+        )
+    category, max_bytes = limit
+    if size > max_bytes:
+        return (
+            f"File size {size} bytes exceeds the {category} limit of {max_bytes} bytes "
+            f"for {plain_mime(mime)}."
+        )
+    if size == 0:
+        return "Param file must not be empty."
+    return None
+
+
+def _kinds() -> str:
+    return ", ".join(sorted(CLOUD_MEDIA_LIMITS))
+
+
+@dataclass(slots=True)
+class MediaItem:
+    id: str
+    data: bytes
+    mime_type: str
+    filename: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def sha256_hex(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def sha256_b64(self) -> str:
+        return base64.b64encode(hashlib.sha256(self.data).digest()).decode("ascii")
+
+
+class MediaStore:
+    """Media by id, plus signed, expiring download URLs like Meta's lookaside CDN."""
+
+    def __init__(self, url_ttl_s: float) -> None:
+        self._items: dict[str, MediaItem] = {}
+        self._url_ttl_s = url_ttl_s
+        self._secret = os.urandom(16)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def add(self, item: MediaItem) -> MediaItem:
+        self._items[item.id] = item
+        return item
+
+    def get(self, media_id: str) -> MediaItem | None:
+        return self._items.get(media_id)
+
+    def delete(self, media_id: str) -> bool:
+        return self._items.pop(media_id, None) is not None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _sign(self, mid: str, ext: str) -> str:
+        mac = hmac.new(self._secret, f"{mid}:{ext}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:15]).decode("ascii")
+
+    def download_url(self, origin: str, media_id: str) -> str:
+        """``{origin}/whatsapp_business/attachments/?mid=…&ext=…&hash=…``, valid for the TTL."""
+        ext = str(int(time.time() + self._url_ttl_s))
+        return f"{origin}{LOOKASIDE_PATH}?mid={media_id}&ext={ext}&hash={self._sign(media_id, ext)}"
+
+    def resolve_download(self, mid: str, ext: str, signature: str) -> MediaItem | None:
+        """The item a download URL names, or None when unknown, tampered or expired."""
+        if not (mid and ext and signature) or not ext.isdigit():
+            return None
+        if not hmac.compare_digest(self._sign(mid, ext), signature):
+            return None
+        if int(ext) < time.time():
+            return None
+        return self._items.get(mid)
