@@ -1,0 +1,145 @@
+"""The relay's HTTP side: verify, commit, acknowledge; plus ``/healthz``.
+
+``POST /webhooks/{channel}`` answers 200 only after the raw event is durably
+committed (group commit keeps that fast), and answers 4xx for anything it
+will never accept (unknown channel, bad signature, not JSON, over 3 MB), so the
+sender stops retrying those and nothing is stored. A storage failure answers
+503, so the sender retries later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from shim.mapping.hosts import MAX_WEBHOOK_BYTES
+from shim.relay.channels import RelayChannel
+from shim.relay.store import Store
+from shim.relay.worker import DeliveryWorker
+from shim.translate import TranslationError, translate_webhook
+from shim.webhooks.asgi import BodyTooLarge, handshake, lower_headers, read_body, refusal
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class Ingest:
+    """``/webhooks/{channel}``: GET handshake, POST verify-and-store."""
+
+    def __init__(self, store: Store, channels: Mapping[str, RelayChannel],
+                 worker: DeliveryWorker | None, max_body: int) -> None:
+        self.store = store
+        self.channels = channels
+        self.worker = worker
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(scope, receive)
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        name = scope["path_params"]["channel"]
+        channel = self.channels.get(name)
+        if channel is None:
+            return _error(404, f"unknown channel {name[:64]!r} (not in the relay config, "
+                               "or it has no forward_url)")
+        if scope["method"] == "GET":
+            return await handshake(scope, channel.auth)
+        try:
+            body = await read_body(scope, receive, self.max_body)
+        except BodyTooLarge:
+            return _error(413, f"body over {self.max_body} bytes (Cloud sends at most 3 MB)")
+        headers = lower_headers(scope)
+        verdict = channel.auth.check_post(headers, body)
+        if not verdict.ok:
+            return refusal(verdict)
+        content_type = headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            return _error(415, f"expected Content-Type application/json, got {content_type[:80]!r}")
+        problem = _check(body)
+        if problem:
+            return _error(400, problem)
+        try:
+            await self.store.add_event(name, body, time.time())
+        except Exception:
+            log.exception("could not store an event of channel %s", name)
+            return _error(503, "could not store the event; retry later")
+        if self.worker is not None:
+            self.worker.wake()
+        return PlainTextResponse("OK")
+
+
+def _check(body: bytes) -> str | None:
+    """Why ``body`` is not a webhook body the worker can translate (None: it is)."""
+    try:
+        value = json.loads(body)
+    except UnicodeDecodeError:
+        return "body is not UTF-8 JSON"
+    except json.JSONDecodeError as exc:
+        return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    try:
+        translate_webhook(value)
+    except TranslationError as exc:
+        return f"not a webhook body: {exc}"
+    return None
+
+
+def create_app(
+    store: Store,
+    channels: Mapping[str, RelayChannel],
+    worker: DeliveryWorker | None,
+    *,
+    max_body: int = MAX_WEBHOOK_BYTES,
+) -> Starlette:
+    """The relay ASGI app; the worker (if any) runs for the app's lifespan."""
+
+    async def healthz(request: Request) -> Response:
+        try:
+            stats = await store.stats()
+        except Exception:
+            log.exception("health check could not read the store")
+            return JSONResponse({"status": "error", "error": "store unavailable"}, 503)
+        oldest = stats.oldest_pending_at
+        return JSONResponse({
+            "status": "ok",
+            "queue_depth": stats.queue_depth,
+            "oldest_pending_age_s": round(max(0.0, time.time() - oldest), 3) if oldest else 0.0,
+            "pending_deliveries": stats.pending_deliveries,
+            "new_events": stats.new_events,
+            "dead_letters": stats.dead_letters,
+            "store": "postgresql" if store.shared else "sqlite",
+            "channels": sorted(channels),
+        })
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+
+    ingest = Ingest(store, channels, worker, max_body)
+    return Starlette(
+        routes=[
+            Route("/webhooks/{channel}", ingest, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,77 @@
+"""Which channels the relay serves, with their secrets resolved once at start-up.
+
+Fails closed: a channel whose secrets cannot be resolved, or that has nothing
+to authenticate senders with, stops the relay from starting (unless the
+explicit insecure flag is given), instead of accepting unsigned events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shim.config import ChannelConfig, Config, MissingSecretError
+from shim.relay.worker import Route
+from shim.webhooks.signature import InsecureConfigError, WebhookAuth
+
+__all__ = ["RelayChannel", "RelayConfigError", "relay_channels"]
+
+
+class RelayConfigError(ValueError):
+    """The config cannot run a relay; the message lists every problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayChannel:
+    name: str
+    auth: WebhookAuth
+    route: Route
+    phone_number_id: str | None
+
+
+def relay_channels(
+    config: Config,
+    *,
+    insecure_skip_signature: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, RelayChannel]:
+    """Every channel with a ``forward_url``, ready to serve."""
+    problems: list[str] = []
+    channels: dict[str, RelayChannel] = {}
+    for name, channel in config.channels.items():
+        if channel.forward_url is None:
+            continue
+        try:
+            channels[name] = _channel(channel, insecure_skip_signature, environ)
+        except (MissingSecretError, InsecureConfigError) as exc:
+            problems.append(f"channels.{name}: {exc}")
+    if not channels and not problems:
+        problems.append("no channel has a forward_url (where the relay should deliver)")
+    if problems:
+        raise RelayConfigError(f"{config.source}: " + f"\n{config.source}: ".join(problems))
+    return channels
+
+
+def _channel(
+    channel: ChannelConfig, insecure: bool, environ: Mapping[str, str] | None
+) -> RelayChannel:
+    for index, ref in enumerate(channel.app_secret):
+        if ref.resolve(environ) is None:
+            key = f"app_secret[{index}]" if len(channel.app_secret) > 1 else "app_secret"
+            raise MissingSecretError(channel.name, key, ref.var)
+    verify_token = None
+    if channel.verify_token is not None:
+        verify_token = channel.secret("verify_token", environ)
+    header_secret = None
+    if channel.webhook_secret is not None:
+        header_secret = channel.secret("webhook_secret", environ)
+    auth = WebhookAuth.build(
+        app_secrets=channel.app_secrets(environ),
+        verify_token=verify_token,
+        secret_header=channel.webhook_secret_header,
+        header_secrets=header_secret,
+        insecure_skip_signature=insecure,
+    )
+    assert channel.forward_url is not None
+    route = Route(channel.forward_url, channel.resolved_forward_headers(environ))
+    return RelayChannel(channel.name, auth, route, channel.phone_number_id)

@@ -1,0 +1,125 @@
+"""What the relay keeps durably, and the interface every store offers.
+
+Two tables. ``relay_events``: every acknowledged POST, raw bytes, committed
+before the 200 (state ``new`` until the worker has split it). ``relay_deliveries``:
+one row per item to forward (state ``pending`` -> ``inflight`` -> ``done``, or
+``dead`` after the max age); a unique (channel, dedupe_key) drops redeliveries.
+A delivery may go out only while no earlier delivery of the same conversation
+is pending or in flight, so each conversation keeps its order and a failing
+one holds back nobody else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shim.relay.dedupe import Item
+
+__all__ = [
+    "DeadLetter",
+    "Delivery",
+    "QueueStats",
+    "Split",
+    "Store",
+    "open_store",
+]
+
+#: Turns a stored raw event of a channel into deliveries; raises on bad input.
+Split = Callable[[str, bytes], list[Item]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed delivery: POST ``body`` (On-Prem JSON text) to the channel's forward URL."""
+
+    id: int
+    channel: str
+    conv_key: str
+    dedupe_key: str | None
+    phone_number_id: str | None
+    body: str
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery given up on (``kind`` "body"), or an event that could not be split ("event")."""
+
+    id: int
+    event_id: int | None
+    channel: str
+    kind: str
+    dedupe_key: str | None
+    attempts: int
+    created_at: float
+    failed_at: float | None
+    last_error: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    pending_deliveries: int
+    new_events: int
+    dead_letters: int
+    oldest_pending_at: float | None
+
+    @property
+    def queue_depth(self) -> int:
+        return self.pending_deliveries + self.new_events
+
+
+class Store(Protocol):
+    """Durable queue behind the relay; see ``SQLiteStore`` and ``PostgresStore``."""
+
+    #: True when several relay processes may share this store.
+    shared: bool
+
+    async def add_event(self, channel: str, body: bytes, received_at: float) -> None:
+        """Commit one raw event; returns only once it is durable."""
+
+    async def expand(self, split: Split, limit: int) -> int:
+        """Split up to ``limit`` new events into deliveries; returns how many events."""
+
+    async def claim(self, limit: int, now: float, lease: float) -> list[Delivery]:
+        """Take up to ``limit`` due conversation heads for ``lease`` seconds."""
+
+    async def mark_done(self, delivery_id: int, now: float) -> None: ...
+
+    async def mark_retry(self, delivery_id: int, next_at: float, error: str) -> None: ...
+
+    async def mark_dead(self, delivery_id: int, now: float, error: str) -> None: ...
+
+    async def stats(self) -> QueueStats: ...
+
+    async def prune(self, before: float) -> int:
+        """Forget done deliveries and split events older than ``before`` (ends their dedupe)."""
+
+    def dead_letters(self, ids: Sequence[int] = (), limit: int = 1000) -> list[DeadLetter]: ...
+
+    def replay(self, ids: Sequence[int] = (), now: float = 0.0) -> int:
+        """Queue dead letters again (all when ``ids`` is empty); returns how many."""
+
+    def close(self) -> None: ...
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db: str, *, exclusive: bool = True) -> Store:
+    """The store ``db`` names: a PostgreSQL URL or a SQLite file path.
+
+    ``exclusive``: a relay server owns a SQLite file alone (a second server on
+    the same file is refused); admin commands (dlq) open it shared.
+    """
+    if is_postgres(db):
+        from shim.relay.store_postgres import PostgresStore
+
+        return PostgresStore(db)
+    from shim.relay.store_sqlite import SQLiteStore
+
+    return SQLiteStore(db, exclusive=exclusive)

@@ -1,0 +1,153 @@
+"""SQLite store: the embedded default (one machine, one relay process, no set-up).
+
+WAL journal with ``synchronous=FULL``: an acknowledged event survives a
+process kill and a power cut. One writer thread does all work in one
+connection, so there is never lock contention inside the process; a lock file
+keeps a second relay server off the same database (admin commands may still
+open it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+from typing import IO
+
+from shim.relay.store import Delivery
+from shim.relay.store_sql import DELIVERY_COLUMNS, DUE, HEAD, SQLStore, delivery
+from shim.relay.writer import GroupCommitWriter
+
+__all__ = ["SQLiteStore", "StoreLockedError"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS relay_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relay_events_new ON relay_events (id) WHERE state = 'new';
+CREATE TABLE IF NOT EXISTS relay_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER,
+    channel TEXT NOT NULL,
+    conv_key TEXT NOT NULL,
+    dedupe_key TEXT,
+    phone_number_id TEXT,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_at REAL NOT NULL,
+    lease_until REAL,
+    done_at REAL,
+    last_error TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS relay_deliveries_dedupe
+    ON relay_deliveries (channel, dedupe_key);
+CREATE INDEX IF NOT EXISTS relay_deliveries_active
+    ON relay_deliveries (id) WHERE state IN ('pending', 'inflight');
+CREATE INDEX IF NOT EXISTS relay_deliveries_conv
+    ON relay_deliveries (channel, conv_key, id) WHERE state IN ('pending', 'inflight');
+CREATE INDEX IF NOT EXISTS relay_deliveries_dead
+    ON relay_deliveries (id) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS relay_deliveries_done
+    ON relay_deliveries (done_at) WHERE state = 'done';
+"""
+
+
+class StoreLockedError(RuntimeError):
+    """Another relay server already owns this SQLite database."""
+
+
+class SQLiteStore(SQLStore):
+    """The relay queue in one SQLite file."""
+
+    shared = False
+
+    def __init__(self, path: str | os.PathLike[str], *, exclusive: bool = True) -> None:
+        self.path = Path(path)
+        self._lock: IO[bytes] | None = None
+        if exclusive:
+            self._lock = _take_lock(self.path)
+        try:
+            writer = GroupCommitWriter(
+                self._connect,
+                begin=lambda c: _run(c, "BEGIN IMMEDIATE"),
+                commit=lambda c: _run(c, "COMMIT"),
+                rollback=_rollback,
+                close=lambda c: c.close(),
+                name="relay-sqlite",
+            )
+        except BaseException:
+            self._release()
+            raise
+        self._ingest = self._work = writer
+        if exclusive:  # we are the only server: whatever was in flight died with the last one
+            writer.submit(lambda c: c.execute(
+                "UPDATE relay_deliveries SET state = 'pending', lease_until = NULL "
+                "WHERE state = 'inflight'")).result()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.parent and not self.path.parent.exists():
+            raise FileNotFoundError(f"directory {self.path.parent} does not exist")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise RuntimeError(f"{self.path}: cannot switch SQLite to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def _claim(self, conn: sqlite3.Connection, limit: int, now: float,
+               lease: float) -> list[Delivery]:
+        rows = conn.execute(
+            f"SELECT {DELIVERY_COLUMNS} FROM relay_deliveries d WHERE {DUE} AND {HEAD} "
+            "ORDER BY d.id LIMIT ?",
+            (now, now, limit),
+        ).fetchall()
+        conn.executemany(
+            "UPDATE relay_deliveries SET state = 'inflight', lease_until = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            [(now + lease, row[0]) for row in rows],
+        )
+        return [delivery((*row[:6], row[6] + 1, row[7])) for row in rows]
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _run(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _take_lock(path: Path) -> IO[bytes]:
+    lock = open(f"{path}.lock", "wb")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise StoreLockedError(
+            f"{path} is in use by another relay server; run one server per SQLite file, "
+            "or share a PostgreSQL database (--db postgresql://...) between several"
+        ) from None
+    return lock

@@ -1,0 +1,204 @@
+"""The delivery worker: split stored events, forward each item, retry, dead-letter.
+
+Forwarding is at-least-once: an item is marked done only after the app
+answered 2xx, so a crash between the app's 2xx and our commit sends that one
+item again on restart (the dedupe keys stop every redelivery from Meta, not
+this window). Retries use exponential back-off with jitter until the item is
+``max_age`` old (24 h by default, as On-Prem did), then it is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from shim.relay.dedupe import Item, split_bodies
+from shim.relay.store import Delivery, Split, Store
+from shim.translate import translate_webhook
+
+__all__ = ["DeliveryWorker", "RetryPolicy", "Route", "make_split"]
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Back-off ``base * 2**(attempt-1)`` capped at ``cap``, half of it jittered."""
+
+    base: float = 1.0
+    cap: float = 300.0
+    max_age: float = DAY
+    timeout: float = 10.0
+
+    def delay(self, attempts: int) -> float:
+        full = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        return full / 2 + random.uniform(0, full / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a channel's On-Prem bodies go (the old On-Prem webhook URL and headers)."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def make_split(by_phone_number_id: Mapping[str, str] | None = None) -> Split:
+    """A ``Split`` that translates a raw Cloud (or On-Prem) event into deliveries.
+
+    Bodies whose ``phone_number_id`` belongs to a configured channel go to
+    that channel (one Meta app may post every number's events to one URL);
+    the rest stay with the channel the event arrived on.
+    """
+    routing = dict(by_phone_number_id or {})
+
+    def split(channel: str, raw: bytes) -> list[Item]:
+        translation = translate_webhook(json.loads(raw))
+        items: list[Item] = []
+        for body in translation.bodies:
+            target = routing.get(body.phone_number_id or "", channel)
+            items.extend(split_bodies(target, [body]))
+        if translation.other:
+            fields = ", ".join(sorted({o.field for o in translation.other}))
+            log.info("event on %s: %d non-message change(s) not forwarded (%s)", channel,
+                     len(translation.other), fields)
+        return items
+
+    return split
+
+
+class DeliveryWorker:
+    """Drains the store: at most ``concurrency`` POSTs in flight, one per conversation."""
+
+    def __init__(
+        self,
+        store: Store,
+        routes: Mapping[str, Route],
+        split: Split,
+        *,
+        policy: RetryPolicy | None = None,
+        concurrency: int = 16,
+        poll: float = 0.5,
+        batch: int = 256,
+        dedupe_window: float = 7 * DAY,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.store = store
+        self.routes = dict(routes)
+        self.split = split
+        self.policy = policy or RetryPolicy()
+        self.concurrency = concurrency
+        self.poll = poll
+        self.batch = batch
+        self.dedupe_window = dedupe_window
+        self.lease = max(30.0, 3 * self.policy.timeout)
+        self._client = client or httpx.AsyncClient(
+            timeout=self.policy.timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.failed_attempts = 0
+
+    def wake(self) -> None:
+        """New work may be there (called after each acknowledged event)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name="relay-worker")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming, give in-flight POSTs ``grace`` seconds, then abandon them.
+
+        Abandoned deliveries stay ``inflight`` and are retried after a restart
+        (SQLite) or when their lease ends (PostgreSQL).
+        """
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _run(self) -> None:
+        last_prune = 0.0
+        while True:
+            self._wake.clear()
+            try:
+                progressed = await self._step()
+                if time.time() - last_prune > 3600:
+                    last_prune = time.time()
+                    await self.store.prune(last_prune - self.dedupe_window)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("relay worker step failed; retrying")
+                progressed = False
+                await asyncio.sleep(self.poll)
+            if not progressed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    async def _step(self) -> bool:
+        expanded = await self.store.expand(self.split, self.batch)
+        free = self.concurrency - len(self._tasks)
+        claimed: list[Delivery] = []
+        if free > 0:
+            claimed = await self.store.claim(free, time.time(), self.lease)
+            for delivery in claimed:
+                task = asyncio.get_running_loop().create_task(self._deliver(delivery))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+        # More events than one batch: go again now. Otherwise sleep until an ack or a
+        # finished POST wakes us (or the poll interval passes, for retries coming due).
+        return expanded >= self.batch
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        route = self.routes.get(delivery.channel)
+        error: str
+        if route is None:
+            error = f"channel {delivery.channel!r} is not configured with a forward_url"
+        else:
+            try:
+                response = await self._client.post(
+                    route.url,
+                    content=delivery.body.encode(),
+                    headers={**route.headers, "content-type": "application/json"},
+                )
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__} posting to the forward URL"
+            else:
+                if response.is_success:
+                    await self.store.mark_done(delivery.id, time.time())
+                    self.delivered += 1
+                    return
+                error = f"forward URL answered HTTP {response.status_code}"
+        self.failed_attempts += 1
+        now = time.time()
+        if now - delivery.created_at >= self.policy.max_age:
+            log.warning("delivery %s dead-lettered after %d attempts: %s", delivery.id,
+                        delivery.attempts, error)
+            await self.store.mark_dead(delivery.id, now, error)
+        else:
+            await self.store.mark_retry(delivery.id, now + self.policy.delay(delivery.attempts),
+                                        error)

@@ -1,0 +1,134 @@
+"""A real PostgreSQL server for the whole session (initdb + pg_ctl on a temp dir, loopback only),
+and the ``db`` fixture that runs a relay test once per store."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.relay.loopback import free_port
+
+
+def _pg_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    return None
+
+
+class PostgresServer:
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="waba-relay-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.user: str | None = None
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no 'postgres' user to run initdb as")
+            self.user = "postgres"
+            shutil.chown(self.root, "postgres", "postgres")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._names = itertools.count(1)
+
+    def _run(self, *cmd: str) -> None:
+        full = [str(self.bindir / cmd[0]), *cmd[1:]]
+        if self.user:
+            full = ["runuser", "-u", self.user, "--", *full]
+        subprocess.run(full, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.root} -c fsync=off "
+            "-c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self) -> str:
+        name = f"relay_{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
+            "/usr/lib/postgresql/*/bin; install the 'postgresql' package"
+        )
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        server.stop()
+        raise RuntimeError(
+            f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}"
+        ) from None
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_db(postgres: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The relay store under test: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "relay.db")
+    url: str = request.getfixturevalue("postgres_db")
+    return url

@@ -1,0 +1,188 @@
+"""The queue semantics, against both stores: dedupe, per-conversation order, leases,
+dead letters and replay, untranslatable events, stats, pruning."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from shim.relay.dedupe import Item
+from shim.relay.store import Store, open_store
+from shim.relay.store_sqlite import SQLiteStore, StoreLockedError
+from shim.relay.worker import make_split
+from tests.relay.loopback import cloud_event, encode
+
+pytestmark = pytest.mark.anyio
+split = make_split()
+LEASE = 30.0
+
+
+@pytest.fixture
+def store(db: str) -> Store:
+    opened = open_store(db)
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def ids_of(deliveries: list) -> list[str]:  # type: ignore[type-arg]
+    out = []
+    for d in deliveries:
+        body = json.loads(d.body)
+        out += [m["id"] for m in body.get("messages", [])]
+        out += [f"{s['id']}:{s['status']}" for s in body.get("statuses", [])]
+    return out
+
+
+async def add(store: Store, body: dict, channel: str = "shop") -> None:  # type: ignore[type-arg]
+    await store.add_event(channel, encode(body), time.time())
+
+
+async def test_redelivered_items_are_dropped_and_batches_split_per_item(store: Store) -> None:
+    first = cloud_event([("111", "m1", "hi"), ("222", "m2", "yo")])
+    await add(store, first)
+    await add(store, cloud_event([("111", "m3", "again")]))
+    await add(store, first)  # Meta redelivers the whole POST
+    assert await store.expand(split, 100) == 3
+    stats = await store.stats()
+    assert (stats.pending_deliveries, stats.new_events) == (3, 0)
+    claimed = await store.claim(10, time.time(), LEASE)
+    # m3 waits behind m1 (same conversation); m2 is another conversation
+    assert ids_of(claimed) == ["m1", "m2"]
+    assert [d.attempts for d in claimed] == [1, 1]
+    body = json.loads(claimed[0].body)
+    assert body["contacts"] == [{"profile": {"name": "User 111"}, "wa_id": "111"}]
+    assert claimed[0].phone_number_id == "106540352242922"
+    await store.mark_done(claimed[0].id, time.time())
+    assert ids_of(await store.claim(10, time.time(), LEASE)) == ["m3"]
+
+
+async def test_each_status_kept_once(store: Store) -> None:
+    statuses = [("w1", "sent", "111"), ("w1", "delivered", "111"), ("w1", "read", "111")]
+    await add(store, cloud_event(statuses=statuses))
+    await add(store, cloud_event(statuses=[("w1", "read", "111"), ("w1", "sent", "111")]))
+    await store.expand(split, 100)
+    seen = []
+    for _ in range(5):
+        claimed = await store.claim(10, time.time(), LEASE)
+        seen += ids_of(claimed)
+        for d in claimed:
+            await store.mark_done(d.id, time.time())
+    assert seen == ["w1:sent", "w1:delivered", "w1:read"]
+
+
+async def test_a_failing_conversation_holds_back_only_itself(store: Store) -> None:
+    await add(store, cloud_event([("111", "a1", "x"), ("222", "b1", "x")]))
+    await add(store, cloud_event([("111", "a2", "x"), ("222", "b2", "x")]))
+    await store.expand(split, 100)
+    now = time.time()
+    a1, b1 = await store.claim(10, now, LEASE)
+    await store.mark_retry(a1.id, now + 3600, "HTTP 500")
+    await store.mark_done(b1.id, now)
+    (b2,) = await store.claim(10, now, LEASE)
+    assert ids_of([b2]) == ["b2"]
+    await store.mark_done(b2.id, now)
+    assert await store.claim(10, now, LEASE) == []  # a2 stays behind a1
+    retried = await store.claim(10, now + 3601, LEASE)
+    assert ids_of(retried) == ["a1"] and retried[0].attempts == 2
+
+
+async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x")]))
+    await store.expand(split, 100)
+    now = time.time()
+    assert ids_of(await store.claim(10, now, 5)) == ["m1"]
+    assert await store.claim(10, now + 1, 5) == []
+    again = await store.claim(10, now + 6, 5)
+    assert ids_of(again) == ["m1"] and again[0].attempts == 2
+
+
+async def test_dead_letters_list_and_replay(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x"), ("111", "m2", "y")]))
+    await store.expand(split, 100)
+    now = time.time()
+    (m1,) = await store.claim(10, now, LEASE)
+    await store.mark_dead(m1.id, now, "forward URL answered HTTP 500")
+    (m2,) = await store.claim(10, now, LEASE)  # the dead one no longer blocks its conversation
+    assert ids_of([m2]) == ["m2"]
+    (letter,) = store.dead_letters()
+    assert (letter.id, letter.kind, letter.dedupe_key) == (m1.id, "body", "msg:m1")
+    assert letter.last_error == "forward URL answered HTTP 500" and letter.attempts == 1
+    assert (await store.stats()).dead_letters == 1
+    assert store.replay([m1.id], now + 10) == 1
+    assert store.dead_letters() == []
+    replayed = await store.claim(10, now + 10, LEASE)
+    assert ids_of(replayed) == ["m1"] and replayed[0].attempts == 1
+    assert replayed[0].created_at == pytest.approx(now + 10)  # fresh max-age budget
+
+
+async def test_an_untranslatable_event_is_dead_lettered_and_replayable(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x")]))
+    calls = []
+
+    def broken(channel: str, raw: bytes) -> list[Item]:
+        calls.append(channel)
+        raise ValueError("translator bug")
+
+    assert await store.expand(broken, 100) == 1
+    (letter,) = store.dead_letters()
+    assert letter.kind == "event" and "translator bug" in (letter.last_error or "")
+    assert json.loads(letter.body)["entry"][0]["id"] == "102290129340398"
+    assert await store.claim(10, time.time(), LEASE) == []
+    assert store.replay([], time.time()) == 1
+    await store.expand(split, 100)
+    assert ids_of(await store.claim(10, time.time(), LEASE)) == ["m1"]
+    assert store.dead_letters() == []
+
+
+async def test_stats_count_unsplit_events_and_report_the_oldest(store: Store) -> None:
+    assert (await store.stats()).queue_depth == 0
+    t0 = time.time() - 50
+    await store.add_event("shop", encode(cloud_event([("111", "m1", "x")])), t0)
+    stats = await store.stats()
+    assert (stats.queue_depth, stats.new_events) == (1, 1)
+    assert stats.oldest_pending_at == pytest.approx(t0)
+    await store.expand(split, 100)
+    stats = await store.stats()
+    assert (stats.queue_depth, stats.pending_deliveries) == (1, 1)
+
+
+async def test_prune_forgets_old_done_items(store: Store) -> None:
+    body = cloud_event([("111", "m1", "x")])
+    await add(store, body)
+    await store.expand(split, 100)
+    (m1,) = await store.claim(10, time.time(), LEASE)
+    await store.mark_done(m1.id, time.time() - 100)
+    assert await store.prune(time.time() - 200) == 0
+    assert await store.prune(time.time() - 50) == 1
+    await add(store, body)  # after the dedupe window a redelivery is new again
+    await store.expand(split, 100)
+    assert ids_of(await store.claim(10, time.time(), LEASE)) == ["m1"]
+
+
+def test_one_sqlite_server_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "relay.db"
+    first = SQLiteStore(path)
+    try:
+        with pytest.raises(StoreLockedError, match="in use by another relay"):
+            SQLiteStore(path)
+        SQLiteStore(path, exclusive=False).close()  # admin commands still work
+    finally:
+        first.close()
+    SQLiteStore(path).close()  # released on close
+
+
+async def test_events_survive_reopening(db: str) -> None:
+    store = open_store(db)
+    await add(store, cloud_event([("111", "m1", "x")]))
+    await store.expand(split, 100)
+    await store.claim(10, time.time(), LEASE)  # in flight when the process "dies"
+    store.close()
+    store = open_store(db)
+    try:
+        now = time.time() + (LEASE + 1 if store.shared else 0)  # SQLite resets at start
+        assert ids_of(await store.claim(10, now, LEASE)) == ["m1"]
+    finally:
+        store.close()
