@@ -17,6 +17,7 @@ checks this), so property tests can rely on "valid input" meaning valid.
 from __future__ import annotations
 
 import json
+import re
 import string
 from typing import Any
 
@@ -367,9 +368,41 @@ ONPREM_SEND_STRATEGIES: dict[str, S[Json]] = {
 }
 
 
-def onprem_send_requests() -> S[Json]:
-    """Any valid On-Prem send request body."""
-    return st.one_of(*ONPREM_SEND_STRATEGIES.values())
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _replace_media_ids(node: Any, mode: str) -> Any:
+    """Rewrite every On-Prem (UUID) media id: ``cloud`` -> a numeric Cloud id,
+    ``link`` -> a ``link`` instead of the id."""
+    if isinstance(node, list):
+        return [_replace_media_ids(item, mode) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _replace_media_ids(value, mode) for key, value in node.items()}
+    media_id = out.get("id")
+    if isinstance(media_id, str) and _UUID_RE.match(media_id):
+        if mode == "cloud":
+            out["id"] = str(int(media_id.replace("-", "")[:13], 16))
+        else:
+            del out["id"]
+            out["link"] = f"https://media.example.com/{media_id}.bin"
+    return out
+
+
+def onprem_send_requests(*, media_ids: str = "onprem") -> S[Json]:
+    """Any valid On-Prem send request body.
+
+    ``media_ids`` chooses how media is referenced: ``onprem`` (UUID ids as
+    On-Prem callers have them; Cloud cannot use them without a re-upload),
+    ``cloud`` (numeric ids of media already uploaded to Cloud) or ``link``
+    (no ids, links only). Links with or without ``provider`` occur in every mode.
+    """
+    base = st.one_of(*ONPREM_SEND_STRATEGIES.values())
+    if media_ids == "onprem":
+        return base
+    if media_ids not in ("cloud", "link"):
+        raise ValueError(f"media_ids must be 'onprem', 'cloud' or 'link', not {media_ids!r}")
+    return base.map(lambda body: _replace_media_ids(body, media_ids))
 
 
 # --- Cloud webhooks

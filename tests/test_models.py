@@ -663,6 +663,29 @@ def test_generated_onprem_requests_validate_and_round_trip(data: dict[str, Any])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(onprem_send_requests(media_ids="cloud"), onprem_send_requests(media_ids="link"))
+def test_media_id_modes_stay_valid(cloud_ids: dict[str, Any], links: dict[str, Any]) -> None:
+    for data in (cloud_ids, links):
+        assert M.dump(M.parse_onprem_send(data)) == data
+    assert "-" not in json.dumps(_media_ids(cloud_ids))
+    assert _media_ids(links) == []
+
+
+def _media_ids(node: Any) -> list[str]:
+    """Every id of a media object (a dict that also may carry link/caption/provider)."""
+    if isinstance(node, list):
+        return [i for item in node for i in _media_ids(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [i for value in node.values() for i in _media_ids(value)]
+    media = {"image", "video", "document", "audio", "sticker"}
+    for key in media & node.keys():
+        if isinstance(node[key], dict) and "id" in node[key]:
+            found.append(node[key]["id"])
+    return found
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cloud_webhook_bodies(other_fields=True))
 def test_generated_cloud_webhooks_validate_and_round_trip(data: dict[str, Any]) -> None:
     assert M.dump(M.parse_cloud_webhook(data)) == data

@@ -73,6 +73,8 @@ KNOWN_ONPREM_STATUSES: Final = frozenset(
 
 
 class OnPremWebhookContact(WaModel):
+    """``wa_id`` is required for the same reason as ``OnPremWebhookMessage.from_``."""
+
     wa_id: str
     profile: WebhookProfile | None = None
 
@@ -95,10 +97,14 @@ class OnPremSystem(WaModel):
 
 
 class OnPremWebhookMessage(WaModel):
+    """``from`` is required: legacy handlers read it unconditionally. For Cloud senders
+    without a phone number (usernames / BSUID) the translator must decide what to put
+    there; this model refuses to let it silently go missing."""
+
     id: str
     timestamp: str
     type: str
-    from_: str | None = Field(default=None, alias="from")
+    from_: str = Field(alias="from")
     context: InboundContext | None = None
     identity: OnPremIdentity | None = None
     referral: InboundReferral | None = None
