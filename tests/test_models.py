@@ -356,6 +356,13 @@ _DELETE = object()
             _DELETE,
             ("messages", 0, "voice"),
         ),
+        ("onprem-webhook-inbound-text", ("messages", 0, "from"), _DELETE, ("messages", 0, "from")),
+        (
+            "onprem-webhook-inbound-text",
+            ("contacts", 0, "wa_id"),
+            _DELETE,
+            ("contacts", 0, "wa_id"),
+        ),
         (
             "onprem-webhook-status-sent",
             ("statuses", 0, "timestamp"),
