@@ -135,7 +135,7 @@ def _parse_env_ref(value: object) -> EnvRef:
     if not value.startswith(ENV_PREFIX):
         # Never echo the value: it is most likely a pasted secret.
         raise ValueError(
-            'literal secrets are refused; store the secret in an environment variable '
+            "literal secrets are refused; store the secret in an environment variable "
             'and write "env:VARIABLE_NAME" here'
         )
     name = value[len(ENV_PREFIX) :]
@@ -213,6 +213,9 @@ class ChannelConfig(_Strict):
     api_key: SecretRef | None = None
     legacy_api_key: SecretRef | None = None
     base_url: str | None = None
+    legacy_base_url: str | None = None
+    """The On-Prem URL existing code still calls (e.g. a self-hosted node); drop-ins
+    intercept it and route it to this channel."""
     phone_number_id: str | None = None
     access_token: SecretRef | None = None
     graph_api_version: str = DEFAULT_GRAPH_VERSION
@@ -238,7 +241,7 @@ class ChannelConfig(_Strict):
             )
         return value
 
-    @field_validator("base_url", "forward_url")
+    @field_validator("base_url", "legacy_base_url", "forward_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else _check_http_url(value)
@@ -393,8 +396,7 @@ class Config(_Strict):
             if len(self.channels) == 1:
                 return next(iter(self.channels.values()))
             raise KeyError(
-                f"{self.source}: several channels ({', '.join(sorted(self.channels))}); "
-                "name one"
+                f"{self.source}: several channels ({', '.join(sorted(self.channels))}); name one"
             )
         try:
             return self.channels[name]

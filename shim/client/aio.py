@@ -1,0 +1,255 @@
+"""The asyncio/trio client: same surface as :class:`~shim.client.sync.Client`, awaited."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from shim.client import helpers as h
+from shim.client.bulk import (
+    BulkMessage,
+    Progress,
+    SendResult,
+    default_concurrency,
+    options_for,
+    plan_bulk,
+    result_of,
+    want_progress,
+)
+from shim.client.core import UNSET, RequestOptions, Router
+from shim.client.dispatch import AsyncDispatcher
+from shim.client.errors import OutcomeUnknown
+from shim.client.idempotency import IdempotencyStore
+from shim.client.response import ShimResponse
+from shim.config import Config, load_config
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient:
+    """Async twin of :class:`shim.Client` (one ``httpx.AsyncClient`` for all channels)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        channel: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        idempotency: IdempotencyStore | None = None,
+        environ: Mapping[str, str] | None = None,
+        raise_on_unknown: bool = True,
+    ) -> None:
+        self.router = Router(
+            config, default_channel=channel, idempotency=idempotency, environ=environ
+        )
+        self.dispatcher = AsyncDispatcher(self.router, http=http)
+        self.raise_on_unknown = raise_on_unknown
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, channel: str | None = None, **kwargs: Any
+    ) -> AsyncClient:
+        return cls(load_config(path), channel=channel, **kwargs)
+
+    @property
+    def config(self) -> Config:
+        return self.router.config
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = UNSET,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> ShimResponse:
+        if isinstance(content, str):
+            content = content.encode()
+        if idempotency_key is not None:
+            options = (
+                RequestOptions(idempotency_key=idempotency_key)
+                if options is None
+                else replace(options, idempotency_key=idempotency_key)
+            )
+        response = await self.dispatcher.dispatch(
+            method,
+            h.with_query(path, params),
+            headers=headers,
+            content=content,
+            json=json,
+            channel=channel,
+            options=options,
+        )
+        if response.outcome_unknown and self.raise_on_unknown:
+            raise OutcomeUnknown(response)
+        return response
+
+    async def get(self, path: str, **kwargs: Any) -> ShimResponse:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> ShimResponse:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> ShimResponse:
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> ShimResponse:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> ShimResponse:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def _call(self, call: h.HelperCall, channel: str | None) -> ShimResponse:
+        return await self.request(
+            call.method,
+            call.path,
+            json=call.json,
+            content=call.content,
+            headers=call.headers,
+            channel=channel,
+        )
+
+    async def send(
+        self,
+        message: Mapping[str, Any],
+        *,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        return h.message_id_of(await self._call(h.send_call(message, idempotency_key), channel))
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        preview_url: bool | None = None,
+        reply_to: str | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        msg = h.text_message(to, body, preview_url=preview_url, reply_to=reply_to)
+        return await self.send(msg, channel=channel, idempotency_key=idempotency_key)
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str = "en",
+        components: Sequence[Mapping[str, Any]] | None = None,
+        namespace: str | None = None,
+        *,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        msg = h.template_message(to, name, language, components, namespace)
+        return await self.send(msg, channel=channel, idempotency_key=idempotency_key)
+
+    async def send_media(
+        self,
+        to: str,
+        kind: str,
+        *,
+        media_id: str | None = None,
+        link: str | None = None,
+        caption: str | None = None,
+        filename: str | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        msg = h.media_message(
+            to, kind, media_id=media_id, link=link, caption=caption, filename=filename
+        )
+        return await self.send(msg, channel=channel, idempotency_key=idempotency_key)
+
+    async def mark_read(self, message_id: str, *, channel: str | None = None) -> None:
+        (await self._call(h.mark_read_call(message_id), channel)).raise_for_status()
+
+    async def upload_media(self, data: bytes, mime_type: str, *, channel: str | None = None) -> str:
+        return h.media_id_of(await self._call(h.upload_media_call(data, mime_type), channel))
+
+    async def download_media(self, media_id: str, *, channel: str | None = None) -> bytes:
+        response = await self._call(h.download_media_call(media_id), channel)
+        response.raise_for_status()
+        return response.content
+
+    async def check_contacts(
+        self, contacts: Sequence[str], *, channel: str | None = None
+    ) -> list[dict[str, Any]]:
+        return h.contacts_of(await self._call(h.check_contacts_call(contacts), channel))
+
+    async def health(self, *, channel: str | None = None) -> dict[str, Any]:
+        response = (await self._call(h.health_call(), channel)).raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def set_webhook(
+        self, url: str, headers: Mapping[str, str] | None = None, *, channel: str | None = None
+    ) -> None:
+        (await self._call(h.set_webhook_call(url, headers), channel)).raise_for_status()
+
+    async def send_many(
+        self,
+        messages: Iterable[Mapping[str, Any] | BulkMessage],
+        *,
+        channel: str | None = None,
+        concurrency: int | None = None,
+        progress: bool | None = None,
+    ) -> list[SendResult]:
+        """See :meth:`shim.Client.send_many`; workers are tasks instead of threads."""
+        ch = self.router.resolve(None, channel)
+        items = plan_bulk(self.router, ch.name, messages)
+        results: list[SendResult | None] = [None] * len(items)
+        bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")
+        cursor = iter(items)
+        clock = self.router.clock
+
+        async def worker() -> None:
+            for item in cursor:  # shared iterator: each item goes to one worker
+                wait = item.ready_at - clock()
+                if wait > 0:
+                    await anyio.sleep(wait)
+                call = h.send_call(item.body)
+                response = await self.dispatcher.dispatch(
+                    call.method,
+                    call.path,
+                    json=call.json,
+                    channel=ch.name,
+                    options=options_for(item),
+                )
+                results[item.index] = result_of(item, response)
+                bar.advance()
+
+        workers = min(concurrency or default_concurrency(ch.mps), max(1, len(items)))
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers):
+                    tg.start_soon(worker)
+        finally:
+            bar.close()
+        return [r for r in results if r is not None]
+
+    async def aclose(self) -> None:
+        await self.dispatcher.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

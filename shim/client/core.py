@@ -1,0 +1,945 @@
+"""The seam every On-Prem entry point goes through: :class:`Router`.
+
+One router turns a raw On-Prem v1 request into an On-Prem-shaped response,
+whatever backend the channel uses. The Python client, the drop-ins
+(``shim.compat`` requests module and httpx transport) and the HTTP gateway all
+call it; there is no second routing or translation path.
+
+Use it through a driver (``shim.client.dispatch``), which owns the connection
+pool and does the I/O::
+
+    from shim.client import Dispatcher, AsyncDispatcher, Router
+    router = Router(load_config(), require_key=True)       # gateway: keys must match
+    with Dispatcher(router) as d:                           # sync (shares one httpx.Client)
+        resp = d.dispatch("POST", "/v1/messages",
+                          headers={"D360-API-KEY": old_key, "Content-Type": "application/json"},
+                          content=b'{"to": "4915...", "text": {"body": "hi"}}')
+    async with AsyncDispatcher(router) as d:                # async (one httpx.AsyncClient)
+        resp = await d.dispatch("GET", "/v1/health", headers=...)
+
+``dispatch(method, path, *, headers=None, content=None, json=UNSET, channel=None,
+options=None) -> ShimResponse``:
+
+* ``path`` is the On-Prem path with its query (``/v1/media/abc``,
+  ``/v1/configs/templates?limit=5``); full URLs are accepted too.
+  ``Router.match_url(url)`` tells a drop-in whether a URL is an On-Prem URL to
+  intercept (On-Prem hosts, ``legacy_base_url`` and On-Prem ``base_url`` of the
+  config) and which channel its host implies.
+* The channel is, in order: ``channel=`` (trusted in-process caller); the
+  channel whose ``legacy_api_key`` or ``api_key`` equals the ``D360-API-KEY`` /
+  ``Authorization: Bearer`` the call carries (``hmac.compare_digest`` against
+  every channel); the host hint from ``match_url``; the router's
+  ``default_channel``; the only channel. With ``require_key=True`` (gateway)
+  a call whose key matches no channel gets 401 / On-Prem 1005.
+* The caller's credentials are never forwarded: the backend gets the channel's
+  own ``api_key``/``access_token`` (resolved from the environment per call).
+* The result is always a :class:`ShimResponse` in On-Prem shape: translated
+  backend answers, local answers (``/v1/contacts``), our refusals (501 for
+  endpoints with no Cloud equivalent, 400 for bad bodies and foreign media ids,
+  401 for unknown keys) and two outcomes without a backend answer: 503 /
+  On-Prem 1011 when the backend could not be reached (retries exhausted) and
+  504 / On-Prem 1000 with ``outcome == Outcome.UNKNOWN`` when the request was
+  sent but its fate is unknown (never resent; the ``Idempotency-Key`` response
+  header and ``.idempotency_key`` carry the key for reconciliation). Drop-ins
+  should surface that as their library's read-timeout error.
+
+Internally :meth:`Router.plan` returns a generator of steps (``steps.py``); the
+drivers execute them. Everything but sleeping and HTTP happens here, once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json as jsonlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from shim.client.errors import ChannelError, refusal
+from shim.client.idempotency import (
+    CALLBACK_FIELD,
+    MAX_CALLBACK_DATA,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    StoredOutcome,
+    key_from,
+    new_key,
+    stamp_callback_data,
+)
+from shim.client.media_ids import MediaOrigins, check_media_ids
+from shim.client.pacing import PairLimiter, RateLimiter, channel_burst
+from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
+from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
+from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
+from shim.config import ChannelConfig, Config, MissingSecretError, RetryPolicy
+from shim.mapping.endpoints import Body, match_endpoint
+from shim.mapping.hosts import (
+    AUTHORIZATION_HEADER,
+    D360_API_KEY_HEADER,
+    LOOKASIDE_HOST,
+    ONPREM_HOSTS,
+    ONPREM_PATH_PREFIX,
+    Target,
+    auth_headers,
+)
+from shim.translate import (
+    CloudRequest,
+    OnPremResponse,
+    TranslationError,
+    TranslationWarning,
+    error_response,
+    media_download_url,
+    translate_error,
+    translate_request,
+    translate_response,
+)
+
+__all__ = ["UNSET", "LegacyUrl", "RequestOptions", "Router"]
+
+log = logging.getLogger("shim.client")
+
+UNSET: Final[Any] = object()
+USER_AGENT: Final = "waba-migrate/0.1"
+
+#: Response headers describing how the shim served a call.
+CHANNEL_HEADER: Final = "X-Waba-Migrate-Channel"
+BACKEND_HEADER: Final = "X-Waba-Migrate-Backend"
+WARNINGS_HEADER: Final = "X-Waba-Migrate-Warnings"
+KEY_HEADER: Final = "Idempotency-Key"
+REPLAY_HEADER: Final = "X-Waba-Migrate-Replayed"
+
+# On-Prem codes (titles and statuses live in shim.mapping.errors.ONPREM_ERRORS).
+_ACCESS_DENIED: Final = 1005
+_SERVICE_NOT_READY: Final = 1011
+_GENERIC: Final = 1000
+_INTERNAL: Final = 1014
+
+#: Endpoints whose Cloud answer is a media object to fetch in a second step.
+_TWO_STEP: Final = frozenset({"download_media"})
+#: Endpoints the webhook verify token is needed for (Meta override).
+_NEEDS_VERIFY_TOKEN: Final = frozenset({"set_webhook", "set_application_webhook"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """Per-call overrides (Stripe-style request options)."""
+
+    idempotency_key: str | None = None
+    max_attempts: int | None = None
+    read_timeout: float | None = None
+    #: take a slot from the channel's rate limiter (sends only)
+    pace: bool = True
+    #: take a slot from the recipient's pair limiter (send_many reserves it up front)
+    pace_pair: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyUrl:
+    """An intercepted On-Prem URL: the path to dispatch and the channel its host implies."""
+
+    path: str
+    channel: str | None
+
+
+@dataclass(slots=True)
+class _Call:
+    """Everything a plan needs for one On-Prem call, decided before any I/O."""
+
+    channel: ChannelConfig
+    method: str
+    onprem_path: str
+    endpoint: str
+    request: httpx.Request
+    safe_to_repeat: bool
+    policy: RetryPolicy
+    extensions: dict[str, Any]
+    auth: dict[str, str]
+    key: str | None = None
+    key_explicit: bool = False
+    recipient: str | None = None
+    pace: bool = False
+    pace_pair: bool = False
+    warnings: list[TranslationWarning] = field(default_factory=list)
+
+
+def _immediate(response: ShimResponse) -> Plan:
+    return response
+    yield  # pragma: no cover - makes this a generator
+
+
+class Router:
+    """Routes On-Prem v1 calls to each channel's backend (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        default_channel: str | None = None,
+        require_key: bool = False,
+        environ: Mapping[str, str] | None = None,
+        idempotency: IdempotencyStore | None = None,
+        rng: random.Random | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        if default_channel is not None and default_channel not in config.channels:
+            raise ChannelError(
+                f"{config.source}: no channel {default_channel!r} "
+                f"(known: {', '.join(sorted(config.channels))})"
+            )
+        self.config = config
+        self.default_channel = default_channel
+        self.require_key = require_key
+        self.environ = environ
+        self.idempotency: IdempotencyStore = idempotency or MemoryIdempotencyStore()
+        self.media_origins = MediaOrigins()
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self._limiters = {
+            name: RateLimiter(ch.mps, channel_burst(ch.mps), clock=clock)
+            for name, ch in config.channels.items()
+        }
+        self._pairs = {name: PairLimiter(clock=clock) for name in config.channels}
+        self._extensions = {
+            name: {"timeout": _timeout(ch, None).as_dict()} for name, ch in config.channels.items()
+        }
+        self._legacy_prefixes = self._legacy_url_prefixes()
+
+    # -- channel resolution -------------------------------------------------
+
+    def channel(self, name: str) -> ChannelConfig:
+        try:
+            return self.config.channels[name]
+        except KeyError:
+            raise ChannelError(
+                f"{self.config.source}: no channel {name!r} "
+                f"(known: {', '.join(sorted(self.config.channels))})"
+            ) from None
+
+    def limiter(self, channel: str) -> RateLimiter:
+        return self._limiters[channel]
+
+    def pair_limiter(self, channel: str) -> PairLimiter:
+        return self._pairs[channel]
+
+    def channel_for_key(self, presented: str) -> ChannelConfig | None:
+        """The channel whose ``legacy_api_key``/``api_key`` equals ``presented``.
+
+        Every configured key is compared (constant time, no early exit), so the
+        timing does not tell which channel or key matched.
+        """
+        given = presented.encode()
+        found: ChannelConfig | None = None
+        for ch in self.config.channels.values():
+            for key in ("legacy_api_key", "api_key"):
+                value = ch.optional_secret(key, self.environ)
+                if value is not None and hmac.compare_digest(given, value.encode()):
+                    found = found or ch
+        return found
+
+    def resolve(
+        self,
+        headers: Mapping[str, str] | httpx.Headers | None,
+        channel: str | None = None,
+        host_hint: str | None = None,
+    ) -> ChannelConfig:
+        """Pick the channel for a call; raises a 401 refusal when none fits."""
+        if channel is not None:
+            return self.channel(channel)
+        presented = _presented_key(headers)
+        if presented is not None:
+            found = self.channel_for_key(presented)
+            if found is not None:
+                return found
+            if self.require_key:
+                raise refusal(
+                    401,
+                    _ACCESS_DENIED,
+                    "D360-API-KEY",
+                    "the key does not belong to any configured channel "
+                    "(compared with legacy_api_key and api_key)",
+                )
+        elif self.require_key:
+            raise refusal(
+                401,
+                _ACCESS_DENIED,
+                "D360-API-KEY",
+                "no D360-API-KEY or Authorization: Bearer header; the key selects the channel",
+            )
+        for name in (host_hint, self.default_channel):
+            if name is not None:
+                return self.channel(name)
+        if len(self.config.channels) == 1:
+            return next(iter(self.config.channels.values()))
+        raise refusal(
+            401,
+            _ACCESS_DENIED,
+            "D360-API-KEY",
+            "several channels are configured and the call's key matches none of them; "
+            "send a channel's legacy_api_key or api_key, or name the channel",
+        )
+
+    # -- URL interception (drop-ins) ---------------------------------------
+
+    def _legacy_url_prefixes(self) -> list[tuple[str, str, str | None]]:
+        """(scheme://host[:port], path prefix, channel) the drop-ins intercept."""
+        prefixes: list[tuple[str, str, str | None]] = []
+        for name, ch in self.config.channels.items():
+            urls = [ch.legacy_base_url]
+            if ch.backend is Target.ONPREM:
+                urls.append(ch.base_url)
+            for url in urls:
+                if url:
+                    parts = urlsplit(url)
+                    origin = f"{parts.scheme}://{parts.netloc}".lower()
+                    prefixes.append((origin, parts.path.rstrip("/"), name))
+        # Longest prefix first, so a more specific base wins.
+        prefixes.sort(key=lambda p: -len(p[1]))
+        return prefixes
+
+    def match_url(self, url: str | httpx.URL) -> LegacyUrl | None:
+        """Is ``url`` an On-Prem API URL this router serves? Then its path and channel hint."""
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        query = f"?{parts.query}" if parts.query else ""
+        candidates: list[tuple[str, str | None]] = []
+        hosts_channels = {c for o, _, c in self._legacy_prefixes if o == origin}
+        for pref_origin, prefix, name in self._legacy_prefixes:
+            if pref_origin == origin and (
+                parts.path == prefix or parts.path.startswith(prefix + "/")
+            ):
+                # Several channels on one legacy host: the key decides, not the host.
+                candidates.append(
+                    (parts.path[len(prefix) :], name if len(hosts_channels) == 1 else None)
+                )
+        if parts.hostname.lower() in ONPREM_HOSTS:
+            candidates.append((parts.path, None))
+        for path, name in candidates:
+            if path == ONPREM_PATH_PREFIX or path.startswith(ONPREM_PATH_PREFIX + "/"):
+                return LegacyUrl(path + query, name)
+        return None
+
+    # -- planning ------------------------------------------------------------
+
+    def plan(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | httpx.Headers | None = None,
+        content: bytes | None = None,
+        json: Any = UNSET,
+        channel: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> Plan:
+        """The steps serving one On-Prem call (run it with a dispatcher)."""
+        options = options or _DEFAULT_OPTIONS
+        method = method.upper()
+        ch: ChannelConfig | None = None
+        try:
+            host_hint = None
+            if "://" in path:
+                legacy = self.match_url(path)
+                if legacy is None:
+                    raise refusal(404, 1006, path, "not an On-Premise API v1 URL this shim serves")
+                path, host_hint = legacy.path, legacy.channel
+            elif not path.startswith("/"):
+                path = "/" + path
+            ch = self.resolve(headers, channel, host_hint)
+            prepared = self._prepare(ch, method, path, headers, content, json, options)
+        except TranslationError as exc:
+            return _immediate(self._refused(exc, ch, method, path))
+        except MissingSecretError as exc:
+            log.error("channel %s misconfigured: %s", exc.channel, exc)
+            err = refusal(
+                500, _INTERNAL, f"channels.{exc.channel}.{exc.key}", str(exc).split(": ", 1)[1]
+            )
+            return _immediate(self._refused(err, ch, method, path))
+        if isinstance(prepared, ShimResponse):
+            return _immediate(prepared)
+        return self._run(prepared)
+
+    def _prepare(
+        self,
+        ch: ChannelConfig,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | httpx.Headers | None,
+        content: bytes | None,
+        json_body: Any,
+        options: RequestOptions,
+    ) -> _Call | ShimResponse:
+        target = ch.backend
+        path_only = path.partition("?")[0]
+        match = match_endpoint(method, path_only)
+        content_type = _header(headers, "content-type")
+        raw_upload = match is not None and match.endpoint.onprem_body is Body.RAW
+        if json_body is not UNSET:
+            body = json_body
+        elif raw_upload or not content:
+            body = None
+        else:
+            body = _decode_json(content)
+        endpoint = match.endpoint.name if match is not None else "passthrough"
+
+        safe = method == "GET" or endpoint in SAFE_TO_REPEAT
+        key: str | None = None
+        explicit = False
+        if not safe:
+            given, where = (
+                (options.idempotency_key, "idempotency_key")
+                if options.idempotency_key
+                else key_from(lambda n: _header(headers, n), body)
+            )
+            if given is not None:
+                if len(given) > MAX_CALLBACK_DATA:
+                    raise TranslationError(
+                        where, f"an idempotency key may have at most {MAX_CALLBACK_DATA} characters"
+                    )
+                key, explicit = given, True
+                stored = self.idempotency.get(ch.name, key)
+                if stored is not None and stored.state == "ok":
+                    return self._replay(ch, endpoint, key, stored)
+            else:
+                key = new_key()
+
+        check_media_ids(
+            target=target,
+            channel=ch.name,
+            endpoint=endpoint,
+            params=match.params if match is not None else {},
+            body=body,
+            origins=self.media_origins,
+        )
+        verify_token = (
+            ch.optional_secret("verify_token", self.environ)
+            if endpoint in _NEEDS_VERIFY_TOKEN
+            else None
+        )
+        translated = translate_request(
+            method,
+            path,
+            body,
+            target=target,
+            phone_number_id=ch.phone_number_id,
+            waba_id=ch.waba_id,
+            phone_number=ch.phone_number,
+            verify_token=verify_token,
+            content=content if raw_upload else None,
+            content_type=content_type,
+        )
+        if isinstance(translated, OnPremResponse):
+            return self._respond(ch, endpoint, translated, key=None, attempts=0)
+
+        auth = auth_headers(target, ch.secret(ch.backend_secret_key, self.environ))
+        if target is not Target.ONPREM and translated.endpoint == "send_message" and key:
+            translated.body = stamp_callback_data(translated.body, key)
+        extensions = self._extensions[ch.name]
+        if options.read_timeout is not None:
+            extensions = {"timeout": _timeout(ch, options.read_timeout).as_dict()}
+        request = _build_request(
+            ch, translated, auth, content, content_type, raw_upload, extensions
+        )
+        policy = ch.retry
+        if options.max_attempts is not None:
+            policy = policy.model_copy(update={"max_attempts": max(1, options.max_attempts)})
+        is_send = endpoint == "send_message"
+        recipient = body.get("to") if is_send and isinstance(body, dict) else None
+        return _Call(
+            channel=ch,
+            method=method,
+            onprem_path=path,
+            endpoint=endpoint,
+            request=request,
+            safe_to_repeat=safe or translated.method == "GET",
+            policy=policy,
+            extensions=extensions,
+            auth=auth,
+            key=key,
+            key_explicit=explicit,
+            recipient=recipient if isinstance(recipient, str) else None,
+            pace=is_send and options.pace,
+            pace_pair=is_send and options.pace_pair,
+            warnings=translated.warnings,
+        )
+
+    # -- execution -----------------------------------------------------------
+
+    def _run(self, call: _Call) -> Plan:
+        ch = call.channel
+        retries = 0
+        pair_retry = False
+        request = call.request
+        second_step = False
+        refetched = False
+        while True:
+            if call.pace:
+                if call.recipient is not None and (call.pace_pair or pair_retry):
+                    wait = self._pairs[ch.name].reserve(call.recipient)
+                    if wait > 0:
+                        yield Sleep(wait)
+                wait = self._limiters[ch.name].reserve()
+                if wait > 0:
+                    yield Sleep(wait)
+            result = yield Exchange(request, follow_redirects=second_step)
+            if result is None:
+                raise RuntimeError("a dispatcher must send the outcome of every Exchange")
+            if isinstance(result, TransportFailure):
+                verdict = judge_failure(
+                    result.kind,
+                    safe_to_repeat=call.safe_to_repeat or second_step,
+                    retries_done=retries,
+                    policy=call.policy,
+                    rng=self.rng,
+                )
+                if verdict.action == "retry":
+                    retries += 1
+                    self._log_retry(call, verdict, result.error)
+                    yield Sleep(verdict.delay)
+                    continue
+                return self._failed(call, verdict, result, retries + 1)
+
+            body = _decode_response(result)
+            verdict = judge_response(
+                result.status_code,
+                body,
+                result.headers,
+                safe_to_repeat=call.safe_to_repeat or second_step,
+                retries_done=retries,
+                policy=call.policy,
+                rng=self.rng,
+            )
+            if verdict.action == "retry":
+                retries += 1
+                self._log_retry(call, verdict, f"HTTP {result.status_code}")
+                if verdict.reason is Reason.THROTTLE and call.pace:
+                    self._limiters[ch.name].pause(verdict.delay)
+                elif verdict.reason is Reason.PAIR and call.pace and call.recipient:
+                    self._pairs[ch.name].penalize(call.recipient, verdict.delay)
+                    pair_retry = True
+                else:
+                    yield Sleep(verdict.delay)
+                continue
+            if verdict.action == "unknown":
+                return self._unknown(call, verdict.detail, retries + 1, result.status_code)
+            if verdict.reason is not None:
+                log.warning(
+                    "channel %s: %s %s: %s (%s)",
+                    ch.name,
+                    call.method,
+                    call.onprem_path,
+                    verdict.reason.value,
+                    verdict.detail,
+                )
+
+            if second_step:
+                if result.status_code == 404 and not refetched and ch.backend is Target.META:
+                    # Meta media URLs expire after minutes: fetch a fresh one once.
+                    refetched, second_step, request = True, False, call.request
+                    continue
+                return self._media_bytes(call, result, body, retries + 1)
+            if (
+                call.endpoint in _TWO_STEP
+                and ch.backend is not Target.ONPREM
+                and result.status_code < 300
+            ):
+                try:
+                    url = media_download_url(body, ch.backend, ch.origin)
+                    request = self._media_request(call, url)
+                except TranslationError as exc:
+                    return self._refused(
+                        exc, ch, call.method, call.onprem_path, status=502, endpoint=call.endpoint
+                    )
+                second_step, retries = True, 0
+                continue
+            if ch.backend is Target.ONPREM:
+                return self._passthrough(call, result, body, retries + 1)
+            try:
+                onprem = translate_response(
+                    call.method, call.onprem_path, result.status_code, body, target=ch.backend
+                )
+            except TranslationError as exc:
+                return self._refused(
+                    exc, ch, call.method, call.onprem_path, status=502, endpoint=call.endpoint
+                )
+            return self._respond(
+                ch, call.endpoint, onprem, key=call.key, attempts=retries + 1, call=call
+            )
+
+    def _media_request(self, call: _Call, url: str) -> httpx.Request:
+        ch = call.channel
+        host = (urlsplit(url).hostname or "").lower()
+        trusted = {(urlsplit(ch.origin).hostname or "").lower(), LOOKASIDE_HOST}
+        if host not in trusted:
+            # Never hand the channel's credential to a host it does not belong to.
+            raise TranslationError(
+                "$.url",
+                f"media URL host {host!r} is neither the "
+                f"backend ({ch.origin}) nor {LOOKASIDE_HOST}; not fetched",
+            )
+        return httpx.Request(
+            "GET", url, headers={**call.auth, "User-Agent": USER_AGENT}, extensions=call.extensions
+        )
+
+    # -- responses -------------------------------------------------------------
+
+    def _headers(
+        self, ch: ChannelConfig | None, key: str | None, warnings: list[TranslationWarning]
+    ) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if ch is not None:
+            headers[CHANNEL_HEADER] = ch.name
+            headers[BACKEND_HEADER] = ch.backend.value
+        if key is not None:
+            headers[KEY_HEADER] = key
+        if warnings:
+            headers[WARNINGS_HEADER] = ",".join(dict.fromkeys(w.code for w in warnings))
+        return headers
+
+    def _respond(
+        self,
+        ch: ChannelConfig,
+        endpoint: str,
+        onprem: OnPremResponse,
+        *,
+        key: str | None,
+        attempts: int,
+        call: _Call | None = None,
+    ) -> ShimResponse:
+        warnings = [*(call.warnings if call else []), *onprem.warnings]
+        response = ShimResponse(
+            onprem.status,
+            body=onprem.body,
+            headers=self._headers(ch, key, warnings),
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=endpoint,
+            idempotency_key=key,
+            warnings=warnings,
+            attempts=attempts,
+        )
+        self._after(call, response)
+        return response
+
+    def _passthrough(
+        self, call: _Call, result: httpx.Response, body: Any, attempts: int
+    ) -> ShimResponse:
+        ch = call.channel
+        headers = self._headers(ch, call.key, call.warnings)
+        ctype = result.headers.get("content-type")
+        if ctype:
+            headers["Content-Type"] = ctype
+        response = ShimResponse(
+            result.status_code,
+            content=result.content,
+            headers=headers,
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=call.endpoint,
+            idempotency_key=call.key,
+            warnings=list(call.warnings),
+            attempts=attempts,
+        )
+        self._after(call, response)
+        return response
+
+    def _media_bytes(
+        self, call: _Call, result: httpx.Response, body: Any, attempts: int
+    ) -> ShimResponse:
+        ch = call.channel
+        if result.status_code >= 300:
+            onprem = translate_error(result.status_code, body)
+            return self._respond(ch, call.endpoint, onprem, key=None, attempts=attempts, call=call)
+        headers = self._headers(ch, None, call.warnings)
+        headers["Content-Type"] = result.headers.get("content-type", "application/octet-stream")
+        return ShimResponse(
+            200,
+            content=result.content,
+            headers=headers,
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=call.endpoint,
+            warnings=list(call.warnings),
+            attempts=attempts,
+        )
+
+    def _after(self, call: _Call | None, response: ShimResponse) -> None:
+        if call is None:
+            return
+        ch = call.channel
+        log.debug(
+            "channel %s: %s %s -> %s (%s, %d attempt(s))",
+            ch.name,
+            call.method,
+            call.onprem_path,
+            response.status_code,
+            ch.backend.value,
+            response.attempts,
+        )
+        if not response.is_success:
+            return
+        if call.endpoint == "upload_media":
+            media_id = _first_id(response, "media")
+            if media_id:
+                self.media_origins.record(media_id, ch.name)
+        if call.key is not None and call.key_explicit:
+            self.idempotency.put(
+                ch.name,
+                call.key,
+                StoredOutcome(
+                    "ok",
+                    response.status_code,
+                    response.content,
+                    response.headers.get("content-type", JSON_CONTENT_TYPE),
+                    _first_id(response, "messages"),
+                ),
+            )
+
+    def _replay(
+        self, ch: ChannelConfig, endpoint: str, key: str, stored: StoredOutcome
+    ) -> ShimResponse:
+        headers = self._headers(ch, key, [])
+        headers[REPLAY_HEADER] = "true"
+        headers["Content-Type"] = stored.content_type
+        log.info("channel %s: idempotency key %s already succeeded; not sent again", ch.name, key)
+        return ShimResponse(
+            stored.status,
+            content=stored.content,
+            headers=headers,
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=endpoint,
+            idempotency_key=key,
+            replayed=True,
+        )
+
+    def _refused(
+        self,
+        exc: TranslationError,
+        ch: ChannelConfig | None,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        endpoint: str | None = None,
+    ) -> ShimResponse:
+        onprem = error_response(exc)
+        log.info(
+            "%s %s refused (%s): %s", method, path.partition("?")[0], onprem.status, exc.reason
+        )
+        return ShimResponse(
+            status or onprem.status,
+            body=onprem.body,
+            headers=self._headers(ch, None, []),
+            channel=ch.name if ch else None,
+            backend=ch.backend.value if ch else None,
+            endpoint=endpoint,
+        )
+
+    def _failed(
+        self, call: _Call, verdict: Verdict, failure: TransportFailure, attempts: int
+    ) -> ShimResponse:
+        if verdict.action == "unknown":
+            return self._unknown(call, f"{verdict.detail} ({failure.error})", attempts)
+        ch = call.channel
+        status, code = (503, _SERVICE_NOT_READY) if verdict.reason else (500, _GENERIC)
+        log.warning(
+            "channel %s: %s %s failed: %s", ch.name, call.method, call.onprem_path, failure.error
+        )
+        exc = refusal(
+            status,
+            code,
+            call.onprem_path,
+            f"the {ch.backend.value} backend could not be reached "
+            f"({verdict.detail or failure.error}); nothing was sent",
+        )
+        onprem = error_response(exc)
+        return ShimResponse(
+            onprem.status,
+            body=onprem.body,
+            headers=self._headers(ch, call.key, []),
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=call.endpoint,
+            idempotency_key=call.key,
+            attempts=attempts,
+        )
+
+    def _unknown(
+        self, call: _Call, detail: str, attempts: int, status: int | None = None
+    ) -> ShimResponse:
+        ch = call.channel
+        key = call.key
+        log.warning(
+            "channel %s: outcome unknown for %s %s (idempotency key %s): %s",
+            ch.name,
+            call.method,
+            call.onprem_path,
+            key,
+            detail,
+        )
+        if key is not None:
+            self.idempotency.put(ch.name, key, StoredOutcome("unknown", status or 0))
+        exc = refusal(
+            504,
+            _GENERIC,
+            call.onprem_path,
+            f"outcome unknown: {detail}. Not resent. Idempotency key {key} "
+            f"(sent as {CALLBACK_FIELD}); reconcile with status webhooks",
+        )
+        onprem = error_response(exc)
+        return ShimResponse(
+            onprem.status,
+            body=onprem.body,
+            headers=self._headers(ch, key, call.warnings),
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=call.endpoint,
+            idempotency_key=key,
+            outcome=Outcome.UNKNOWN,
+            outcome_detail=detail,
+            warnings=list(call.warnings),
+            attempts=attempts,
+        )
+
+    def _log_retry(self, call: _Call, verdict: Verdict, what: str) -> None:
+        log.info(
+            "channel %s: %s %s: %s (%s); retrying in %.2fs",
+            call.channel.name,
+            call.method,
+            call.onprem_path,
+            what,
+            verdict.reason.value if verdict.reason else "retry",
+            verdict.delay,
+        )
+
+
+_DEFAULT_OPTIONS: Final = RequestOptions()
+
+
+def _timeout(ch: ChannelConfig, read: float | None) -> httpx.Timeout:
+    t = ch.timeouts
+    return httpx.Timeout(connect=t.connect, read=read or t.read, write=t.write, pool=t.pool)
+
+
+def _header(headers: Mapping[str, str] | httpx.Headers | None, name: str) -> str | None:
+    if headers is None:
+        return None
+    if isinstance(headers, httpx.Headers):
+        found: str | None = headers.get(name)
+        return found
+    lname = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lname:
+            return value
+    return None
+
+
+def _presented_key(headers: Mapping[str, str] | httpx.Headers | None) -> str | None:
+    key = _header(headers, D360_API_KEY_HEADER)
+    if key:
+        return key.strip()
+    auth = _header(headers, AUTHORIZATION_HEADER)
+    if auth:
+        scheme, _, token = auth.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def _decode_json(content: bytes) -> Any:
+    try:
+        return jsonlib.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TranslationError("$", f"the request body is not valid JSON ({exc})") from None
+
+
+def _decode_response(result: httpx.Response) -> Any:
+    content = result.content
+    if not content:
+        return None
+    ctype = result.headers.get("content-type", "")
+    if "json" in ctype or content[:1] in (b"{", b"["):
+        try:
+            return jsonlib.loads(content)
+        except ValueError:
+            pass
+    try:
+        return content.decode("utf-8")[:1000]
+    except UnicodeDecodeError:
+        return None
+
+
+def _build_request(
+    ch: ChannelConfig,
+    translated: CloudRequest,
+    auth: dict[str, str],
+    content: bytes | None,
+    content_type: str | None,
+    raw_upload: bool,
+    extensions: dict[str, Any],
+) -> httpx.Request:
+    base = ch.resolved_base_url
+    headers = {**auth, "User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE}
+    if ch.backend is Target.ONPREM:
+        url = base + translated.path  # the On-Prem path with its query, unchanged
+        if raw_upload:
+            headers["Content-Type"] = content_type or "application/octet-stream"
+            return httpx.Request(
+                translated.method,
+                url,
+                headers=headers,
+                content=content or b"",
+                extensions=extensions,
+            )
+        if translated.body is None and not content:
+            return httpx.Request(translated.method, url, headers=headers, extensions=extensions)
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+        payload = content if content else _dumps(translated.body)
+        return httpx.Request(
+            translated.method, url, headers=headers, content=payload, extensions=extensions
+        )
+    url = base + translated.path_with_query
+    if translated.body_kind is Body.MULTIPART:
+        assert translated.file is not None
+        return httpx.Request(
+            translated.method,
+            url,
+            headers=headers,
+            data=translated.body or {},
+            files={"file": translated.file},
+            extensions=extensions,
+        )
+    if translated.body_kind is Body.NONE or translated.body is None:
+        return httpx.Request(translated.method, url, headers=headers, extensions=extensions)
+    headers["Content-Type"] = JSON_CONTENT_TYPE
+    return httpx.Request(
+        translated.method,
+        url,
+        headers=headers,
+        content=_dumps(translated.body),
+        extensions=extensions,
+    )
+
+
+def _dumps(body: Any) -> bytes:
+    return jsonlib.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _first_id(response: ShimResponse, key: str) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    items = body.get(key) if isinstance(body, dict) else None
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        value = items[0].get("id")
+        return value if isinstance(value, str) else None
+    return None
