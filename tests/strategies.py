@@ -558,12 +558,30 @@ CLOUD_WEBHOOK_MESSAGE_STRATEGIES: dict[str, S[Json]] = {
 }
 
 
-def cloud_webhook_messages(*, unknown_types: bool = True) -> S[Json]:
-    """Any inbound Cloud message (``unknown_types`` adds not-yet-documented types)."""
+def _bsuid_digits(user_id: str) -> str:
+    return user_id.removeprefix("US.")
+
+
+def _with_phone_sender(message: Json) -> Json:
+    if "from" in message:
+        return message
+    return {"from": _bsuid_digits(message["from_user_id"]), **message}
+
+
+def _with_phone_contact(contact: Json) -> Json:
+    if "wa_id" in contact:
+        return contact
+    return {"wa_id": _bsuid_digits(contact["user_id"]), **contact}
+
+
+def cloud_webhook_messages(*, unknown_types: bool = True, phoneless: bool = True) -> S[Json]:
+    """Any inbound Cloud message. ``unknown_types`` adds not-yet-documented types;
+    ``phoneless=False`` gives every sender a phone ``from`` (BSUID may still be present)."""
     kinds = [
         s for k, s in CLOUD_WEBHOOK_MESSAGE_STRATEGIES.items() if unknown_types or k != "future"
     ]
-    return st.one_of(*kinds)
+    messages = st.one_of(*kinds)
+    return messages if phoneless else messages.map(_with_phone_sender)
 
 
 def cloud_webhook_statuses() -> S[Json]:
@@ -632,17 +650,23 @@ _cloud_contact = st.one_of(
 )
 
 
-def cloud_webhook_changes(*, unknown_types: bool = True, other_fields: bool = False) -> S[Json]:
-    """One change; ``other_fields`` adds non-``messages`` changes (template status updates)."""
+def cloud_webhook_changes(
+    *, unknown_types: bool = True, other_fields: bool = False, phoneless: bool = True
+) -> S[Json]:
+    """One change; ``other_fields`` adds non-``messages`` changes (template status updates);
+    ``phoneless=False`` leaves out username users without a phone number."""
+    contact = _cloud_contact if phoneless else _cloud_contact.map(_with_phone_contact)
     value = _obj(
         {
             "messaging_product": st.just("whatsapp"),
             "metadata": _obj({"display_phone_number": _digits, "phone_number_id": _digits}),
         },
         {
-            "contacts": st.lists(_cloud_contact, min_size=1, max_size=2),
+            "contacts": st.lists(contact, min_size=1, max_size=2),
             "messages": st.lists(
-                cloud_webhook_messages(unknown_types=unknown_types), min_size=1, max_size=4
+                cloud_webhook_messages(unknown_types=unknown_types, phoneless=phoneless),
+                min_size=1,
+                max_size=4,
             ),
             "statuses": st.lists(cloud_webhook_statuses(), min_size=1, max_size=4),
             "errors": st.lists(_webhook_error, min_size=1, max_size=2),
@@ -671,15 +695,22 @@ def cloud_webhook_bodies(
     *,
     unknown_types: bool = True,
     other_fields: bool = False,
+    phoneless: bool = True,
     max_entries: int = 3,
     max_changes: int = 3,
 ) -> S[Json]:
-    """A Cloud webhook POST body (batched entries and changes are normal)."""
+    """A Cloud webhook POST body (batched entries and changes are normal).
+
+    ``phoneless`` (default on): some senders/contacts are username users with a
+    BSUID and no phone number, as Cloud sends from mid-2026. On-Prem bodies need
+    a ``from``/``wa_id``, so a translator must have a policy for them."""
     entry = _obj(
         {
             "id": _digits,
             "changes": st.lists(
-                cloud_webhook_changes(unknown_types=unknown_types, other_fields=other_fields),
+                cloud_webhook_changes(
+                    unknown_types=unknown_types, other_fields=other_fields, phoneless=phoneless
+                ),
                 min_size=1,
                 max_size=max_changes,
             ),

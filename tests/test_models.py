@@ -696,3 +696,12 @@ def _media_ids(node: Any) -> list[str]:
 @given(cloud_webhook_bodies(other_fields=True))
 def test_generated_cloud_webhooks_validate_and_round_trip(data: dict[str, Any]) -> None:
     assert M.dump(M.parse_cloud_webhook(data)) == data
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cloud_webhook_bodies(phoneless=False))
+def test_phoneless_off_gives_every_sender_and_contact_a_phone(data: dict[str, Any]) -> None:
+    body = M.parse_cloud_webhook(data)
+    for _, change in body.message_changes():
+        assert all(m.from_ for m in change.value.messages or [])
+        assert all(c.wa_id for c in change.value.contacts or [])
