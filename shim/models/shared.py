@@ -149,7 +149,10 @@ class ReplyButtonReply(WaModel):
 
 
 class ReplyButton(WaModel):
-    type: Literal["reply"] = "reply"
+    """``type`` has no default on purpose: ``dump`` leaves unset defaults out, and
+    both APIs require the key."""
+
+    type: Literal["reply"]
     reply: ReplyButtonReply
 
 
