@@ -288,6 +288,9 @@ def _clean(path: str) -> str:
 def match_endpoint(method: str, path: str) -> EndpointMatch | None:
     """The mapped operation for an On-Prem method and path, if there is one."""
     method, path = method.upper(), _clean(path)
+    static = _STATIC.get((method, path.rstrip("/")))
+    if static is not None:
+        return static
     for ep in ENDPOINTS:
         if ep.method == method:
             m = _compile(ep.onprem_path).fullmatch(path)
@@ -307,7 +310,19 @@ def match_unsupported(method: str, path: str) -> Unsupported | None:
 
 def fill(template: str, values: Mapping[str, str]) -> str:
     """Substitute ``{name}`` placeholders; a missing value is a KeyError naming it."""
+    if "{" not in template:
+        return template
     return _PARAM.sub(lambda m: values[m.group(1)], template)
+
+
+#: Rows without path parameters, for a dictionary lookup before the regexes.
+_STATIC: Final[Mapping[tuple[str, str], EndpointMatch]] = MappingProxyType(
+    {
+        (ep.method, ep.onprem_path): EndpointMatch(ep, MappingProxyType({}))
+        for ep in ENDPOINTS
+        if "{" not in ep.onprem_path
+    }
+)
 
 
 ENDPOINTS_BY_NAME: Final[Mapping[str, Endpoint]] = MappingProxyType(

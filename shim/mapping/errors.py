@@ -208,8 +208,9 @@ ERROR_CODE_PAIRS: Final = (
     _P(130497, 1005, False, "country restricted -> access denied"),
 )
 
-#: Decision: Cloud template codes 1320NN map to On-Prem 20NN and back, for every NN.
-TEMPLATE_CLOUD_RANGE: Final = range(132000, 132100)
+#: Decision: Cloud template codes 1320NN map to On-Prem 20NN and back. Only
+#: 132000-132049: 132068/132069 are Flows errors, which On-Prem never had.
+TEMPLATE_CLOUD_RANGE: Final = range(132000, 132050)
 TEMPLATE_ONPREM_OFFSET: Final = 130000
 
 #: Decision: a Cloud code with no row maps to On-Prem 1000 (generic); the
@@ -242,7 +243,11 @@ def onprem_to_cloud_code(code: int) -> int | None:
 
 def onprem_title(code: int) -> str:
     known = ONPREM_ERRORS.get(code)
-    return known.title if known else "Error"
+    if known:
+        return known.title
+    if code + TEMPLATE_ONPREM_OFFSET in TEMPLATE_CLOUD_RANGE:
+        return "Template error"
+    return "Error"
 
 
 def cloud_retry(code: int) -> Retry:

@@ -68,6 +68,10 @@ SEND_RULES: Final = (
        decision="Conversion is ours, not a documented Meta mapping."),
     _F(Action.DROP, "template.namespace", None, "W105",
        "Cloud identifies templates by name + language; namespace is not used."),
+    _F(Action.DROP, "template.language.policy", None, "W108",
+       'Cloud only knows the "deterministic" language policy; "fallback" (deprecated since '
+       "On-Prem v2.27.8) is dropped.",
+       decision='"deterministic" is kept (360dialog Cloud accepts it); any other value dropped.'),
     _F(Action.DROP, "template.components.*.parameters.*.date_time.*", None, "W106",
        "Cloud date_time parameters carry only fallback_value; components and timestamp "
        "are dropped.",
@@ -99,10 +103,27 @@ WEBHOOK_RULES: Final = (
        "On-Prem had no played status (voice message played).",
        decision='Mapped to "read" (a played voice message was read); the Cloud value is kept '
        'as cloud_status. Duplicate "read" is harmless: readers treat it as idempotent.'),
+    _F(Action.ADD, "contacts.*.user_id", "contacts.*.wa_id", "W204",
+       "A user with a username and no visible phone number has only a business-scoped user "
+       "id (BSUID); On-Prem handlers key on wa_id / from / recipient_id.",
+       decision="BSUID passthrough: a missing wa_id (contacts), from (messages) or "
+       "recipient_id (statuses) is filled from user_id / from_user_id / recipient_user_id, "
+       "so conversation keys stay stable (Cloud accepts BSUIDs as send targets); the "
+       "BSUID fields themselves are kept."),
     _F(Action.RENAME, "*.errors.*.code", "*.errors.*.code", None,
        "Cloud codes mapped to On-Prem codes (errors.ERROR_CODE_PAIRS); the Cloud code is kept "
        "as cloud_code."),
 )
+
+#: BSUID passthrough: On-Prem key -> the Cloud BSUID field that fills it when absent.
+BSUID_FILLS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "contacts": ("wa_id", "user_id"),
+        "messages": ("from", "from_user_id"),
+        "statuses": ("recipient_id", "recipient_user_id"),
+    }
+)
+W_BSUID: Final = "W204"
 
 #: Inbound message type renames (Cloud -> On-Prem).
 INBOUND_TYPE_RENAMES: Final[Mapping[str, str]] = MappingProxyType({"unsupported": "unknown"})

@@ -44,6 +44,7 @@ from shim.translate.types import (
 
 Warnings = list[TranslationWarning]
 _ONPREM_MEDIA_ID = re.compile(fields.ONPREM_MEDIA_ID_PATTERN)
+_PROVIDER_RULE = next(r for r in fields.SEND_RULES if r.onprem == "{media}.provider")
 
 
 class _MediaTooLarge(TranslationError):
@@ -64,7 +65,8 @@ def translate_request(
     content_type: str | None = None,
 ) -> CloudRequest | OnPremResponse:
     """Translate one On-Prem call; local endpoints come back already answered."""
-    target = Target(target)
+    if not isinstance(target, Target):
+        target = Target(target)
     path_only, _, raw_query = path.partition("?")
     match = match_endpoint(method, path_only)
     if match is None:
@@ -84,15 +86,16 @@ def translate_request(
         return answer_locally(endpoint.name, body, phone_number=phone_number)
     route = endpoint.route(target)
     assert route is not None  # every TRANSLATE row has both Cloud routes
-    values = {"phone_number_id": phone_number_id, "waba_id": waba_id, **match.params}
-    for key in ("phone_number_id", "waba_id"):
-        needed = "{" + key + "}"
-        if values[key] is None and (needed in route.path or needed in route.query.values()):
+    filled = dict(match.params)
+    for key, value in (("phone_number_id", phone_number_id), ("waba_id", waba_id)):
+        if value is not None:
+            filled[key] = value
+        elif "{" + key + "}" in route.path or "{" + key + "}" in route.query.values():
             raise MissingFieldError(key, f"the {target.value} target needs {key} for "
                                     f"{endpoint.method} {endpoint.onprem_path}")
-    filled = {k: v for k, v in values.items() if v is not None}
-    query = {k: fill(v, filled) for k, v in route.query.items()}
-    query.update(_passthrough_query(endpoint.name, raw_query))
+    query = {k: fill(v, filled) for k, v in route.query.items()} if route.query else {}
+    if raw_query:
+        query.update(_passthrough_query(endpoint.name, raw_query))
     request = CloudRequest(
         endpoint=endpoint.name,
         method=route.method,
@@ -211,6 +214,13 @@ def _drop_ttl(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
 
 def _media(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
     kind = out["type"]
+    if kind == "interactive":
+        header = out["interactive"].get("header")
+        htype = header.get("type") if isinstance(header, dict) else None
+        if htype in fields.MEDIA_TYPES and isinstance(header.get(htype), dict):
+            cleaned = _clean_media(header[htype], f"$.interactive.header.{htype}", warnings)
+            out["interactive"] = {**out["interactive"], "header": {**header, htype: cleaned}}
+        return
     if kind not in fields.MEDIA_TYPES:
         return
     media = dict(out[kind])
@@ -295,6 +305,15 @@ def _drop_namespace(out: dict[str, Any], rule: FieldRule, warnings: Warnings) ->
     expect_str(require(language, "code", "$.template.language"), "$.template.language.code")
 
 
+def _language_policy(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
+    if out["type"] != "template":
+        return
+    language = out["template"]["language"]
+    if "policy" in language and language["policy"] != "deterministic":
+        out["template"]["language"] = {k: v for k, v in language.items() if k != "policy"}
+        _warn(warnings, rule, "$.template.language.policy")
+
+
 def _date_time_params(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
     if out["type"] != "template" or "components" not in out["template"]:
         return
@@ -328,8 +347,18 @@ def _template_param(param: object, path: str, rule: FieldRule,
             _warn(warnings, rule, f"{path}.date_time")
             return {**p, "date_time": {"fallback_value": dt.get("fallback_value", "")}}
     elif kind in fields.MEDIA_TYPES and isinstance(p.get(kind), dict):
-        _check_media_id(p[kind].get("id"), f"{path}.{kind}.id")
+        return {**p, kind: _clean_media(p[kind], f"{path}.{kind}", warnings)}
     return p
+
+
+def _clean_media(media: dict[str, Any], path: str, warnings: Warnings) -> dict[str, Any]:
+    """Media objects nested in templates and interactive headers follow the media rules."""
+    _check_media_id(media.get("id"), f"{path}.id")
+    if "provider" not in media:
+        return media
+    warnings.append(TranslationWarning(_PROVIDER_RULE.warning or "", f"{path}.provider",
+                                       _PROVIDER_RULE.why))
+    return {k: v for k, v in media.items() if k != "provider"}
 
 
 def _rename_context(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
@@ -353,6 +382,7 @@ _SEND_HANDLERS: Mapping[str, _SendHandler] = {
     "sticker.caption": _drop_caption,
     "hsm": _convert_hsm,
     "template.namespace": _drop_namespace,
+    "template.language.policy": _language_policy,
     "template.components.*.parameters.*.date_time.*": _date_time_params,
     "context.id": _rename_context,
 }

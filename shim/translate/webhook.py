@@ -70,6 +70,9 @@ def _messages_change(value: dict[str, Any], path: str, waba_id: str | None,
                          for n, s in enumerate(expect_list(item, f"{path}.statuses"))]
         elif key == "errors":
             body[key] = _errors(item, f"{path}.errors")
+        elif key == "contacts":
+            body[key] = [_contact(c, f"{path}.contacts[{n}]", warnings)
+                         for n, c in enumerate(expect_list(item, f"{path}.contacts"))]
         else:
             body[key] = item
     pnid = metadata.get("phone_number_id")
@@ -84,6 +87,7 @@ def _messages_change(value: dict[str, Any], path: str, waba_id: str | None,
 
 def _message(message: JSON, path: str, warnings: list[TranslationWarning]) -> dict[str, Any]:
     out = dict(expect_object(message, path))
+    _fill_bsuid(out, "messages", path, warnings)
     kind = out.get("type")
     if kind == "audio" and isinstance(out.get("audio"), dict) and out["audio"].get("voice"):
         audio = out.pop("audio")
@@ -102,6 +106,25 @@ def _message(message: JSON, path: str, warnings: list[TranslationWarning]) -> di
     return out
 
 
+def _fill_bsuid(item: dict[str, Any], kind: str, path: str,
+                warnings: list[TranslationWarning]) -> None:
+    """Phone-less (username) users: the On-Prem key gets the BSUID (see fields.BSUID_FILLS)."""
+    key, source = fields.BSUID_FILLS[kind]
+    if key not in item and item.get(source) is not None:
+        item[key] = item[source]
+        warnings.append(TranslationWarning(
+            fields.W_BSUID, f"{path}.{key}",
+            f"no phone number (username user); {key} set to the BSUID from {source}"))
+
+
+def _contact(contact: JSON, path: str, warnings: list[TranslationWarning]) -> JSON:
+    if not isinstance(contact, dict):
+        return contact
+    out = dict(contact)
+    _fill_bsuid(out, "contacts", path, warnings)
+    return out
+
+
 def _sub_type(message: dict[str, Any]) -> object:
     interactive = message.get("interactive")
     return interactive.get("type") if isinstance(interactive, dict) else None
@@ -109,6 +132,7 @@ def _sub_type(message: dict[str, Any]) -> object:
 
 def _status(status: JSON, path: str, warnings: list[TranslationWarning]) -> dict[str, Any]:
     out = dict(expect_object(status, path))
+    _fill_bsuid(out, "statuses", path, warnings)
     value = out.get("status")
     if isinstance(value, str) and value in fields.STATUS_RENAMES:
         out["status"] = fields.STATUS_RENAMES[value]

@@ -1,0 +1,92 @@
+"""Translator throughput against a plain JSON round-trip of the same documents.
+
+Both sides parse and serialise every document, so the ratio is the translator's
+own cost on top of the JSON work any proxy does anyway. Target: <= 2x for
+requests (must not exceed 4x). Run: ``python bench/translate.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shim.translate import translate_request, translate_webhook
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "tests" / "examples"
+
+
+def _load(name: str) -> Any:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def request_documents(n: int, rng: random.Random) -> list[str]:
+    names = [p.stem for p in sorted(EXAMPLES.glob("onprem-send-*.json"))
+             if "response" not in p.stem and p.stem != "onprem-send-video-id"]
+    bodies = [_load(name) for name in names]
+    docs = []
+    for i in range(n):
+        body = dict(rng.choice(bodies))
+        body["to"] = str(4915100000000 + i)
+        docs.append(json.dumps(body))
+    return docs
+
+
+def webhook_documents(n: int, rng: random.Random) -> list[str]:
+    bodies = [_load(p.stem) for p in sorted(EXAMPLES.glob("cloud-webhook-*.json"))]
+    return [json.dumps(rng.choice(bodies)) for _ in range(n)]
+
+
+def timed(fn: Callable[[str], object], docs: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for doc in docs:
+            fn(doc)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def baseline(doc: str) -> str:
+    return json.dumps(json.loads(doc))
+
+
+def translate_one_request(doc: str) -> str:
+    result = translate_request("POST", "/v1/messages", json.loads(doc), target="360dialog")
+    return json.dumps(result.body)
+
+
+def translate_one_webhook(doc: str) -> str:
+    result = translate_webhook(json.loads(doc))
+    return json.dumps([item.body for item in result.bodies])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    args = parser.parse_args()
+    n, repeat = (2_000, 1) if args.quick else (50_000, 3)
+    rng = random.Random(7)
+    requests = request_documents(n, rng)
+    webhooks = webhook_documents(n, rng)
+    rows = []
+    for label, docs, fn in (("requests", requests, translate_one_request),
+                            ("webhook items", webhooks, translate_one_webhook)):
+        base = timed(baseline, docs, repeat)
+        ours = timed(fn, docs, repeat)
+        rows.append((label, base, ours))
+    print(f"{'documents':<14} {'n':>7} {'json round-trip':>16} {'translate':>11} {'ratio':>7}")
+    for label, base, ours in rows:
+        print(f"{label:<14} {n:>7} {base:>15.3f}s {ours:>10.3f}s {ours / base:>6.2f}x")
+    request_ratio = rows[0][2] / rows[0][1]
+    print(f"requests target <= 2.00x (limit 4.00x): {'ok' if request_ratio <= 2 else 'MISSED'}")
+    return 0 if request_ratio <= 4 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
