@@ -11,6 +11,7 @@ from shim.sandbox.app import SandboxApp, create_app
 from shim.sandbox.runner import (
     RunningSandbox,
     SandboxStartError,
+    running_asgi,
     running_sandbox,
     running_sandbox_async,
     serve,
@@ -39,6 +40,7 @@ __all__ = [
     "SandboxSettings",
     "SandboxStartError",
     "create_app",
+    "running_asgi",
     "running_sandbox",
     "running_sandbox_async",
     "serve",

@@ -52,6 +52,17 @@ def _fault_renderer(settings: SandboxSettings) -> Callable[[int], Response]:
     return render
 
 
+class _StripTrailingSlash:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
+
+
 class SandboxApp:
     """An ASGI app with its :class:`SandboxCore` at hand (for in-process embedding)."""
 
@@ -111,7 +122,9 @@ class SandboxApp:
             },
             lifespan=lifespan,
         )
-        inner: ASGIApp = AuthMiddleware(starlette, settings)
+        # Graph and 360dialog treat "/x/" like "/x"; normalize instead of redirecting.
+        starlette.router.redirect_slashes = False
+        inner: ASGIApp = AuthMiddleware(_StripTrailingSlash(starlette), settings)
         self._app: ASGIApp = FaultMiddleware(
             inner, self.core.state.faults, _fault_renderer(settings)
         )

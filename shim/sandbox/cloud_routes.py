@@ -312,7 +312,7 @@ def d360_routes(core: SandboxCore) -> list[BaseRoute]:
         Route("/v1/configs/webhook", webhook, methods=["GET", "POST"]),
         Route("/v1/configs/templates", templates, methods=["GET", "POST"]),
         Route("/v1/configs/templates/{name}", template_delete, methods=["DELETE"]),
-        Route(LOOKASIDE_PATH, msgs.download, methods=["GET"]),
+        Route(LOOKASIDE_PATH.rstrip("/"), msgs.download, methods=["GET"]),
         Route("/{media_id}", media_node, methods=["GET", "DELETE"]),
     ]
 
@@ -378,7 +378,7 @@ def meta_routes(core: SandboxCore) -> list[BaseRoute]:
         raise unknown_object(node_id, method.lower())
 
     return [
-        Route(LOOKASIDE_PATH, msgs.download, methods=["GET"]),
+        Route(LOOKASIDE_PATH.rstrip("/"), msgs.download, methods=["GET"]),
         Route("/{version}/{node}/messages", messages, methods=["POST"]),
         Route("/{version}/{node}/media", media, methods=["POST"]),
         Route("/{version}/{node}/whatsapp_business_profile", profile, methods=["GET", "POST"]),

@@ -59,6 +59,7 @@ CLOUD_MEDIA_LIMITS: Final[dict[str, tuple[str, int]]] = {
 #: 360dialog On-Prem accepted uploads up to 64 MB before per-type processing.
 ONPREM_MAX_UPLOAD_BYTES: Final = 64 * _MB
 
+#: Path of download URLs (the trailing slash is Meta's; routes match without it).
 LOOKASIDE_PATH: Final = "/whatsapp_business/attachments/"
 
 

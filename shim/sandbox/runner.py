@@ -18,6 +18,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
@@ -37,6 +38,7 @@ from shim.sandbox.settings import (
 __all__ = [
     "RunningSandbox",
     "SandboxStartError",
+    "running_asgi",
     "running_sandbox",
     "running_sandbox_async",
     "serve",
@@ -51,7 +53,9 @@ class SandboxStartError(RuntimeError):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto is IPPROTO_TCP, and without it every response waits ~40 ms (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -62,7 +66,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: SandboxApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -93,7 +97,7 @@ class RunningSandbox:
     def __init__(self, settings: SandboxSettings, base_url: str) -> None:
         self.settings = settings
         self.base_url = base_url
-        self._client = httpx.Client(base_url=base_url, timeout=10.0, trust_env=False)
+        self._client = httpx.Client(**_loopback_client_options(base_url))
         self._lock = threading.Lock()
 
     # -- facts -------------------------------------------------------------------
@@ -131,13 +135,32 @@ class RunningSandbox:
         return f"{self.base_url}/{DEFAULT_GRAPH_VERSION}"
 
     @property
+    def api_base_url(self) -> str:
+        """Prefix of the messaging paths: ``{api_base_url}/messages`` and ``/media``.
+
+        360dialog: the base URL; Meta: ``{base_url}/vNN.N/{phone_number_id}``;
+        On-Prem: ``{base_url}/v1``.
+        """
+        if self.api is Target.META:
+            return f"{self.graph_url}/{self.phone_number_id}"
+        if self.api is Target.ONPREM:
+            return f"{self.base_url}/v1"
+        return self.base_url
+
+    @property
     def messages_url(self) -> str:
         """Where sends go on this surface."""
-        if self.api is Target.META:
-            return f"{self.graph_url}/{self.phone_number_id}/messages"
-        if self.api is Target.ONPREM:
-            return f"{self.base_url}/v1/messages"
-        return f"{self.base_url}/messages"
+        return f"{self.api_base_url}/messages"
+
+    def client(self, **options: Any) -> httpx.Client:
+        """An httpx client for this surface: base URL ``api_base_url``, auth headers set."""
+        merged = {**_loopback_client_options(self.api_base_url), "headers": self.auth_headers}
+        return httpx.Client(**{**merged, **options})
+
+    def async_client(self, **options: Any) -> httpx.AsyncClient:
+        """Async twin of :meth:`client`."""
+        merged = {**_loopback_client_options(self.api_base_url), "headers": self.auth_headers}
+        return httpx.AsyncClient(**{**merged, **options})
 
     def close(self) -> None:
         self._client.close()
@@ -220,9 +243,7 @@ class RunningSandbox:
     # -- async twins ---------------------------------------------------------------
 
     async def _acall(self, method: str, path: str, json: Any = None) -> Any:
-        async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=10.0, trust_env=False
-        ) as client:
+        async with httpx.AsyncClient(**_loopback_client_options(self.base_url)) as client:
             response = await client.request(method, path, json=json)
         response.raise_for_status()
         return response.json()
@@ -276,6 +297,12 @@ class RunningSandbox:
                 await anyio.sleep(0.01)
 
 
+def _loopback_client_options(base_url: str) -> dict[str, Any]:
+    # Plain HTTP on loopback: skip building a CA bundle (costs ~100 ms per client)
+    # and ignore proxy variables.
+    return {"base_url": base_url, "timeout": 10.0, "trust_env": False, "verify": False}
+
+
 def _inbound_body(from_: str, text: str | None, message: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"from": from_, **message}
     if text is not None:
@@ -306,12 +333,12 @@ def _fault_body(
 
 
 class _ServerThread:
-    def __init__(self, settings: SandboxSettings, host: str, port: int, log_level: str) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, log_level: str) -> None:
         self.sock = _bind(host, port)
         self.port = int(self.sock.getsockname()[1])
-        self.server = uvicorn.Server(_config(SandboxApp(settings), host, self.port, log_level))
+        self.server = uvicorn.Server(_config(app, host, self.port, log_level))
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"sandbox-{self.port}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"asgi-{self.port}", daemon=True)
 
     def _run(self) -> None:
         try:
@@ -325,13 +352,30 @@ class _ServerThread:
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise SandboxStartError(f"sandbox did not start: {self.error!r}")
+                raise SandboxStartError(f"server did not start: {self.error!r}")
             time.sleep(0.005)
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+@contextlib.contextmanager
+def running_asgi(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn in a background thread; yield its base URL.
+
+    Used for the sandbox itself and for test doubles on the other side of it
+    (webhook receivers), so both are real servers on loopback.
+    """
+    server = _ServerThread(app, host, port, log_level)
+    server.start()
+    try:
+        yield f"http://{_url_host(host)}:{server.port}"
+    finally:
+        server.stop()
 
 
 def _settings_from(
@@ -409,14 +453,12 @@ def running_sandbox(
             open_windows,
             overrides,
         )
-    server = _ServerThread(settings, host, port, log_level)
-    server.start()
-    sandbox = RunningSandbox(settings, f"http://{_url_host(host)}:{server.port}")
-    try:
-        yield sandbox
-    finally:
-        sandbox.close()
-        server.stop()
+    with running_asgi(SandboxApp(settings), host, port, log_level) as base_url:
+        sandbox = RunningSandbox(settings, base_url)
+        try:
+            yield sandbox
+        finally:
+            sandbox.close()
 
 
 @contextlib.asynccontextmanager

@@ -14,12 +14,14 @@ Timings are compressed: Meta retries for days, the sandbox for seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import itertools
 import json
 import logging
 import random
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,6 +41,12 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 #: Deliveries remembered for ``GET /_sandbox/webhooks`` (oldest dropped first).
 DELIVERY_LOG_SIZE = 2000
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One CA bundle per process: building it costs ~100 ms, and sandboxes start often."""
+    return httpx.create_ssl_context()
 
 
 @dataclass(slots=True)
@@ -140,7 +148,9 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._client = httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, trust_env=False)
+        self._client = httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout_s, trust_env=False, verify=_ssl_context()
+        )
         self._workers = [
             asyncio.create_task(self._worker(), name=f"sandbox-webhook-{n}")
             for n in range(self.settings.webhook_concurrency)
