@@ -26,6 +26,7 @@ from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.dispatch import AsyncDispatcher
 from shim.client.errors import OutcomeUnknown
 from shim.client.idempotency import IdempotencyStore
+from shim.client.pacing import PairLimit
 from shim.client.response import ShimResponse
 from shim.config import Config, load_config
 
@@ -44,9 +45,14 @@ class AsyncClient:
         idempotency: IdempotencyStore | None = None,
         environ: Mapping[str, str] | None = None,
         raise_on_unknown: bool = True,
+        pair_limit: PairLimit | None = None,
     ) -> None:
         self.router = Router(
-            config, default_channel=channel, idempotency=idempotency, environ=environ
+            config,
+            default_channel=channel,
+            idempotency=idempotency,
+            environ=environ,
+            pair_limit=pair_limit,
         )
         self.dispatcher = AsyncDispatcher(self.router, http=http)
         self.raise_on_unknown = raise_on_unknown
@@ -214,21 +220,27 @@ class AsyncClient:
         bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")
         cursor = iter(items)
         clock = self.router.clock
+        done = [anyio.Event() for _ in items]
 
         async def worker() -> None:
             for item in cursor:  # shared iterator: each item goes to one worker
-                wait = item.ready_at - clock()
-                if wait > 0:
-                    await anyio.sleep(wait)
-                call = h.send_call(item.body)
-                response = await self.dispatcher.dispatch(
-                    call.method,
-                    call.path,
-                    json=call.json,
-                    channel=ch.name,
-                    options=options_for(item),
-                )
-                results[item.index] = result_of(item, response)
+                try:
+                    if item.after is not None:
+                        await done[item.after].wait()
+                    wait = item.ready_at - clock()
+                    if wait > 0:
+                        await anyio.sleep(wait)
+                    call = h.send_call(item.body)
+                    response = await self.dispatcher.dispatch(
+                        call.method,
+                        call.path,
+                        json=call.json,
+                        channel=ch.name,
+                        options=options_for(item),
+                    )
+                    results[item.index] = result_of(item, response)
+                finally:
+                    done[item.index].set()
                 bar.advance()
 
         workers = min(concurrency or default_concurrency(ch.mps), max(1, len(items)))

@@ -1,10 +1,11 @@
 """``send_many``: many sends on one channel, paced, with one result per message.
 
 Pacing is split so no worker idles behind a busy recipient: pair-rate slots
-for *all* messages are reserved up front, in input order (so per recipient the
-messages keep their order), and the messages are worked off in the order their
-slots come free; the channel's rate limiter is taken per send inside the
-plan, so the channel never exceeds its mps. Retries, outcome-unknown handling
+for *all* messages are reserved up front, in input order, and the messages are
+worked off in the order their slots come free. Messages to one recipient are
+also sent one after the other (each waits for the answer to the previous one),
+so a burst to one user arrives in input order. The channel's rate limiter is
+taken per send inside the plan, so the channel never exceeds its mps. Retries, outcome-unknown handling
 and idempotency work exactly as for single sends: each message gets its own
 key (the caller's, or a generated one) sent as ``biz_opaque_callback_data``.
 """
@@ -20,6 +21,7 @@ from typing import Any, Final
 from shim.client.core import RequestOptions, Router
 from shim.client.errors import ApiError
 from shim.client.idempotency import new_key
+from shim.client.pacing import recipient_key
 from shim.client.response import ShimResponse
 
 __all__ = ["BulkMessage", "SendResult", "default_concurrency", "plan_bulk", "result_of"]
@@ -60,6 +62,8 @@ class _Item:
     body: Mapping[str, Any]
     key: str
     ready_at: float
+    #: index of the previous message to the same recipient (sent first), if any
+    after: int | None
 
 
 def default_concurrency(mps: int) -> int:
@@ -74,14 +78,20 @@ def plan_bulk(
     pair = router.pair_limiter(channel)
     now = router.clock()
     items: list[_Item] = []
+    last: dict[str, int] = {}
     for index, message in enumerate(messages):
         if isinstance(message, BulkMessage):
             body, key = message.body, message.idempotency_key
         else:
             body, key = message, None
         to = body.get("to") if isinstance(body, Mapping) else None
-        wait = pair.reserve(to) if isinstance(to, str) else 0.0
-        items.append(_Item(index, body, key or new_key(), now + wait))
+        after = None
+        wait = 0.0
+        if isinstance(to, str):
+            wait = pair.reserve(to)
+            after = last.get(recipient_key(to))
+            last[recipient_key(to)] = index
+        items.append(_Item(index, body, key or new_key(), now + wait, after))
     items.sort(key=lambda item: item.ready_at)  # stable: input order among equals
     return items
 

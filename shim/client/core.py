@@ -57,7 +57,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -73,7 +73,7 @@ from shim.client.idempotency import (
     stamp_callback_data,
 )
 from shim.client.media_ids import MediaOrigins, check_media_ids
-from shim.client.pacing import PairLimiter, RateLimiter, channel_burst
+from shim.client.pacing import PairLimit, PairLimiter, RateLimiter, channel_burst
 from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
@@ -186,6 +186,7 @@ class Router:
         idempotency: IdempotencyStore | None = None,
         rng: random.Random | None = None,
         clock: Any = time.monotonic,
+        pair_limit: PairLimit | None = None,
     ) -> None:
         if default_channel is not None and default_channel not in config.channels:
             raise ChannelError(
@@ -204,7 +205,10 @@ class Router:
             name: RateLimiter(ch.mps, channel_burst(ch.mps), clock=clock)
             for name, ch in config.channels.items()
         }
-        self._pairs = {name: PairLimiter(clock=clock) for name in config.channels}
+        pair = pair_limit or PairLimit()
+        self._pairs = {
+            name: PairLimiter(pair.interval_s, pair.burst, clock=clock) for name in config.channels
+        }
         self._extensions = {
             name: {"timeout": _timeout(ch, None).as_dict()} for name, ch in config.channels.items()
         }
@@ -438,6 +442,14 @@ class Router:
         if isinstance(translated, OnPremResponse):
             return self._respond(ch, endpoint, translated, key=None, attempts=0)
 
+        if (
+            translated.endpoint == "mark_read"
+            and target is not Target.ONPREM
+            and isinstance(translated.body, dict)
+        ):
+            # Path parameters arrive percent-encoded (Cloud ids hold "/", "+", "=");
+            # the body needs the id itself. TODO(translator): decode there.
+            translated.body["message_id"] = unquote(str(translated.body["message_id"]))
         auth = auth_headers(target, ch.secret(ch.backend_secret_key, self.environ))
         if target is not Target.ONPREM and translated.endpoint == "send_message" and key:
             translated.body = stamp_callback_data(translated.body, key)

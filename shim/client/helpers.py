@@ -118,7 +118,9 @@ def send_call(message: Mapping[str, Any], idempotency_key: str | None = None) ->
 
 
 def mark_read_call(message_id: str) -> HelperCall:
-    return HelperCall("PUT", f"/v1/messages/{quote(message_id, safe='')}", json={"status": "read"})
+    return HelperCall(
+        "PUT", f"/v1/messages/{quote(message_id, safe='+=')}", json={"status": "read"}
+    )
 
 
 def upload_media_call(data: bytes, mime_type: str) -> HelperCall:

@@ -18,15 +18,18 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
     "PAIR_BURST",
     "PAIR_INTERVAL_S",
+    "PairLimit",
     "PairLimiter",
     "RateLimiter",
     "channel_burst",
     "pair_backoff",
+    "recipient_key",
 ]
 
 Clock = Callable[[], float]
@@ -38,6 +41,14 @@ PAIR_BACKOFF_BASE: Final = 4.0
 
 #: Forget recipients idle long enough to have their full burst back, this often.
 _PRUNE_EVERY: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PairLimit:
+    """The pair-rate budget: ``burst`` messages at once, then one per ``interval_s``."""
+
+    interval_s: float = PAIR_INTERVAL_S
+    burst: int = PAIR_BURST
 
 
 def channel_burst(mps: int) -> int:
@@ -77,7 +88,7 @@ class RateLimiter:
             now = self._clock()
             slot = max(now, self._tat - self._tolerance, self._paused_until)
             self._tat = max(self._tat, slot) + self.interval
-            return slot - now
+            return _wait(slot - now)
 
     def pause(self, seconds: float) -> None:
         """Nobody gets a slot for ``seconds`` (the backend said: slow down)."""
@@ -113,7 +124,7 @@ class PairLimiter:
 
     def reserve(self, recipient: str) -> float:
         """Take this recipient's next slot; seconds to wait before sending."""
-        key = _recipient_key(recipient)
+        key = recipient_key(recipient)
         with self._lock:
             now = self._clock()
             tat = self._tat.get(key, -math.inf)
@@ -122,11 +133,11 @@ class PairLimiter:
             self._since_prune += 1
             if self._since_prune >= _PRUNE_EVERY:
                 self._prune(now)
-            return slot - now
+            return _wait(slot - now)
 
     def penalize(self, recipient: str, seconds: float) -> None:
         """The backend answered 131056: no slot for this recipient for ``seconds``."""
-        key = _recipient_key(recipient)
+        key = recipient_key(recipient)
         with self._lock:
             blocked_until = self._clock() + seconds
             self._tat[key] = max(self._tat.get(key, -math.inf), blocked_until + self._tolerance)
@@ -144,7 +155,15 @@ class PairLimiter:
             del self._tat[k]
 
 
-def _recipient_key(recipient: str) -> str:
+def _wait(seconds: float) -> float:
+    # Float drift in the slot arithmetic must not turn "now" into a 1e-16 s sleep.
+    return seconds if seconds > _EPSILON else 0.0
+
+
+_EPSILON: Final = 1e-9
+
+
+def recipient_key(recipient: str) -> str:
     """``+49 151 …`` and ``49151…`` are the same user: compare digits (BSUIDs as is)."""
     if recipient and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in recipient):
         return "".join(ch for ch in recipient if ch.isdigit())

@@ -27,6 +27,7 @@ from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.dispatch import Dispatcher
 from shim.client.errors import OutcomeUnknown
 from shim.client.idempotency import IdempotencyStore
+from shim.client.pacing import PairLimit
 from shim.client.response import ShimResponse
 from shim.config import Config, load_config
 
@@ -52,9 +53,14 @@ class Client:
         idempotency: IdempotencyStore | None = None,
         environ: Mapping[str, str] | None = None,
         raise_on_unknown: bool = True,
+        pair_limit: PairLimit | None = None,
     ) -> None:
         self.router = Router(
-            config, default_channel=channel, idempotency=idempotency, environ=environ
+            config,
+            default_channel=channel,
+            idempotency=idempotency,
+            environ=environ,
+            pair_limit=pair_limit,
         )
         self.dispatcher = Dispatcher(self.router, http=http)
         self.raise_on_unknown = raise_on_unknown
@@ -239,6 +245,7 @@ class Client:
         lock = threading.Lock()
         cursor = iter(items)
         clock = self.router.clock
+        done = [threading.Event() for _ in items]
 
         def worker() -> None:
             while True:
@@ -246,18 +253,23 @@ class Client:
                     item = next(cursor, None)
                 if item is None:
                     return
-                wait = item.ready_at - clock()
-                if wait > 0:
-                    time.sleep(wait)
-                call = h.send_call(item.body)
-                response = self.dispatcher.dispatch(
-                    call.method,
-                    call.path,
-                    json=call.json,
-                    channel=ch.name,
-                    options=options_for(item),
-                )
-                results[item.index] = result_of(item, response)
+                try:
+                    if item.after is not None:
+                        done[item.after].wait()
+                    wait = item.ready_at - clock()
+                    if wait > 0:
+                        time.sleep(wait)
+                    call = h.send_call(item.body)
+                    response = self.dispatcher.dispatch(
+                        call.method,
+                        call.path,
+                        json=call.json,
+                        channel=ch.name,
+                        options=options_for(item),
+                    )
+                    results[item.index] = result_of(item, response)
+                finally:
+                    done[item.index].set()
                 bar.advance()
 
         workers = min(concurrency or default_concurrency(ch.mps), max(1, len(items)))

@@ -1,0 +1,120 @@
+"""Pacing math on a fake clock: channel rate limiter and per-recipient pair limiter."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from shim.client.pacing import (
+    PAIR_BURST,
+    PAIR_INTERVAL_S,
+    PairLimiter,
+    RateLimiter,
+    channel_burst,
+    pair_backoff,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_at_rate(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
+    """Send times of n callers that each sleep exactly as told."""
+    times = []
+    for _ in range(n):
+        wait = limiter.reserve()
+        times.append(clock.now + wait)
+    return times
+
+
+def test_rate_limiter_spaces_sends_at_the_rate_after_a_small_burst() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(80, burst=4, clock=clock)
+    times = run_at_rate(limiter, clock, 404)
+    assert times[:4] == [clock.now] * 4  # the burst goes at once
+    gaps = [b - a for a, b in itertools.pairwise(times[4:])]
+    assert all(gap == pytest.approx(1 / 80) for gap in gaps)
+    # Over any 1-second window: at most rate + burst sends.
+    for i, start in enumerate(times):
+        in_window = sum(1 for t in times[i:] if t < start + 1.0)
+        assert in_window <= 80 + 4
+
+
+def test_rate_limiter_schedule_is_absolute_so_late_callers_do_not_lose_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, clock=clock)
+    first = limiter.reserve()
+    second = limiter.reserve()
+    assert (first, second) == (0.0, pytest.approx(0.01))
+    clock.now += 0.5  # idle: no credit is banked beyond the burst
+    assert limiter.reserve() == 0.0
+    assert limiter.reserve() == pytest.approx(0.01)
+
+
+def test_pause_holds_every_caller_until_it_ends() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    limiter.pause(2.0)
+    assert limiter.paused_for() == pytest.approx(2.0)
+    assert limiter.reserve() == pytest.approx(2.0)
+    assert limiter.reserve() == pytest.approx(2.001)
+
+
+def test_channel_burst_is_a_twentieth_of_a_second() -> None:
+    assert channel_burst(80) == 4
+    assert channel_burst(1000) == 50
+    assert channel_burst(1) == 1
+
+
+def test_pair_limiter_allows_the_burst_then_one_per_interval() -> None:
+    clock = FakeClock()
+    pair = PairLimiter(clock=clock)
+    waits = [pair.reserve("+49 151 1234") for _ in range(PAIR_BURST + 3)]
+    assert waits[:PAIR_BURST] == [0.0] * PAIR_BURST
+    assert waits[PAIR_BURST:] == [pytest.approx(PAIR_INTERVAL_S * k) for k in (1, 2, 3)]
+    # Another recipient is not affected; the same number in another format is.
+    assert pair.reserve("4915199") == 0.0
+    assert pair.reserve("491511234") == pytest.approx(PAIR_INTERVAL_S * 4)
+
+
+def test_pair_burst_comes_back_after_a_quiet_period_and_idle_entries_are_pruned() -> None:
+    clock = FakeClock()
+    pair = PairLimiter(interval=1.0, burst=3, clock=clock)
+    assert [pair.reserve("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pair.reserve("a") == pytest.approx(1.0)
+    clock.now += 10
+    assert [pair.reserve("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    for i in range(5000):
+        pair.reserve(f"user-{i}")
+    clock.now += 10
+    for i in range(5000):  # crosses a prune point with everything idle
+        pair.reserve(f"other-{i}")
+    assert pair.tracked() < 10_000
+
+
+def test_pair_penalty_blocks_only_that_recipient() -> None:
+    clock = FakeClock()
+    pair = PairLimiter(clock=clock)
+    pair.penalize("a", 4.0)
+    assert pair.reserve("a") == pytest.approx(4.0)
+    assert pair.reserve("a") == pytest.approx(4.0 + PAIR_INTERVAL_S)
+    assert pair.reserve("b") == 0.0
+
+
+def test_pair_backoff_is_four_to_the_x() -> None:
+    assert [pair_backoff(n) for n in (1, 2, 3, 4)] == [1.0, 4.0, 16.0, 64.0]
+
+
+def test_limiters_reject_nonsense() -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(0)
+    with pytest.raises(ValueError):
+        RateLimiter(10, burst=0)
+    with pytest.raises(ValueError):
+        PairLimiter(interval=0)

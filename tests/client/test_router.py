@@ -1,0 +1,106 @@
+"""The seam (Router + dispatchers) fed raw On-Prem requests, as drop-ins and the gateway do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shim.client import AsyncDispatcher, Dispatcher, Router
+from shim.config import parse_config
+from shim.sandbox import RunningSandbox
+from tests.client.conftest import LEGACY_KEY, ONPREM_KEY, channel_table
+
+TO = "4915112345678"
+BODY = json.dumps({"to": TO, "type": "text", "text": {"body": "hi"}}).encode()
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def two_channels(sb360: RunningSandbox, sbonprem: RunningSandbox):  # type: ignore[no-untyped-def]
+    sb360.reset()
+    sbonprem.reset()
+    return parse_config({"channels": {
+        "shop": channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY",
+                              legacy_base_url="https://wa-node.internal:9090/whatsapp"),
+        "old": channel_table(sbonprem),
+    }})
+
+
+def test_legacy_key_routes_to_its_channel_and_is_not_forwarded(
+    two_channels, sb360: RunningSandbox, sbonprem: RunningSandbox  # type: ignore[no-untyped-def]
+) -> None:
+    with Dispatcher(Router(two_channels, require_key=True)) as d:
+        migrated = d.dispatch("POST", "/v1/messages", content=BODY,
+                              headers={**JSON, "D360-Api-Key": LEGACY_KEY})
+        legacy = d.dispatch("POST", "/v1/messages", content=BODY,
+                            headers={**JSON, "Authorization": f"Bearer {ONPREM_KEY}"})
+    assert migrated.status_code == 200 and migrated.channel == "shop"
+    assert legacy.status_code == 200 and legacy.channel == "old"
+    # The sandboxes only accept their own keys: the channel's key was used, not the caller's.
+    assert len(sb360.outbox()) == 1 and len(sbonprem.outbox()) == 1
+    assert migrated.headers["X-Waba-Migrate-Backend"] == "360dialog"
+
+
+def test_unknown_or_missing_key_is_401_when_keys_are_required(
+    two_channels, sb360: RunningSandbox  # type: ignore[no-untyped-def]
+) -> None:
+    with Dispatcher(Router(two_channels, require_key=True)) as d:
+        wrong = d.dispatch("POST", "/v1/messages", content=BODY,
+                           headers={**JSON, "D360-API-KEY": "nope"})
+        missing = d.dispatch("POST", "/v1/messages", content=BODY, headers=JSON)
+    for response in (wrong, missing):
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["code"] == 1005
+    assert sb360.outbox() == []
+
+
+def test_without_required_keys_the_default_or_host_hint_decides(
+    two_channels, sbonprem: RunningSandbox  # type: ignore[no-untyped-def]
+) -> None:
+    router = Router(two_channels)
+    with Dispatcher(router) as d:
+        ambiguous = d.dispatch("POST", "/v1/messages", content=BODY, headers=JSON)
+        by_host = d.dispatch("POST", "https://wa-node.internal:9090/whatsapp/v1/messages",
+                             content=BODY, headers=JSON)
+        named = d.dispatch("POST", "v1/messages", content=BODY, headers=JSON, channel="old")
+    assert ambiguous.status_code == 401  # two channels, no key, no default
+    assert by_host.channel == "shop" and by_host.status_code == 200
+    assert named.channel == "old" and len(sbonprem.outbox()) == 1
+
+
+def test_match_url_tells_drop_ins_what_to_intercept(two_channels) -> None:  # type: ignore[no-untyped-def]
+    router = Router(two_channels)
+    hit = router.match_url("https://waba.360dialog.io/v1/media/abc?x=1")
+    assert hit is not None and (hit.path, hit.channel) == ("/v1/media/abc?x=1", None)
+    legacy = router.match_url("https://WA-NODE.internal:9090/whatsapp/v1/contacts")
+    assert legacy is not None and (legacy.path, legacy.channel) == ("/v1/contacts", "shop")
+    onprem_base = two_channels.channels["old"].base_url
+    assert router.match_url(f"{onprem_base}/v1/health").channel == "old"  # type: ignore[union-attr]
+    cloud_base = two_channels.channels["shop"].base_url
+    assert router.match_url(f"{cloud_base}/messages") is None  # Cloud URLs are not On-Prem
+    assert router.match_url("https://waba.360dialog.io/health_status") is None
+    assert router.match_url("https://example.com/v1/messages") is None
+    assert router.match_url("https://wa-node.internal:9090/other/v1/messages") is None
+
+
+def test_plan_is_the_same_for_sync_and_async(two_channels) -> None:  # type: ignore[no-untyped-def]
+    router = Router(two_channels, default_channel="shop")
+    plan = router.plan("POST", "/v1/contacts", json={"blocking": "wait", "contacts": ["+1 555"]})
+    with pytest.raises(StopIteration) as done:  # answered locally: no step at all
+        next(plan)
+    assert done.value.value.json()["contacts"][0]["wa_id"] == "1555"
+
+
+@pytest.mark.anyio
+async def test_async_dispatcher_serves_raw_requests(
+    two_channels, sb360: RunningSandbox  # type: ignore[no-untyped-def]
+) -> None:
+    async with AsyncDispatcher(Router(two_channels, require_key=True)) as d:
+        response = await d.dispatch("POST", "/v1/messages", content=BODY,
+                                    headers={**JSON, "D360-API-KEY": LEGACY_KEY})
+        unsupported = await d.dispatch("GET", "/v1/stats/app",
+                                       headers={"D360-API-KEY": LEGACY_KEY})
+    assert response.status_code == 200 and response.channel == "shop"
+    assert unsupported.status_code == 501
+    assert (await sb360.aoutbox())[0]["id"] == response.json()["messages"][0]["id"]
