@@ -5,9 +5,10 @@ for *all* messages are reserved up front, in input order, and the messages are
 worked off in the order their slots come free. Messages to one recipient are
 also sent one after the other (each waits for the answer to the previous one),
 so a burst to one user arrives in input order. The channel's rate limiter is
-taken per send inside the plan, so the channel never exceeds its mps. Retries, outcome-unknown handling
-and idempotency work exactly as for single sends: each message gets its own
-key (the caller's, or a generated one) sent as ``biz_opaque_callback_data``.
+taken per send inside the plan, so the channel never exceeds its mps.
+Retries, outcome-unknown handling and idempotency work exactly as for single
+sends: each message gets its own key (the caller's, or a generated one) sent
+as ``biz_opaque_callback_data``.
 """
 
 from __future__ import annotations
