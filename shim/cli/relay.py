@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +35,11 @@ class Duration(click.ParamType[float]):
         return float(match[1]) * _UNITS[match[2] or "s"]
 
 
-def _open(db: str, *, exclusive: bool) -> Store:
+def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
     if not exclusive and not is_postgres(db) and not Path(db).is_file():
         raise click.ClickException(f"no relay database at {db} (pass the relay's --db)")
     try:
-        return open_store(db, exclusive=exclusive)
+        return open_store(db, exclusive=exclusive, instance=instance)
     except Exception as exc:  # connection refused, locked, bad path: say which store
         where = re.sub(r"//[^@/]*@", "//***@", db)  # never print a password in a URL
         raise click.ClickException(f"cannot open the relay store {where}: {exc}") from None
@@ -65,12 +66,17 @@ def _open(db: str, *, exclusive: bool) -> Store:
               help="How often to look for retries coming due.")
 @click.option("--insecure-skip-signature", is_flag=True,
               help="Accept channels with no app_secret/webhook_secret (local testing only).")
+@click.option("--instance-id", default=None,
+              help="This server's name on a shared PostgreSQL queue; a restart under the "
+              "same name takes back its in-flight deliveries at once. Unique per live "
+              "instance. Default: HOSTNAME:PORT.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @click.pass_context
 def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db: str,
           max_age: float, backoff_base: float, backoff_max: float, forward_timeout: float,
-          concurrency: int, poll: float, insecure_skip_signature: bool, log_level: str) -> None:
+          concurrency: int, poll: float, insecure_skip_signature: bool, instance_id: str | None,
+          log_level: str) -> None:
     """Receive Cloud webhooks, acknowledge at once, deliver On-Prem bodies to the old app.
 
     POST /webhooks/CHANNEL is verified (X-Hub-Signature-256 or the channel's
@@ -99,7 +105,7 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     if insecure_skip_signature:
         click.echo("warning: --insecure-skip-signature: unauthenticated webhooks are accepted "
                    "for channels without secrets", err=True)
-    store = _open(db, exclusive=True)
+    store = _open(db, exclusive=True, instance=instance_id or f"{socket.gethostname()}:{port}")
     try:
         by_pnid = {c.phone_number_id: n for n, c in channels.items() if c.phone_number_id}
         worker = DeliveryWorker(

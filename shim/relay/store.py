@@ -110,16 +110,18 @@ def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str, *, exclusive: bool = True) -> Store:
+def open_store(db: str, *, exclusive: bool = True, instance: str | None = None) -> Store:
     """The store ``db`` names: a PostgreSQL URL or a SQLite file path.
 
     ``exclusive``: a relay server owns a SQLite file alone (a second server on
     the same file is refused); admin commands (dlq) open it shared.
+    ``instance``: a relay server's stable name on a shared PostgreSQL queue
+    (its in-flight deliveries are taken back when it starts again).
     """
     if is_postgres(db):
         from shim.relay.store_postgres import PostgresStore
 
-        return PostgresStore(db)
+        return PostgresStore(db, instance=instance)
     from shim.relay.store_sqlite import SQLiteStore
 
     return SQLiteStore(db, exclusive=exclusive)

@@ -6,6 +6,10 @@ deliveries come back once its lease runs out. Splitting events into
 deliveries is serialised with a transaction-level advisory lock, which keeps
 delivery ids (the per-conversation order) in commit order across instances.
 Ingest and queue work use separate connections so claims never delay an ack.
+
+An instance that restarts under the same ``instance`` name (default: host and
+port) takes back its own in-flight deliveries at once instead of waiting for
+their leases; two live instances must therefore never share a name.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     created_at DOUBLE PRECISION NOT NULL,
     next_at DOUBLE PRECISION NOT NULL,
     lease_until DOUBLE PRECISION,
+    claimed_by TEXT,
     done_at DOUBLE PRECISION,
     last_error TEXT
 );
@@ -66,14 +71,19 @@ class PostgresStore(SQLStore):
 
     shared = True
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, instance: str | None = None) -> None:
         self.dsn = dsn
+        self.instance = instance
         self._ingest = self._writer("relay-pg-ingest")
         try:
             self._work = self._writer("relay-pg-work")
         except BaseException:
             self._ingest.close()
             raise
+        if instance is not None:  # our previous run died: take back what it had in flight
+            sql = ("UPDATE relay_deliveries SET state = 'pending', lease_until = NULL "
+                   "WHERE state = 'inflight' AND claimed_by = %s")
+            self._work.submit(lambda c: c.execute(sql, (instance,))).result()
 
     def _writer(self, name: str) -> GroupCommitWriter[psycopg.Connection[tuple[object, ...]]]:
         return GroupCommitWriter(
@@ -108,9 +118,9 @@ class PostgresStore(SQLStore):
                 SELECT d.id FROM relay_deliveries d WHERE {DUE} AND {HEAD}
                 ORDER BY d.id LIMIT ? FOR UPDATE OF d SKIP LOCKED)
             UPDATE relay_deliveries u
-            SET state = 'inflight', lease_until = ?, attempts = u.attempts + 1
+            SET state = 'inflight', lease_until = ?, claimed_by = ?, attempts = u.attempts + 1
             FROM heads WHERE u.id = heads.id
             RETURNING {", ".join("u." + c.strip() for c in DELIVERY_COLUMNS.split(","))}"""
         )
-        rows = conn.execute(sql, (now, now, limit, now + lease)).fetchall()
+        rows = conn.execute(sql, (now, now, limit, now + lease, self.instance)).fetchall()
         return sorted((delivery(row) for row in rows), key=lambda d: d.id)

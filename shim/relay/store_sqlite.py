@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     created_at REAL NOT NULL,
     next_at REAL NOT NULL,
     lease_until REAL,
+    claimed_by TEXT,
     done_at REAL,
     last_error TEXT
 );

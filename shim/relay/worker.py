@@ -156,15 +156,19 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), self.poll)
 
     async def _step(self) -> bool:
-        expanded = await self.store.expand(self.split, self.batch)
         free = self.concurrency - len(self._tasks)
         claimed: list[Delivery] = []
-        if free > 0:
-            claimed = await self.store.claim(free, time.time(), self.lease)
+        if free > 0:  # submitted together, so usually one transaction (one commit)
+            expanded, claimed = await asyncio.gather(
+                self.store.expand(self.split, self.batch),
+                self.store.claim(free, time.time(), self.lease),
+            )
             for delivery in claimed:
                 task = asyncio.get_running_loop().create_task(self._deliver(delivery))
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
+        else:
+            expanded = await self.store.expand(self.split, self.batch)
         # More events than one batch: go again now. Otherwise sleep until an ack or a
         # finished POST wakes us (or the poll interval passes, for retries coming due).
         return expanded >= self.batch

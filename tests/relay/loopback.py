@@ -38,6 +38,9 @@ class ServerThread:
     def __init__(self, app: ASGIApp, *, lifespan: str = "auto") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted sockets; without it uvicorn on a pre-bound socket answers
+        # after the 40 ms delayed-ACK timer (Nagle on the split header/body writes).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -274,3 +277,69 @@ class RelayProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+# -- relay in this process -------------------------------------------------------
+
+ENV = {
+    "D360_KEY": "d360-key",
+    "APP_SECRET": "new-app-secret",
+    "APP_SECRET_OLD": "old-app-secret",
+    "VERIFY": "verify-me",
+    "LEGACY_AUTH": "Bearer legacy-token",
+    "HEADER_SECRET": "shared-360-secret",
+}
+SECRET = ENV["APP_SECRET"]
+
+
+def channel_table(forward_url: str, **overrides: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "phone_number": "+15550783881",
+        "backend": "360dialog",
+        "api_key": "env:D360_KEY",
+        "phone_number_id": PNID,
+        "app_secret": ["env:APP_SECRET_OLD", "env:APP_SECRET"],
+        "verify_token": "env:VERIFY",
+        "forward_url": forward_url,
+        "forward_headers": {"X-Legacy": "yes", "Authorization": "env:LEGACY_AUTH"},
+    }
+    table.update(overrides)
+    return {k: v for k, v in table.items() if v is not None}
+
+
+@dataclass
+class InProcessRelay:
+    url: str
+    store: Any
+    worker: Any
+
+    def webhook(self, channel: str = "shop") -> str:
+        return f"{self.url}/webhooks/{channel}"
+
+
+@contextlib.contextmanager
+def running_relay(
+    db: str,
+    channels: Mapping[str, Mapping[str, Any]],
+    *,
+    max_age: float = 60.0,
+    insecure: bool = False,
+) -> Iterator[InProcessRelay]:
+    """The relay app (store + worker) served by uvicorn in a thread, fast retries."""
+    from shim.config import parse_config
+    from shim.relay import DeliveryWorker, RetryPolicy, create_app, make_split, open_store
+    from shim.relay.channels import relay_channels
+
+    config = parse_config({"channels": dict(channels)}, "relay-test.toml")
+    resolved = relay_channels(config, insecure_skip_signature=insecure, environ=ENV)
+    store = open_store(db)
+    by_pnid = {c.phone_number_id: n for n, c in resolved.items() if c.phone_number_id}
+    worker = DeliveryWorker(
+        store, {n: c.route for n, c in resolved.items()}, make_split(by_pnid),
+        policy=RetryPolicy(base=0.02, cap=0.1, max_age=max_age, timeout=5.0), poll=0.05,
+    )
+    try:
+        with ServerThread(create_app(store, resolved, worker), lifespan="on") as server:
+            yield InProcessRelay(server.url, store, worker)
+    finally:
+        store.close()
