@@ -1,0 +1,400 @@
+"""The gateway: On-Prem v1 over HTTP for callers that cannot import the client.
+
+A thin ASGI layer over the client's seam (:class:`shim.client.Router` run by
+:class:`shim.client.AsyncDispatcher`): every ``/v1/...`` call is handed over
+as it arrived (method, percent-encoded path and query, headers, raw body) and
+the On-Prem-shaped answer is written back. Which endpoints exist, how they
+translate and what is refused (404/1006 unknown, 501 no Cloud equivalent) is
+decided there, from the mapping table, not by routes declared here.
+
+What the gateway adds on top is what only a network server needs: the key
+check before a body is read (401/1005), body ceilings (413), an access log
+without secrets, and ``/healthz`` + ``/metrics``. Anything that goes wrong
+answers an On-Prem error envelope; no traceback ever reaches a caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from shim.client import AsyncDispatcher, Router, ShimResponse
+from shim.client.errors import refusal
+from shim.config import Config, load_config
+from shim.gateway.limits import BodyLimits, BodyTooLarge, read_body
+from shim.gateway.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
+from shim.gateway.redaction import Redactor, configure_logging
+from shim.translate import TranslationError, error_response
+
+__all__ = ["OPTIONS_ENV_VAR", "Gateway", "GatewayOptions", "app_from_env", "create_app"]
+
+log = logging.getLogger("shim.gateway")
+access_log = logging.getLogger("shim.gateway.access")
+
+#: JSON :class:`GatewayOptions` for worker processes (``--workers N``); the config
+#: path travels in ``WABA_MIGRATE_CONFIG``.
+OPTIONS_ENV_VAR: Final = "WABA_MIGRATE_GATEWAY_OPTIONS"
+
+# On-Prem codes (titles live in shim.mapping.errors.ONPREM_ERRORS).
+_NOT_FOUND: Final = 1006
+_NOT_VALID: Final = 1009
+_INTERNAL: Final = 1014
+
+#: Never copied from a ShimResponse: the server frames the body itself.
+_FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    """Knobs of one gateway process (the CLI flags; JSON-able for workers)."""
+
+    limits: BodyLimits = field(default_factory=BodyLimits)
+    log_level: str = "info"
+    access_log: bool = True
+    #: Worker processes sharing the configured per-channel rate (``mps``).
+    workers: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "max_json_bytes": self.limits.json,
+            "max_media_bytes": self.limits.media,
+            "log_level": self.log_level,
+            "access_log": self.access_log,
+            "workers": self.workers,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> GatewayOptions:
+        data = json.loads(text)
+        return cls(
+            limits=BodyLimits(json=int(data["max_json_bytes"]), media=int(data["max_media_bytes"])),
+            log_level=str(data["log_level"]),
+            access_log=bool(data["access_log"]),
+            workers=int(data["workers"]),
+        )
+
+
+def _error(status: int, code: int, where: str, reason: str) -> ShimResponse:
+    """One of the gateway's own refusals, rendered like the seam renders its own."""
+    onprem = error_response(refusal(status, code, where, reason))
+    return ShimResponse(onprem.status, body=onprem.body)
+
+
+def _refused(exc: TranslationError) -> ShimResponse:
+    onprem = error_response(exc)
+    return ShimResponse(onprem.status, body=onprem.body)
+
+
+def _error_code(response: ShimResponse) -> int | None:
+    """The On-Prem code of an error response (first ``errors`` entry), for the metrics."""
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            code = errors[0].get("code")
+            if isinstance(code, int) and not isinstance(code, bool):
+                return code
+    return None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
+class Gateway:
+    """State shared by the routes: the seam, limits, metrics and the redactor."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        options: GatewayOptions | None = None,
+        environ: Mapping[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or GatewayOptions()
+        self.router = Router(config, require_key=True, environ=environ)
+        self.dispatcher = AsyncDispatcher(self.router, http=http)
+        self.metrics = Metrics(config)
+        self.redactor = Redactor.from_config(config, environ)
+        self.environ = environ
+
+    # -- /v1/... -----------------------------------------------------------------
+
+    async def onprem(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        if "://" in query:
+            # The seam reads "://" anywhere as an absolute URL; ":" and "%3A"
+            # mean the same in a query.
+            query = query.replace("://", "%3A//")
+        target = f"{path}?{query}" if query else path
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        presented = headers.get("d360-api-key") or headers.get("authorization") or ""
+        close = False
+        channel: str | None = None
+        try:
+            # The key decides the channel before a byte of the body is read.
+            channel = self.router.resolve(headers).name
+        except TranslationError as exc:
+            response = _refused(exc)
+        else:
+            stats = self.metrics.started(channel)
+            response, close = await self._serve(scope, receive, method, target, headers, channel)
+            self._finish(stats, response, started)
+        if channel is None:
+            self._finish(self.metrics.started(None), response, started)
+        await self._send(scope, receive, send, response, close)
+        self._access(scope, method, target, response, started, channel, presented)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        channel: str,
+    ) -> tuple[ShimResponse, bool]:
+        limit, what = self.options.limits.for_request(method, target)
+        try:
+            body = await read_body(receive, scope["headers"], limit)
+        except BodyTooLarge as exc:
+            reason = (
+                f"the body is larger than {exc.limit} bytes, the gateway's limit for {what}"
+                + (" (On-Prem accepted uploads up to 64 MB)" if what == "a media upload" else "")
+            )
+            return _error(413, _NOT_VALID, "$", reason), True
+        try:
+            response = await self.dispatcher.dispatch(
+                method, target, headers=headers, content=body or None, channel=channel
+            )
+        except Exception:
+            log.exception("channel %s: %s %s failed inside the gateway", channel, method, target)
+            response = _error(
+                500, _INTERNAL, target.partition("?")[0],
+                "the gateway failed while serving this call; see its log",
+            )
+        return response, False
+
+    def _finish(self, stats: Any, response: ShimResponse, started: float) -> None:
+        self.metrics.finished(
+            stats, response, time.perf_counter() - started, _error_code(response)
+        )
+
+    @staticmethod
+    async def _send(
+        scope: Scope, receive: Receive, send: Send, response: ShimResponse, close: bool
+    ) -> None:
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in _FRAMING}
+        if close:
+            headers["connection"] = "close"
+        out = Response(response.content, status_code=response.status_code, headers=headers)
+        await out(scope, receive, send)
+
+    def _access(
+        self,
+        scope: Scope,
+        method: str,
+        target: str,
+        response: ShimResponse,
+        started: float,
+        channel: str | None,
+        presented: str,
+    ) -> None:
+        if not (self.options.access_log and access_log.isEnabledFor(logging.INFO)):
+            return
+        token = presented.partition(" ")[2] if " " in presented else presented
+        line = self.redactor.redact(target, presented, token)
+        extra = ""
+        if response.outcome_unknown:
+            extra = f" outcome=unknown idempotency_key={response.idempotency_key}"
+        access_log.info(
+            '%s "%s %s" %d %dB %.1fms channel=%s backend=%s attempts=%d%s',
+            _client(scope),
+            method,
+            line,
+            response.status_code,
+            len(response.content),
+            (time.perf_counter() - started) * 1000,
+            channel or "-",
+            response.backend or "-",
+            response.attempts,
+            extra,
+        )
+
+    # -- everything else ---------------------------------------------------------
+
+    def note_local(self, scope: Scope, response: ShimResponse) -> None:
+        """Count and log a call the gateway answered itself (not under /v1, wrong method)."""
+        started = time.perf_counter()
+        self._finish(self.metrics.started(None), response, started)
+        target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+        self._access(scope, scope["method"], target, response, started, None, "")
+
+    def healthz(self) -> dict[str, Any]:
+        now = time.time()
+
+        def age(t: float | None) -> float | None:
+            return None if t is None else round(now - t, 3)
+
+        channels: dict[str, Any] = {}
+        for name, ch in self.config.channels.items():
+            s = self.metrics.stats(name)
+            credential = ch.optional_secret(ch.backend_secret_key, self.environ) is not None
+            callers = any(
+                ch.optional_secret(k, self.environ) is not None
+                for k in ("legacy_api_key", "api_key")
+            )
+            if not credential:
+                state = "misconfigured"
+            elif s.last_status is None:
+                state = "idle"
+            elif (s.last_backend_failure_at or 0) > (s.last_success_at or 0):
+                state = "degraded"
+            else:
+                state = "ok"
+            channels[name] = {
+                "backend": ch.backend.value,
+                "base_url": ch.resolved_base_url,
+                "state": state,
+                "backend_credential_set": credential,
+                "caller_key_set": callers,
+                "requests": s.requests,
+                "in_flight": s.in_flight,
+                "outcome_unknown": s.outcome_unknown,
+                "last_status": s.last_status,
+                "last_request_age_s": age(s.last_at),
+                "last_success_age_s": age(s.last_success_at),
+                "last_backend_failure_age_s": age(s.last_backend_failure_at),
+            }
+        return {
+            "status": "ok",
+            "pid": os.getpid(),
+            "uptime_s": round(now - self.metrics.started_at, 3),
+            "channels": channels,
+        }
+
+
+class _OnPremEndpoint:
+    """``/v1/{path}``: every method, straight to the seam."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway.onprem(scope, receive, send)
+
+
+def create_app(
+    config: Config,
+    *,
+    options: GatewayOptions | None = None,
+    environ: Mapping[str, str] | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Starlette:
+    """The gateway ASGI app for ``config`` (run it with lifespan on, e.g. uvicorn)."""
+    gateway = Gateway(config, options=options, environ=environ, http=http)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(gateway.healthz())
+
+    async def metrics(request: Request) -> Response:
+        wants_json = request.query_params.get("format") == "json" or (
+            "application/json" in request.headers.get("accept", "")
+        )
+        if wants_json:
+            return JSONResponse(gateway.metrics.as_json())
+        return Response(gateway.metrics.prometheus(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if status == 404:
+            reason = "not an On-Premise API v1 path; the gateway serves /v1/..., /healthz, /metrics"
+        elif status == 405:
+            reason = f"{request.method} is not served here (GET only)"
+        else:
+            reason = exc.detail if isinstance(exc, HTTPException) else "error"
+        code = _NOT_FOUND if status in (404, 405) else _NOT_VALID
+        response = _error(status, code, request.url.path[:200], reason)
+        gateway.note_local(request.scope, response)
+        return _starlette_response(response)
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _starlette_response(
+            _error(500, _INTERNAL, request.url.path[:200], "the gateway failed; see its log")
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gateway.dispatcher.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/v1/{path:path}", _OnPremEndpoint(gateway)),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: crashed},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.gateway = gateway
+    return app
+
+
+def _starlette_response(response: ShimResponse) -> Response:
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in _FRAMING}
+    return Response(response.content, status_code=response.status_code, headers=headers)
+
+
+def app_from_env() -> Starlette:
+    """App factory for worker processes: config from ``$WABA_MIGRATE_CONFIG``.
+
+    Each worker paces each channel at ``mps / workers``, so together they stay
+    within the configured rate.
+    """
+    raw = os.environ.get(OPTIONS_ENV_VAR)
+    options = GatewayOptions.from_json(raw) if raw else GatewayOptions()
+    config = load_config()
+    if options.workers > 1:
+        config = split_rate(config, options.workers)
+    configure_logging(options.log_level, Redactor.from_config(config))
+    return create_app(config, options=options)
+
+
+def split_rate(config: Config, workers: int) -> Config:
+    """``config`` with each channel's ``mps`` divided among ``workers`` processes."""
+    channels = {
+        name: ch.model_copy(update={"mps": max(1, ch.mps // workers)})
+        for name, ch in config.channels.items()
+    }
+    return config.model_copy(update={"channels": channels})
