@@ -1,0 +1,31 @@
+"""Drop-ins that keep existing On-Prem callers unchanged: ``requests`` and ``httpx``.
+
+``from shim.compat import requests`` and ``from shim.compat import httpx`` stand
+in for the libraries (the codemods' ``--strategy shim`` rewrites the imports to
+these): On-Prem API URLs are served by the shim's router, every other URL by
+the real library. For hand wiring there are the pieces underneath:
+``ShimAdapter`` (requests transport adapter) and ``ShimTransport`` /
+``AsyncShimTransport`` (httpx transports).
+
+Configuration: ``WABA_MIGRATE_CONFIG`` names the channel config, loaded on
+first use; :func:`configure` pins one explicitly, :func:`reset` forgets it.
+aiohttp has no drop-in (it is not a dependency of this project).
+"""
+
+from __future__ import annotations
+
+from shim.compat import httpx, requests
+from shim.compat.adapter import ShimAdapter
+from shim.compat.runtime import configure, current_router, reset
+from shim.compat.transport import AsyncShimTransport, ShimTransport
+
+__all__ = [
+    "AsyncShimTransport",
+    "ShimAdapter",
+    "ShimTransport",
+    "configure",
+    "current_router",
+    "httpx",
+    "requests",
+    "reset",
+]
