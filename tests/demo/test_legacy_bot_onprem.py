@@ -45,7 +45,7 @@ def test_greeting_is_read_and_answered(bot: Bot, onprem: RunningSandbox) -> None
     [reply] = outbox_for(onprem, CUSTOMER)
     assert reply["body"]["type"] == "text"
     assert reply["body"]["text"]["body"].startswith("Hi Anna!")
-    assert bot.webhook.REPLIES == [("text", reply["id"])]
+    assert [("text", reply["id"])] == bot.webhook.REPLIES
     assert inbound["id"] not in bot.webhook.DELIVERY  # inbound ids are not statuses
     assert set(bot.webhook.DELIVERY) == {reply["id"]}
 
@@ -64,7 +64,8 @@ def test_photo_is_downloaded_from_v1_media(bot: Bot, onprem: RunningSandbox) -> 
     onprem.inbound(CUSTOMER, type="image", image=receipt_inbound())
     all_delivered(onprem.wait_for_webhooks())
     [reply] = outbox_for(onprem, CUSTOMER)
-    assert reply["body"]["text"]["body"] == f"Thanks, we received your image ({len(RECEIPT)} bytes)."
+    expected = f"Thanks, we received your image ({len(RECEIPT)} bytes)."
+    assert reply["body"]["text"]["body"] == expected
 
 
 def test_voice_note_arrives_as_voice(bot: Bot, onprem: RunningSandbox) -> None:
