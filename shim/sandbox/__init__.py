@@ -15,6 +15,7 @@ from shim.sandbox.runner import (
     running_sandbox,
     running_sandbox_async,
     serve,
+    serve_app,
 )
 from shim.sandbox.settings import (
     DEFAULT_ACCESS_TOKEN,
@@ -44,4 +45,5 @@ __all__ = [
     "running_sandbox",
     "running_sandbox_async",
     "serve",
+    "serve_app",
 ]

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shim.mapping.errors import cloud_to_onprem_code
@@ -70,7 +70,9 @@ class SandboxApp:
         state = SandboxState(settings)
         self.core = SandboxCore(settings, state, WebhookDispatcher(settings, state))
         self.settings = settings
-        routes: list[BaseRoute] = control_routes(self.core)
+        # One Mount for the control routes: a single prefix check on the API hot
+        # path, and Graph's catch-all "/{version}/{node}" cannot shadow them.
+        routes: list[BaseRoute] = [Mount("/_sandbox", routes=control_routes(self.core))]
         if settings.api is Target.D360:
             routes += d360_routes(self.core)
         elif settings.api is Target.META:

@@ -209,12 +209,12 @@ def control_routes(core: SandboxCore) -> list[BaseRoute]:
         )
 
     return [
-        Route("/_sandbox/inbound", inbound, methods=["POST"]),
-        Route("/_sandbox/outbox", outbox, methods=["GET"]),
-        Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/config", config, methods=["GET", "POST"]),
-        Route("/_sandbox/status", status, methods=["POST"]),
-        Route("/_sandbox/webhooks", webhooks, methods=["GET"]),
-        Route("/_sandbox/info", info, methods=["GET"]),
+        Route("/inbound", inbound, methods=["POST"]),
+        Route("/outbox", outbox, methods=["GET"]),
+        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
+        Route("/status", status, methods=["POST"]),
+        Route("/webhooks", webhooks, methods=["GET"]),
+        Route("/info", info, methods=["GET"]),
     ]

@@ -81,16 +81,9 @@ class SandboxCore:
             "recipient_id": message.wa_id,
         }
         if self.settings.is_cloud:
+            # Graph v24+ shape: no conversation/pricing blocks on ordinary statuses.
             if message.callback_data is not None:
                 item["biz_opaque_callback_data"] = message.callback_data
-            if status in ("sent", "delivered"):
-                free = message.category == "service"
-                item["pricing"] = {
-                    "billable": not free,
-                    "pricing_model": "PMP",
-                    "type": "free_customer_service" if free else "regular",
-                    "category": message.category,
-                }
             if error_code is not None:
                 known = CLOUD_ERRORS.get(error_code)
                 title = known.title if known else "Error"

@@ -159,6 +159,9 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         if fault.delay_ms:
+            # Read the request first: a slow server has the message even if the
+            # client gives up waiting (the send still happens after the delay).
+            receive = await _buffered(receive)
             await asyncio.sleep(fault.delay_ms / 1000)
         if fault.status is not None:
             await self.render_status(fault.status)(scope, receive, send)
@@ -175,6 +178,23 @@ class FaultMiddleware:
         if not await _close_connection(send):
             # Not served by uvicorn (e.g. an in-process transport): fail loudly instead.
             raise ConnectionAbortedError("sandbox fault: connection dropped after accept")
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Drain the request body now; replay it later even if the client has gone."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()
+
+    return replay
 
 
 async def _close_connection(send: Send) -> bool:

@@ -8,6 +8,7 @@ pair rate) live in the route modules; this module only looks at the body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -47,9 +48,12 @@ _MISSING_OP = 1008  # On-Prem: required parameter is missing
 _INVALID_OP = 1009  # On-Prem: parameter value is not valid
 
 
+_NON_DIGITS: Final = re.compile(r"\D+")
+
+
 def wa_id_of(number: str) -> str:
     """The digits of a phone number (``+49 151-2345`` -> ``491512345``)."""
-    return "".join(ch for ch in number if ch.isdigit())
+    return number if number.isdigit() else _NON_DIGITS.sub("", number)
 
 
 def _valid_number(wa_id: str) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "running_sandbox",
     "running_sandbox_async",
     "serve",
+    "serve_app",
 ]
 
 _STARTUP_TIMEOUT_S = 15.0
@@ -478,17 +479,20 @@ async def running_sandbox_async(
         await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
 
 
-def serve(
-    settings: SandboxSettings,
+def serve_app(
+    app: ASGIApp,
     host: str = "127.0.0.1",
     port: int = 0,
     on_ready: Callable[[str], None] | None = None,
     log_level: str = "warning",
 ) -> None:
-    """Run in the foreground until interrupted; ``on_ready(base_url)`` once listening."""
+    """Run any ASGI app in the foreground with the sandbox's uvicorn settings.
+
+    ``on_ready(base_url)`` is called once the socket listens (port 0: a free port).
+    """
     sock = _bind(host, port)
     bound = int(sock.getsockname()[1])
-    config = _config(SandboxApp(settings), host, bound, log_level)
+    config = _config(app, host, bound, log_level)
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -500,3 +504,14 @@ def serve(
         _Server(config).run(sockets=[sock])
     finally:
         sock.close()
+
+
+def serve(
+    settings: SandboxSettings,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Run a sandbox in the foreground until interrupted; ``on_ready(base_url)`` once listening."""
+    serve_app(SandboxApp(settings), host, port, on_ready, log_level)
