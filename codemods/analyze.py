@@ -1,0 +1,923 @@
+"""From one parsed file to findings and the edits that fix them.
+
+Pure: a parsed module in, an :class:`Analysis` out (items with rule code,
+applicability, message and anchor node; edits keyed by the node they replace).
+Nothing is printed or written here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
+
+import libcst as cst
+
+from codemods import webhooks
+from codemods.dicts import dynamic_keys, keys_of, value_of
+from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted, iter_parents
+from codemods.literals import (
+    fstring_parts,
+    render_simple,
+    str_literal,
+    string_value,
+    used_settings,
+)
+from codemods.payloads import PayloadPlan, plan_payload
+from codemods.urls import (
+    Atom,
+    Dyn,
+    Lit,
+    Syn,
+    UrlPlan,
+    apply_edits,
+    interesting,
+    is_cloud_url,
+    plan_url,
+    target_base,
+)
+from shim.mapping import fields
+from shim.mapping.fields import Action
+from shim.mapping.hosts import D360_API_KEY_HEADER, Target
+
+Fix = Literal["safe", "unsafe", "manual"]
+Strategy = Literal["native", "shim"]
+NodeEdit = Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]
+                    | cst.RemovalSentinel]
+
+#: Words that say a file talks to WhatsApp (a bare ``/v1/messages`` alone does not).
+CONTEXT_RE: Final = re.compile(
+    r"(?i)whatsapp|waba|wa_id|360dialog|d360|localizable_params|\bwa[_-]|recipient_type|"
+    r"[\"']hsm[\"']|turn\.io"
+)
+_CLOUD_MARKERS: Final = re.compile(r"waba-v2\.360dialog\.io|graph\.facebook\.com|"
+                                   r"[\"']messaging_product[\"']")
+_ONPREM_AUTH_HEADER: Final = D360_API_KEY_HEADER.lower()
+#: Item id of an edit that decides by itself which of its items are enabled.
+ALWAYS: Final = -1
+
+
+@dataclass(eq=False)
+class Item:
+    id: int
+    code: str
+    fix: Fix
+    message: str
+    node: cst.CSTNode
+    settings: frozenset[str] = frozenset()
+    needs_view_import: bool = False
+    #: the short "what to do" a manual item's comment carries
+    todo: str = ""
+
+
+@dataclass(eq=False)
+class Analysis:
+    facts: Facts
+    items: list[Item] = field(default_factory=list)
+    node_edits: dict[cst.CSTNode, list[tuple[int, NodeEdit]]] = field(default_factory=dict)
+    _next: int = 0
+
+    def add(self, code: str, fix: Fix, message: str, node: cst.CSTNode, *,
+            settings: Iterable[str] = (), view_import: bool = False, todo: str = "") -> Item:
+        item = Item(self._next, code, fix, " ".join(message.split()), node,
+                    frozenset(settings), view_import, " ".join(todo.split()))
+        self._next += 1
+        self.items.append(item)
+        return item
+
+    def edit(self, node: cst.CSTNode, item: Item | int, fn: NodeEdit) -> None:
+        iid = item.id if isinstance(item, Item) else item
+        self.node_edits.setdefault(node, []).append((iid, fn))
+
+
+@dataclass(eq=False)
+class _Use:
+    node: cst.CSTNode  # the call (call uses) or the root expression
+    atoms: list[Atom]
+    plan: UrlPlan
+    call: HttpCall | None
+    owners: set[int]
+
+
+@dataclass(eq=False)
+class _UrlResult:
+    onprem: bool = False
+    send_calls: list[HttpCall] = field(default_factory=list)
+    edited_owners: set[int] = field(default_factory=set)
+    first_use: cst.CSTNode | None = None
+
+
+def analyze(module: cst.Module, target: Target, strategy: Strategy) -> Analysis:
+    facts = collect(module)
+    text = module.code
+    a = Analysis(facts)
+    context = bool(CONTEXT_RE.search(text))
+    urls = _urls(facts, a, target, context, native=strategy == "native")
+    has_d360 = any(
+        isinstance(el, cst.DictElement) and (string_value(el.key) or "").lower()
+        == _ONPREM_AUTH_HEADER for d in facts.dicts for el in d.elements
+    ) or any(key.lower() == _ONPREM_AUTH_HEADER for _, _, key, _ in facts.subscript_assigns)
+    cloud = bool(_CLOUD_MARKERS.search(text))
+    sends_onprem = urls.onprem or (has_d360 and not cloud and context)
+    if strategy == "native":
+        if sends_onprem:
+            _headers(facts, a, target, has_d360, urls.onprem)
+        if sends_onprem or context:
+            _payloads(facts, a, urls)
+        if context:
+            _version_constants(facts, a, urls)
+    else:
+        if sends_onprem:
+            _shim_imports(facts, a, urls)
+    webhooks.analyze_webhooks(facts, a, text, target)
+    _dedupe(a)
+    a.items.sort(key=lambda it: (*facts.pos(it.node), it.code))
+    return a
+
+
+# --- URLs ---------------------------------------------------------------------
+
+
+def _root(facts: Facts, leaf: cst.CSTNode) -> cst.CSTNode:
+    node = leaf
+    if isinstance(node, cst.FormattedStringText):
+        parent = facts.parents.get(node)
+        if parent is not None:
+            node = parent
+    while True:
+        parent = facts.parents.get(node)
+        if isinstance(parent, cst.ConcatenatedString) or (
+            isinstance(parent, cst.BinaryOperation)
+            and isinstance(parent.operator, cst.Add | cst.Modulo)
+        ):
+            node = parent
+        elif isinstance(parent, cst.FormattedStringExpression):
+            grand = facts.parents.get(parent)
+            if grand is None:
+                return node
+            node = grand
+        elif isinstance(parent, cst.Attribute) and parent.attr.value == "format":
+            call = facts.parents.get(parent)
+            if not isinstance(call, cst.Call):
+                return node
+            node = call
+        elif isinstance(parent, cst.Arg):
+            call = facts.parents.get(parent)
+            if isinstance(call, cst.Call) and (
+                dotted(call.func).endswith("urljoin")
+                or (isinstance(call.func, cst.Attribute) and call.func.attr.value == "format"
+                    and isinstance(call.func.value, cst.SimpleString))
+            ):
+                node = call
+            else:
+                return node
+        else:
+            return node
+
+
+def _lead_slash(atoms: list[Atom]) -> list[Atom]:
+    if atoms and isinstance(atoms[0], Lit) and atoms[0].text.startswith("v1/"):
+        return [Syn("/"), *atoms]
+    return atoms
+
+
+def _owners(atoms: Iterable[Atom]) -> set[int]:
+    return {x.owner for x in atoms if isinstance(x, Lit)}
+
+
+def _interesting_atoms(facts: Facts, atoms: list[Atom]) -> bool:
+    return any(interesting(facts.owners[o].value) for o in _owners(atoms))
+
+
+def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: bool
+          ) -> _UrlResult:
+    res = _UrlResult()
+    call_uses: list[_Use] = []
+    for hc in facts.http_calls:
+        if hc.url is None:
+            continue
+        atoms = facts.flatten(hc.url, hc.scope)
+        if not _interesting_atoms(facts, atoms):
+            continue
+        atoms = _lead_slash(atoms)
+        plan = plan_url(atoms, hc.method, target, context=context)
+        if plan is None:
+            continue
+        call_uses.append(_Use(hc.call, atoms, plan, hc, _owners(atoms)))
+        if plan.endpoint is not None and plan.endpoint.name == "send_message":
+            res.send_calls.append(hc)
+    covered = set().union(*(u.owners for u in call_uses)) if call_uses else set()
+    roots: dict[cst.CSTNode, Scope] = {}
+    for leaf in facts.leaves:
+        roots.setdefault(_root(facts, leaf), facts.scope_of[leaf])
+    standalone: list[_Use] = []
+    for root, scope in roots.items():
+        if not isinstance(root, cst.BaseExpression):
+            continue
+        atoms = _lead_slash(facts.flatten(root, scope))
+        plan = plan_url(atoms, None, target, context=context)
+        if plan is None:
+            continue
+        standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
+    uses = call_uses + standalone
+    res.onprem = bool(uses)
+    if uses:
+        res.first_use = min((u.node for u in uses), key=facts.pos)
+    if not native:
+        for u in uses:
+            if u.plan.kind == "manual" and u.plan.code == "WM902" and (
+                u.call is not None or not u.owners <= covered
+            ):
+                a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
+        return res
+    mark_read_items = _mark_read(facts, a, call_uses, target)
+    _owner_edits(facts, a, call_uses, standalone, mark_read_items, res)
+    host_edited = any(u.plan.kind == "base" or u.plan.host in ("onprem", "sandbox", "foreign")
+                      for u in uses if u.plan.kind != "manual")
+    notes_done: set[tuple[str, str]] = set()
+    for u in uses:
+        if u.call is None and u.owners and u.owners <= covered:
+            continue  # the call that uses this literal decides
+        p = u.plan
+        if p.kind == "manual":
+            a.add(p.code, "manual", p.message, u.node, todo=p.todo)
+            continue
+        for code, msg, todo in p.notes:
+            if (code, msg) not in notes_done:
+                notes_done.add((code, msg))
+                a.add(code, "manual", msg, u.node, todo=todo)
+        if p.kind in ("rewrite", "same", "mark_read") and p.host in ("dynamic", "none") \
+                and not host_edited:
+            _base_note(facts, a, u, target, notes_done)
+    return res
+
+
+def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
+               done: set[tuple[str, str]]) -> None:
+    base = target_base(target)
+    extra = (" (the path now carries /{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID})"
+             if target is Target.META else "")
+    if u.plan.dynamic_host is not None:
+        what = facts.code(facts.dyn_nodes[u.plan.dynamic_host])
+        msg = f"the base URL comes from `{what}`: point it at {base}{extra}"
+        todo = f"point `{facts.code(facts.dyn_nodes[u.plan.dynamic_host], 30)}` at {base}"
+    else:
+        msg = f"this path is joined to a base URL defined elsewhere: point that base at {base}" \
+              f"{extra}"
+        todo = f"point the base URL this path is joined to at {base}"
+    if ("WM905", msg) in done:
+        return
+    done.add(("WM905", msg))
+    a.add("WM905", "manual", msg, u.node, todo=todo)
+
+
+def _dedupe(a: Analysis) -> None:
+    """One manual item per statement, rule and message."""
+    seen: set[tuple[str, str, int]] = set()
+    keep: list[Item] = []
+    for it in a.items:
+        if it.fix == "manual":
+            key = (it.code, it.message, id(a.facts.statement_of(it.node)))
+            if key in seen:
+                continue
+            seen.add(key)
+        keep.append(it)
+    a.items = keep
+
+
+def _owner_edits(
+    facts: Facts,
+    a: Analysis,
+    call_uses: list[_Use],
+    standalone: list[_Use],
+    mark_read_items: dict[int, Item],
+    res: _UrlResult,
+) -> None:
+    """Each string gets one new value; uses that disagree make it manual (WM908)."""
+    by_owner: dict[int, list[tuple[_Use, str]]] = {}
+    opinion: dict[int, str] = {}
+    for group, uses in (("call", call_uses), ("standalone", standalone)):
+        for u in uses:
+            for o in u.owners:
+                if group == "standalone" and opinion.get(o) == "call":
+                    continue  # calls that use this string decide its fate
+                opinion[o] = group
+                p = u.plan
+                feasible = p.kind != "mark_read" or id(u.node) in mark_read_items
+                if p.kind not in ("rewrite", "base", "same", "mark_read") or not feasible:
+                    continue
+                value = facts.owners[o].value
+                new = apply_edits(value, [e for e in p.edits if e.owner == o])
+                by_owner.setdefault(o, []).append((u, new))
+    for o, props in by_owner.items():
+        owner = facts.owners[o]
+        values = {v for _, v in props}
+        if len(values) > 1:
+            shown = " / ".join(sorted(repr(_show(v)) for v in values))
+            a.add("WM908", "manual", f"{_show(owner.value)!r} is used by calls that need "
+                  f"different Cloud URLs ({shown}); give each call its own URL", owner.node,
+                  todo="calls need different Cloud URLs: give each its own")
+            continue
+        new = values.pop()
+        if new == owner.value:
+            continue
+        changing = [u for u, v in props if v != owner.value or u.plan.kind != "same"]
+        mark_only = all(u.plan.kind == "mark_read" for u in changing)
+        if owner.kind in ("percent", "format") and used_settings(new):
+            a.add("WM908", "manual", f"{_show(owner.value)!r} would need the Graph settings "
+                  "inside a format string; rebuild the URL as an f-string by hand", owner.node,
+                  todo=f"rebuild as {_show(new)!r}")
+            continue
+        fn = _owner_edit(owner, new)
+        if mark_only:
+            for u in changing:
+                item = mark_read_items[id(u.node)]
+                a.edit(owner.node, item, fn)
+            res.edited_owners.add(o)
+            continue
+        unsafe = sorted({r for u in changing for r in u.plan.unsafe_reasons})
+        plan = changing[0].plan if changing else props[0][0].plan
+        code = "WM101" if "://" in owner.value else "WM102"
+        what = f" ({plan.endpoint.name})" if plan.endpoint is not None else ""
+        msg = (f"On-Prem URL {_show(owner.value)!r} -> {_show(new)!r}{what}"
+               + (f"; unsafe: {'; '.join(unsafe)}" if unsafe else ""))
+        item = a.add(code, "unsafe" if unsafe else "safe", msg, owner.node,
+                     settings=used_settings(new))
+        a.edit(owner.node, item, fn)
+        res.edited_owners.add(o)
+
+
+def _show(value: str) -> str:
+    return re.sub("\x01([A-Z_]+)\x01", r"{\1}", value)
+
+
+def _owner_edit(owner: Owner, new: str) -> NodeEdit:
+    if owner.kind == "fstring":
+        fstring = owner.fstring
+        assert fstring is not None
+        quote = fstring.end
+        raw = "r" in fstring.prefix.lower()
+
+        def edit_text(node: cst.CSTNode, enabled: frozenset[int]
+                      ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+            parts = fstring_parts(new, quote, raw)
+            if not parts:
+                return cst.RemovalSentinel.REMOVE
+            return cst.FlattenSentinel(parts)
+
+        return edit_text
+
+    def edit_string(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        assert isinstance(node, cst.SimpleString)
+        return render_simple(node, new)
+
+    return edit_string
+
+
+# --- read receipts --------------------------------------------------------------
+
+
+def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target
+               ) -> dict[int, Item]:
+    """PUT /v1/messages/{id} {"status": "read"} -> POST /messages with status and message_id."""
+    items: dict[int, Item] = {}
+    for u in call_uses:
+        p = u.plan
+        if p.kind != "mark_read" or u.call is None or p.message_id is None:
+            continue
+        hc = u.call
+        why = _mark_read_blocker(facts, hc, p)
+        if why:
+            a.add("WM308", "manual", f"read receipt: {why}; send POST /messages with "
+                  '{"messaging_product": "whatsapp", "status": "read", "message_id": ...}',
+                  hc.call, todo="send POST /messages with status read and message_id")
+            continue
+        id_node = facts.dyn_nodes[p.message_id]
+        settings: set[str] = set()
+        for e in p.edits:
+            settings |= used_settings(e.text)
+        item = a.add("WM308", "safe", f"read receipt PUT {p.old_url} -> POST {p.new_url} with "
+                     '{"messaging_product", "status": "read", "message_id"}', hc.call,
+                     settings=settings)
+        a.edit(hc.call, item, _mark_read_edit(hc, id_node))
+        items[id(hc.call)] = item
+    return items
+
+
+def _mark_read_blocker(facts: Facts, hc: HttpCall, p: UrlPlan) -> str:
+    url = hc.url
+    assert p.message_id is not None
+    id_node = facts.dyn_nodes[p.message_id]
+    func = hc.call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value.lower() in ("put", "request")):
+        return "the call is not a .put()/.request() the codemod can change"
+    if func.attr.value.lower() == "request":
+        first = hc.call.args[0].value if hc.call.args else None
+        if not isinstance(first, cst.SimpleString):
+            return "the HTTP method is not a literal"
+    if isinstance(url, cst.FormattedString):
+        last = url.parts[-1] if url.parts else None
+        if not (isinstance(last, cst.FormattedStringExpression) and last.expression is id_node):
+            return "the message id is not the end of the f-string URL"
+    elif isinstance(url, cst.BinaryOperation) and isinstance(url.operator, cst.Add):
+        if url.right is not id_node:
+            return "the message id is not the last part of the URL"
+    else:
+        return "the URL is not built in the call (f-string or +)"
+    body = _mark_read_body(hc.call)
+    if body == "bad":
+        return "the body is not a literal {\"status\": \"read\"}"
+    if isinstance(body, cst.Dict):
+        status = value_of(body, "status")
+        if status is not None and string_value(status) != fields.MARK_READ_STATUS:
+            return "only status read exists on Cloud"
+        if dynamic_keys(body) or set(keys_of(body)) - {"status"}:
+            return "the body has more than a status"
+    return ""
+
+
+def _mark_read_body(call: cst.Call) -> cst.Dict | Literal["bad"] | None:
+    kw = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
+    if "json" in kw:
+        return kw["json"] if isinstance(kw["json"], cst.Dict) else "bad"
+    if "data" in kw:
+        v = kw["data"]
+        if (isinstance(v, cst.Call) and dotted(v.func).endswith("dumps") and v.args
+                and isinstance(v.args[0].value, cst.Dict)):
+            return v.args[0].value
+        return "bad"
+    return None
+
+
+def _mark_read_edit(hc: HttpCall, id_node: cst.CSTNode) -> NodeEdit:
+    id_expr = id_node
+    assert isinstance(id_expr, cst.BaseExpression)
+
+    def new_body(body: cst.Dict | None) -> cst.Dict:
+        from codemods.dicts import insert_key, key_quote
+
+        if body is None:
+            q = '"'
+            return cst.parse_expression(
+                f'{{{q}messaging_product{q}: {q}{fields.MESSAGING_PRODUCT}{q}, '
+                f'{q}status{q}: {q}{fields.MARK_READ_STATUS}{q}, {q}message_id{q}: '
+                f'{cst.Module([]).code_for_node(id_expr)}}}'
+            )  # type: ignore[return-value]
+        q = key_quote(body)
+        if "status" not in keys_of(body):
+            body = insert_key(body, "status", str_literal(fields.MARK_READ_STATUS, q), 0)
+        body = insert_key(body, "message_id", id_expr, len(body.elements))
+        return insert_key(body, "messaging_product", str_literal(fields.MESSAGING_PRODUCT, q), 0)
+
+    def edit(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        assert isinstance(node, cst.Call)
+        func = node.func
+        assert isinstance(func, cst.Attribute)
+        args = list(node.args)
+        url_i = 0
+        if func.attr.value.lower() == "request":
+            m = args[0].value
+            assert isinstance(m, cst.SimpleString)
+            args[0] = args[0].with_changes(value=str_literal("POST", m.quote))
+            url_i = 1
+        else:
+            new_attr = "post" if func.attr.value == "put" else "POST"
+            node = node.with_changes(func=func.with_changes(attr=cst.Name(new_attr)))
+        url = args[url_i].value
+        if isinstance(url, cst.FormattedString):
+            parts = list(url.parts)
+            parts.pop()
+            url = url.with_changes(parts=parts)
+        elif isinstance(url, cst.BinaryOperation):
+            url = url.left.with_changes(lpar=url.lpar, rpar=url.rpar) if url.lpar else url.left
+        args[url_i] = args[url_i].with_changes(value=url)
+        body_done = False
+        for i, arg in enumerate(args):
+            if arg.keyword is not None and arg.keyword.value == "json" and isinstance(
+                arg.value, cst.Dict
+            ):
+                args[i] = arg.with_changes(value=new_body(arg.value))
+                body_done = True
+            elif arg.keyword is not None and arg.keyword.value == "data" and isinstance(
+                arg.value, cst.Call
+            ) and arg.value.args and isinstance(arg.value.args[0].value, cst.Dict):
+                inner = arg.value
+                dumped = list(inner.args)
+                first = dumped[0].value
+                assert isinstance(first, cst.Dict)
+                dumped[0] = dumped[0].with_changes(value=new_body(first))
+                args[i] = arg.with_changes(value=inner.with_changes(args=dumped))
+                body_done = True
+        if not body_done:
+            last = args[-1]
+            if not isinstance(last.comma, cst.Comma):
+                args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=
+                                                             cst.SimpleWhitespace(" ")))
+            args.append(cst.Arg(keyword=cst.Name("json"), value=new_body(None),
+                                equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                      whitespace_after=cst.SimpleWhitespace(""))))
+        return node.with_changes(args=args)
+
+    return edit
+
+
+# --- headers ----------------------------------------------------------------------
+
+
+def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, onprem: bool) -> None:
+    for d in facts.dicts:
+        for el in d.elements:
+            if not isinstance(el, cst.DictElement):
+                continue
+            key = string_value(el.key)
+            if key is None:
+                continue
+            _header_pair(facts, a, target, has_d360, onprem, el, key, el.value, el)
+    for assign, sub, key, _scope in facts.subscript_assigns:
+        _header_pair(facts, a, target, has_d360, onprem, assign, key, assign.value, sub)
+
+
+def _header_pair(
+    facts: Facts, a: Analysis, target: Target, has_d360: bool, onprem: bool,
+    node: cst.DictElement | cst.Assign, key: str, value: cst.BaseExpression,
+    anchor: cst.CSTNode,
+) -> None:
+    low = key.lower()
+    if low == _ONPREM_AUTH_HEADER and target is Target.META:
+        item = a.add("WM201", "safe", f"header {key!r} -> 'Authorization: Bearer "
+                     f"{facts.code(value, 30)}': Meta authenticates with a system-user token",
+                     anchor)
+        a.edit(node, item, _header_edit("Authorization", _bearer))
+    elif low == "authorization" and target is Target.D360 and not has_d360 and onprem:
+        secret = _bearer_secret(value)
+        if secret is None:
+            return
+        item = a.add("WM202", "unsafe", f"'Authorization: Bearer ...' -> '{D360_API_KEY_HEADER}"
+                     f": {facts.code(secret, 30)}': 360dialog Cloud takes the channel's API key "
+                     "(the On-Prem login token will not work)", anchor)
+        a.edit(node, item, _header_edit(D360_API_KEY_HEADER, lambda v: _bearer_secret(v) or v))
+
+
+def _header_edit(new_key: str, value_fn: Callable[[cst.BaseExpression], cst.BaseExpression]
+                 ) -> NodeEdit:
+    def edit(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        if isinstance(node, cst.DictElement):
+            quote = node.key.quote if isinstance(node.key, cst.SimpleString) else '"'
+            return node.with_changes(key=str_literal(new_key, quote), value=value_fn(node.value))
+        assert isinstance(node, cst.Assign)
+        target = node.targets[0].target
+        assert isinstance(target, cst.Subscript)
+        el = target.slice[0]
+        index = el.slice
+        assert isinstance(index, cst.Index)
+        quote = index.value.quote if isinstance(index.value, cst.SimpleString) else '"'
+        new_target = target.with_changes(slice=[el.with_changes(
+            slice=index.with_changes(value=str_literal(new_key, quote)))])
+        return node.with_changes(targets=[node.targets[0].with_changes(target=new_target)],
+                                 value=value_fn(node.value))
+
+    return edit
+
+
+def _bearer(value: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(value, cst.SimpleString) and string_value(value) is not None:
+        return render_simple(value, "Bearer " + (string_value(value) or ""))
+    code = cst.Module([]).code_for_node(value)
+    if "\n" not in code and "\\" not in code:
+        if '"' not in code:
+            return cst.parse_expression(f'f"Bearer {{{code}}}"')
+        if "'" not in code:
+            return cst.parse_expression(f"f'Bearer {{{code}}}'")
+    return cst.parse_expression(f'"Bearer " + {code}')
+
+
+def _bearer_secret(value: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The token inside ``"Bearer " + t``, ``f"Bearer {t}"``, ``"Bearer %s" % t`` and co."""
+    if isinstance(value, cst.FormattedString) and len(value.parts) == 2:
+        first, second = value.parts
+        if (isinstance(first, cst.FormattedStringText) and first.value == "Bearer "
+                and isinstance(second, cst.FormattedStringExpression)
+                and second.conversion is None and second.format_spec is None):
+            return second.expression
+    if isinstance(value, cst.BinaryOperation):
+        left = string_value(value.left)
+        if isinstance(value.operator, cst.Add) and left == "Bearer ":
+            return value.right
+        if isinstance(value.operator, cst.Modulo) and left == "Bearer %s" and not isinstance(
+            value.right, cst.Tuple | cst.Dict
+        ):
+            return value.right
+    if (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value == "format" and string_value(value.func.value)
+            == "Bearer {}" and len(value.args) == 1 and value.args[0].keyword is None):
+        return value.args[0].value
+    if isinstance(value, cst.SimpleString):
+        text = string_value(value)
+        if text is not None and text.startswith("Bearer ") and len(text) > 7:
+            return render_simple(value, text[7:])
+    return None
+
+
+# --- payloads ---------------------------------------------------------------------
+
+
+def _payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    envelopes: dict[cst.Dict, Scope] = {}
+    for hc in urls.send_calls:
+        _send_call_payload(facts, a, hc, envelopes)
+    for d in facts.dicts:
+        keys = keys_of(d)
+        if "to" in keys and ("type" in keys or keys.keys() & fields.ONPREM_SEND_TYPES
+                             or dynamic_keys(d)):
+            envelopes.setdefault(d, facts.scope_of[d])
+    nested: set[cst.CSTNode] = set()
+    for d in envelopes:
+        _collect_nested(d, nested)
+    for d, scope in envelopes.items():
+        if d in nested:
+            continue
+        dyn = dynamic_keys(d)
+        if dyn:
+            a.add("WM904", "manual", f"payload with a key the codemod cannot read "
+                  f"(`{facts.code(dyn[0], 30)}`): check by hand that it needs no hsm/"
+                  "preview_url/namespace change (Cloud rejects hsm)", dyn[0],
+                  todo=f"check by hand: key `{facts.code(dyn[0], 20)}` may need Cloud changes")
+        _plan_dict(facts, a, d, envelope=True)
+        _mutations(facts, a, d, scope)
+    for d in facts.dicts:
+        if d in envelopes or d in nested:
+            continue
+        keys = keys_of(d)
+        if "hsm" in keys and isinstance(value_of(d, "hsm"), cst.Dict):
+            _collect_nested(d, nested)
+            _plan_dict(facts, a, d, envelope=False)
+        elif {"namespace", "name"} <= keys.keys() and (
+            "language" in keys or "components" in keys
+        ):
+            _collect_nested(d, nested)
+            rules = tuple(replace(r, onprem=r.onprem.removeprefix("template."))
+                          for r in fields.SEND_RULES if r.onprem.startswith("template."))
+            _plan_dict(facts, a, d, envelope=False, rules=rules)
+
+
+def _collect_nested(node: cst.CSTNode, out: set[cst.CSTNode]) -> None:
+    for child in node.children:
+        if isinstance(child, cst.Dict):
+            out.add(child)
+        _collect_nested(child, out)
+
+
+def _base_indent(facts: Facts, d: cst.CSTNode) -> str:
+    line, _ = facts.pos(d)
+    lines = facts.module.code.splitlines()
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return text[: len(text) - len(text.lstrip())]
+
+
+def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,
+               rules: tuple[fields.FieldRule, ...] = ()) -> None:
+    plan = plan_payload(d, envelope=envelope, base_indent=_base_indent(facts, d), rules=rules)
+    if not plan.steps:
+        return
+    ids: list[int] = []
+    for step in plan.steps:
+        item = a.add(step.code, step.fix, step.message, step.anchor, todo=step.todo)
+        ids.append(item.id)
+    a.edit(d, ALWAYS, _dict_edit(plan, ids))
+
+
+def _dict_edit(plan: PayloadPlan, ids: list[int]) -> NodeEdit:
+    def edit(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        assert isinstance(node, cst.Dict)
+        fixable = [i for i, s in zip(ids, plan.steps, strict=True) if s.apply is not None]
+        if plan.oracle is not None and fixable and all(i in enabled for i in fixable):
+            return plan.oracle
+        for iid, step in zip(ids, plan.steps, strict=True):
+            if step.apply is not None and iid in enabled:
+                node = step.apply(node)
+        return node
+
+    # the edit runs whenever any of its steps is enabled
+    return _any_of(ids, edit)
+
+
+def _any_of(ids: list[int], fn: NodeEdit) -> NodeEdit:
+    def edit(node: cst.CSTNode, enabled: frozenset[int]
+             ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+        return fn(node, enabled) if any(i in enabled for i in ids) else node
+
+    return edit
+
+
+def _send_call_payload(facts: Facts, a: Analysis, hc: HttpCall,
+                       envelopes: dict[cst.Dict, Scope]) -> None:
+    kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
+    sources: list[cst.BaseExpression] = []
+    if "json" in kw:
+        v = kw["json"]
+        if isinstance(v, cst.Call) and dotted(v.func).endswith("loads"):
+            a.add("WM903", "manual", "payload from a JSON string: add "
+                  '"messaging_product": "whatsapp" (and the other Cloud changes) where the '
+                  "string is stored", v, todo=_JSON_TODO)
+        else:
+            sources.append(v)
+    if "data" in kw:
+        v = kw["data"]
+        inner = _dumps_arg(facts, v, hc.scope)
+        if inner is not None:
+            sources.append(inner)
+        elif not _is_bytes_like(v):
+            a.add("WM903", "manual", f"payload sent as a string (`{facts.code(v, 40)}`): add "
+                  '"messaging_product": "whatsapp" (and the other Cloud changes) to the JSON '
+                  "where it is stored", v, todo=_JSON_TODO)
+    for src in sources:
+        for d in facts.dict_values(src, hc.scope):
+            envelopes.setdefault(d, facts.scope_of.get(d, hc.scope))
+
+
+def _dumps_arg(facts: Facts, v: cst.BaseExpression, scope: Scope) -> cst.BaseExpression | None:
+    if isinstance(v, cst.Call) and dotted(v.func).endswith("dumps") and v.args:
+        return v.args[0].value
+    if isinstance(v, cst.Name):
+        hit = facts.resolve(v, scope)
+        if hit is not None:
+            return _dumps_arg(facts, hit[0], hit[1])
+    return None
+
+
+def _is_bytes_like(v: cst.BaseExpression) -> bool:
+    if isinstance(v, cst.SimpleString) and "b" in v.prefix.lower():
+        return True
+    if isinstance(v, cst.Call):
+        name = dotted(v.func)
+        return name.endswith((".read", "encode", "read_bytes")) or name in ("open", "bytes")
+    if isinstance(v, cst.Dict):
+        return True  # form fields
+    return isinstance(v, cst.Name)
+
+
+_JSON_TODO: Final = "add messaging_product and the Cloud changes to the stored JSON"
+
+
+def _set_later_todo(rule: fields.FieldRule) -> str:
+    if rule.action is Action.MOVE:
+        return f"set {rule.cloud} instead of {rule.onprem}"
+    if rule.action is Action.CONVERT:
+        return f"send a {rule.cloud} instead of {rule.onprem}"
+    return f"drop {rule.onprem} (no Cloud equivalent)"
+
+
+def _mutations(facts: Facts, a: Analysis, d: cst.Dict, scope: Scope) -> None:
+    """``msg["ttl"] = ttl`` after ``msg = {...}``: fields the literal rules cannot see."""
+    names = [n for n, vals in scope.assigns.items() if any(v is d for v, _ in vals)]
+    if not names:
+        return
+    watched = {r.onprem: r for r in fields.SEND_RULES
+               if r.action in (Action.MOVE, Action.DROP, Action.CONVERT) and "." not in r.onprem
+               and "{" not in r.onprem}
+    for assign, sub, key, sc in facts.subscript_assigns:
+        if sc is not scope or not isinstance(sub.value, cst.Name) or sub.value.value not in names:
+            continue
+        rule = watched.get(key)
+        if key == "type" and string_value(assign.value) == "hsm":
+            rule = watched.get("hsm")
+        if rule is None:
+            continue
+        a.add("WM914", "manual", f"{sub.value.value}[{key!r}] is set after the literal: "
+              f"{rule.action.value} {rule.onprem}"
+              + (f" -> {rule.cloud}" if rule.cloud else "") + f" by hand ({rule.why})", assign,
+              todo=_set_later_todo(rule))
+    for call in facts.calls:
+        func = call.func
+        if (isinstance(func, cst.Attribute) and func.attr.value == "update"
+                and isinstance(func.value, cst.Name) and func.value.value in names
+                and facts.scope_of.get(call) is scope and call.args
+                and isinstance(call.args[0].value, cst.Dict)):
+            hit = sorted(set(keys_of(call.args[0].value)) & watched.keys())
+            for key in hit:
+                rule = watched[key]
+                a.add("WM914", "manual", f"{func.value.value}.update() sets {key!r}: "
+                      f"{rule.action.value} {rule.onprem}"
+                      + (f" -> {rule.cloud}" if rule.cloud else "") + f" by hand ({rule.why})",
+                      call, todo=_set_later_todo(rule))
+
+
+# --- version constants ------------------------------------------------------------
+
+
+def _version_constants(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    edited = {facts.owners[o].node for o in urls.edited_owners}
+    for scope in (facts.module_scope, *facts.classes.values()):
+        for name, values in scope.assigns.items():
+            for value, _ in values:
+                for node in _v1_literals(value):
+                    if node in edited:
+                        continue
+                    a.add("WM907", "manual", f"{name} = 'v1' builds On-Prem URLs "
+                          "(.../v1/<endpoint>); Cloud paths have no /v1 on 360dialog and carry "
+                          "the Graph version on Meta: rewrite the URL helper by hand", node,
+                          todo="rewrite the URL helper for Cloud paths (no /v1)")
+
+
+def _v1_literals(value: cst.BaseExpression | None) -> list[cst.SimpleString]:
+    if isinstance(value, cst.SimpleString) and string_value(value) == "v1":
+        return [value]
+    if isinstance(value, cst.Tuple | cst.List):
+        return [el.value for el in value.elements if isinstance(el.value, cst.SimpleString)
+                and string_value(el.value) == "v1"]
+    return []
+
+
+# --- shim strategy ----------------------------------------------------------------
+
+#: module -> the drop-in the shim offers (``from shim.compat import <name>``)
+SHIM_MODULES: Final = {"requests": "WM501", "httpx": "WM502"}
+
+
+def _shim_imports(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    http_imported = False
+    for stmt, imp in facts.imports:
+        if isinstance(imp, cst.Import):
+            for alias in imp.names:
+                name = dotted(alias.name)
+                if name in SHIM_MODULES:
+                    http_imported = True
+                    item = a.add(SHIM_MODULES[name], "safe", f"import {name} -> from shim.compat "
+                                 f"import {name}: the shim routes On-Prem calls by config", stmt)
+                    a.edit(stmt, item, _split_import(name))
+                elif name.split(".")[0] == "aiohttp":
+                    http_imported = True
+                    a.add("WM912", "manual", "aiohttp has no drop-in in shim.compat: move these "
+                          "calls to httpx.AsyncClient with the shim's transport, or use the "
+                          "native strategy", stmt,
+                          todo="aiohttp has no shim drop-in: use httpx or --strategy native")
+                elif name.split(".")[0] in SHIM_MODULES:
+                    http_imported = True
+        elif imp.module is not None:
+            mod = dotted(imp.module)
+            if mod in SHIM_MODULES and imp.relative == []:
+                http_imported = True
+                item = a.add(SHIM_MODULES[mod], "safe", f"from {mod} import ... -> from "
+                             f"shim.compat.{mod} import ...", stmt)
+                a.edit(stmt, item, _from_import(mod))
+            elif mod.split(".")[0] in (*SHIM_MODULES, "aiohttp") or mod.startswith(
+                "shim.compat"
+            ):
+                http_imported = True
+    if not http_imported and urls.first_use is not None:
+        a.add("WM913", "manual", "this file builds On-Prem requests but sends them through a "
+              "helper: switch the module that imports requests/httpx to shim.compat",
+              urls.first_use, todo="switch the module that sends these requests to shim.compat")
+
+
+def _split_import(name: str) -> NodeEdit:
+    def edit(node: cst.CSTNode, enabled: frozenset[int]
+             ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]:
+        assert isinstance(node, cst.SimpleStatementLine)
+        new_body: list[cst.BaseSmallStatement] = []
+        extra: list[cst.SimpleStatementLine] = []
+        for small in node.body:
+            if not isinstance(small, cst.Import):
+                new_body.append(small)
+                continue
+            keep = [al for al in small.names if dotted(al.name) != name]
+            moved = [al for al in small.names if dotted(al.name) == name]
+            if keep:
+                keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                new_body.append(small.with_changes(names=keep))
+            for al in moved:
+                extra.append(cst.SimpleStatementLine(body=[cst.ImportFrom(
+                    module=cst.Attribute(cst.Name("shim"), cst.Name("compat")),
+                    names=[cst.ImportAlias(cst.Name(name), asname=al.asname)],
+                )]))
+        if not new_body:
+            first = extra[0].with_changes(leading_lines=node.leading_lines,
+                                          trailing_whitespace=node.trailing_whitespace)
+            return cst.FlattenSentinel([first, *extra[1:]])
+        return cst.FlattenSentinel([node.with_changes(body=new_body), *extra])
+
+    return edit
+
+
+def _from_import(mod: str) -> NodeEdit:
+    def edit(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        assert isinstance(node, cst.SimpleStatementLine)
+        body: list[cst.BaseSmallStatement] = []
+        for small in node.body:
+            if isinstance(small, cst.ImportFrom) and small.module is not None and dotted(
+                small.module
+            ) == mod:
+                small = small.with_changes(module=cst.Attribute(
+                    cst.Attribute(cst.Name("shim"), cst.Name("compat")), cst.Name(mod)))
+            body.append(small)
+        return node.with_changes(body=body)
+
+    return edit
+
+
+def is_cloud(text: str) -> bool:
+    return is_cloud_url(text)
+
+
+__all__ = ["Analysis", "Dyn", "Item", "analyze", "iter_parents"]

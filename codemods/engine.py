@@ -1,0 +1,195 @@
+"""One file in, findings and (optionally) new bytes out. Pure: no printing, no writing.
+
+Pipeline: parse once -> analyse -> apply the enabled items -> verify that the
+result parses (libcst and ``ast``) -> run again until nothing changes (at most
+three passes). Any failure leaves the file as it was and says why.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import libcst as cst
+
+from codemods.analyze import Analysis, Item, Strategy, analyze
+from codemods.rules import RULES_BY_CODE
+from codemods.transform import apply
+from shim.mapping.hosts import Target
+
+Fix = Literal["safe", "unsafe", "manual"]
+MAX_PASSES: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    target: Target = Target.D360
+    strategy: Strategy = "native"
+    #: rule codes reported and applied (after --select/--ignore)
+    codes: frozenset[str] = frozenset(RULES_BY_CODE)
+    unsafe: bool = False
+    #: compute the rewritten file (rewrite); scan only reports
+    rewrite: bool = False
+    prefilter: bool = True
+    #: test hook for the revert guarantee: "invalid-output" or "crash"
+    fault: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    line: int
+    column: int
+    rule: str
+    message: str
+    fix: Fix
+
+    def as_json(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "rule": self.rule,
+                "message": self.message, "fix": self.fix}
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    type: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"type": self.type, "message": self.message, "line": self.line,
+                "column": self.column}
+
+
+@dataclass(slots=True)
+class Outcome:
+    findings: list[Finding] = field(default_factory=list)
+    new_data: bytes | None = None  # set only when the file changes
+    error: FileError | None = None
+    applied: Counter[str] = field(default_factory=Counter)
+    held_unsafe: int = 0
+
+
+def enabled_items(analysis: Analysis, options: Options) -> frozenset[int]:
+    out = set()
+    for item in analysis.items:
+        if item.code not in options.codes:
+            continue
+        if item.fix == "safe" or item.fix == "manual" or (item.fix == "unsafe"
+                                                           and options.unsafe):
+            out.add(item.id)
+    return frozenset(out)
+
+
+def _finding(analysis: Analysis, item: Item) -> Finding:
+    line, col = analysis.facts.pos(item.node)
+    return Finding(line, col, item.code, item.message, item.fix)
+
+
+def process_source(data: bytes, options: Options) -> Outcome:
+    """Findings for ``data`` and, with ``options.rewrite``, the new bytes."""
+    try:
+        return _process(data, options)
+    except cst.ParserSyntaxError as exc:
+        return Outcome(error=FileError("syntax-error", _parser_message(exc), exc.raw_line,
+                                       exc.raw_column + 1))
+    except RecursionError:
+        return Outcome(error=FileError("too-deep", "the file nests too deeply to analyse"))
+    except Exception as exc:  # one bad file never stops the run
+        return Outcome(error=FileError("internal-error", f"{type(exc).__name__}: {exc}"))
+
+
+def _parser_message(exc: cst.ParserSyntaxError) -> str:
+    return " ".join(exc.message.split()) or "invalid syntax"
+
+
+def _process(data: bytes, options: Options) -> Outcome:
+    if options.fault == "crash":
+        raise RuntimeError("injected fault")
+    module = cst.parse_module(data)
+    analysis = analyze(module, options.target, options.strategy)
+    out = Outcome()
+    out.findings = [_finding(analysis, it) for it in analysis.items if it.code in options.codes]
+    if not options.rewrite:
+        return out
+    current = module
+    new_bytes = module.bytes
+    for n in range(MAX_PASSES):
+        enabled = enabled_items(analysis, options)
+        if n == 0:
+            for it in analysis.items:
+                if it.code not in options.codes:
+                    continue
+                if it.id in enabled and it.fix != "manual":
+                    out.applied[it.code] += 1
+                elif it.fix == "unsafe":
+                    out.held_unsafe += 1
+        if not enabled:
+            break
+        changed = apply(analysis, enabled)
+        if changed.bytes == current.bytes:
+            break
+        candidate = changed.bytes
+        if options.fault == "invalid-output":
+            candidate += b"\n)\n"
+        problem = _verify(candidate)
+        if problem is not None:
+            codes = sorted({it.code for it in analysis.items if it.id in enabled})
+            out.error = FileError("invalid-output", f"the rewrite ({', '.join(codes)}) "
+                                  f"produced code that does not parse: {problem}; file left "
+                                  "unchanged")
+            out.applied.clear()
+            return out
+        new_bytes = candidate
+        current = cst.parse_module(candidate)
+        analysis = analyze(current, options.target, options.strategy)
+    else:
+        out.error = FileError("did-not-converge", f"the rewrite still changed the file after "
+                              f"{MAX_PASSES} passes; file left unchanged")
+        out.applied.clear()
+        return out
+    if new_bytes == module.bytes:
+        return out
+    mapped = _onto_original(data, module.bytes, new_bytes)
+    if mapped is None:
+        out.error = FileError("round-trip", "libcst does not reproduce this file byte for byte "
+                              "and the rewrite touches an affected line; file left unchanged")
+        out.applied.clear()
+        return out
+    out.new_data = mapped
+    return out
+
+
+def _verify(data: bytes) -> str | None:
+    try:
+        compile(data, "<rewritten>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        cst.parse_module(data)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except cst.ParserSyntaxError as exc:
+        return f"line {exc.raw_line}: {_parser_message(exc)}"
+    return None
+
+
+def _onto_original(original: bytes, round_trip: bytes, new: bytes) -> bytes | None:
+    """``new`` expressed against the real original (libcst may alter a line, LibCST#1457)."""
+    if original == round_trip:
+        return new
+    orig = original.splitlines(keepends=True)
+    rt = round_trip.splitlines(keepends=True)
+    if len(orig) != len(rt):
+        return None
+    altered = {i for i, (a, b) in enumerate(zip(orig, rt, strict=True)) if a != b}
+    out: list[bytes] = []
+    lines = new.splitlines(keepends=True)
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, rt, lines, autojunk=False
+                                                       ).get_opcodes():
+        if tag == "equal":
+            out.extend(orig[i1:i2])
+            continue
+        if any(i in altered for i in range(i1, i2)):
+            return None
+        out.extend(lines[j1:j2])
+    return b"".join(out)

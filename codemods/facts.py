@@ -1,0 +1,601 @@
+"""One traversal that records what the rules need: scopes, assignments, calls, literals.
+
+Name resolution is deliberately simple and per file: a name resolves to the
+value it is assigned exactly once in the nearest enclosing function, class
+body or module (function parameters, loop targets and augmented assignments
+make a name unknown); ``self.x`` / ``cls.x`` resolve to the class attribute or
+the one ``self.x = ...`` in the class's methods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import libcst as cst
+from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
+
+from codemods.literals import fstring_text_value, string_value
+from codemods.urls import Atom, Dyn, Lit, Syn, interesting
+
+HTTP_VERBS: Final = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+HTTP_MODULES: Final = frozenset({"requests", "httpx", "aiohttp"})
+_PERCENT_DIRECTIVE: Final = re.compile(r"%(\((\w+)\))?[-#0 +]*(\d+|\*)?(\.\d+)?[sdirfaxXeEgGc]")
+_FORMAT_FIELD: Final = re.compile(r"\{([^{}]*)\}")
+_HOST_PREFIX: Final = re.compile(r"https?://[^/]+")
+
+OwnerKind = Literal["plain", "fstring", "percent", "format"]
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: Literal["module", "class", "function"]
+    node: cst.CSTNode
+    parent: Scope | None
+    assigns: dict[str, list[tuple[cst.BaseExpression | None, Scope]]] = field(
+        default_factory=dict
+    )
+    #: class scopes: ``self.x = ...`` seen in its methods
+    self_attrs: dict[str, list[tuple[cst.BaseExpression | None, Scope]]] = field(
+        default_factory=dict
+    )
+    #: function scopes: the name of the first parameter of a method (self/cls)
+    self_name: str | None = None
+
+    @property
+    def enclosing_class(self) -> Scope | None:
+        if self.kind == "function" and self.parent is not None and self.parent.kind == "class":
+            return self.parent
+        return None
+
+    def function(self) -> Scope | None:
+        s: Scope | None = self
+        while s is not None:
+            if s.kind == "function":
+                return s
+            s = s.parent
+        return None
+
+
+@dataclass(eq=False)
+class Owner:
+    """An editable string: a literal, an f-string's text part, a format template."""
+
+    node: cst.CSTNode
+    kind: OwnerKind
+    value: str
+    fstring: cst.FormattedString | None = None
+
+
+@dataclass(eq=False)
+class HttpCall:
+    call: cst.Call
+    method: str | None  # None: ``.request`` with a non-literal method
+    url: cst.BaseExpression | None
+    scope: Scope
+    via: str  # receiver text, e.g. "requests", "self.http"
+
+
+@dataclass(eq=False)
+class Facts:
+    module: cst.Module
+    positions: dict[cst.CSTNode, CodeRange]
+    parents: dict[cst.CSTNode, cst.CSTNode]
+    module_scope: Scope
+    classes: dict[str, Scope] = field(default_factory=dict)
+    scope_of: dict[cst.CSTNode, Scope] = field(default_factory=dict)
+    leaves: list[cst.CSTNode] = field(default_factory=list)
+    calls: list[cst.Call] = field(default_factory=list)
+    http_calls: list[HttpCall] = field(default_factory=list)
+    dicts: list[cst.Dict] = field(default_factory=list)
+    subscript_assigns: list[tuple[cst.Assign, cst.Subscript, str, Scope]] = field(
+        default_factory=list
+    )
+    attributes: list[cst.Attribute] = field(default_factory=list)
+    imports: list[tuple[cst.SimpleStatementLine, cst.Import | cst.ImportFrom]] = field(
+        default_factory=list
+    )
+    #: local alias -> module it names (``import requests as rq`` -> rq: requests)
+    module_aliases: dict[str, str] = field(default_factory=dict)
+    #: local name -> "module.name" for ``from m import name``
+    from_imports: dict[str, str] = field(default_factory=dict)
+    owners: list[Owner] = field(default_factory=list)
+    owner_index: dict[cst.CSTNode, int] = field(default_factory=dict)
+    dyn_nodes: list[cst.CSTNode] = field(default_factory=list)
+    dyn_index: dict[cst.CSTNode, int] = field(default_factory=dict)
+
+    # --- positions and statements ------------------------------------------
+
+    def pos(self, node: cst.CSTNode) -> tuple[int, int]:
+        r = self.positions.get(node)
+        if r is None:
+            return (1, 1)
+        return (r.start.line, r.start.column + 1)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement a ``# waba-migrate:`` comment goes above."""
+        cur: cst.CSTNode | None = node
+        while cur is not None:
+            if isinstance(cur, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                return cur
+            cur = self.parents.get(cur)
+        return node
+
+    def code(self, node: cst.CSTNode, limit: int = 60) -> str:
+        text = " ".join(self.module.code_for_node(node).split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    # --- name resolution -------------------------------------------------
+
+    def lookup(
+        self, name: str, scope: Scope
+    ) -> list[tuple[cst.BaseExpression | None, Scope]] | None:
+        s: Scope | None = scope
+        first = True
+        while s is not None:
+            if s.kind == "class" and not first:
+                s = s.parent
+                continue
+            if name in s.assigns:
+                return s.assigns[name]
+            first = False
+            s = s.parent
+        return None
+
+    def resolve(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope] | None:
+        """The single expression a name or ``self.attr`` stands for, if there is one."""
+        found: list[tuple[cst.BaseExpression | None, Scope]] | None = None
+        if isinstance(node, cst.Name):
+            found = self.lookup(node.value, scope)
+        elif isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            owner = node.value.value
+            attr = node.attr.value
+            fn = scope.function()
+            cls = fn.enclosing_class if fn is not None else None
+            if cls is not None and fn is not None and owner == fn.self_name:
+                found = cls.assigns.get(attr) or cls.self_attrs.get(attr)
+            elif owner in self.classes:
+                found = self.classes[owner].assigns.get(attr)
+        if not found or len(found) != 1:
+            return None
+        value, where = found[0]
+        return (value, where) if value is not None else None
+
+    def dict_values(self, node: cst.BaseExpression, scope: Scope) -> list[cst.Dict]:
+        """Dict literals a name is assigned in its scope (for payload flow)."""
+        if isinstance(node, cst.Dict):
+            return [node]
+        if isinstance(node, cst.Name):
+            found = self.lookup(node.value, scope) or []
+            return [v for v, _ in found if isinstance(v, cst.Dict)]
+        return []
+
+    # --- URL flattening ---------------------------------------------------
+
+    def owner(self, node: cst.CSTNode, kind: OwnerKind, value: str,
+              fstring: cst.FormattedString | None = None) -> int:
+        key = self.owner_index.get(node)
+        if key is None:
+            key = len(self.owners)
+            self.owners.append(Owner(node, kind, value, fstring))
+            self.owner_index[node] = key
+        return key
+
+    def dyn(self, node: cst.CSTNode) -> Dyn:
+        key = self.dyn_index.get(node)
+        if key is None:
+            key = len(self.dyn_nodes)
+            self.dyn_nodes.append(node)
+            self.dyn_index[node] = key
+        return Dyn(key)
+
+    def flatten(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> list[Atom]:
+        """The URL template an expression builds (see codemods.urls)."""
+        if depth > 8:
+            return [self.dyn(node)]
+        if isinstance(node, cst.SimpleString):
+            value = string_value(node)
+            if value is None:
+                return [self.dyn(node)]
+            return [Lit(self.owner(node, "plain", value), 0, value)]
+        if isinstance(node, cst.ConcatenatedString):
+            left, right = node.left, node.right
+            if isinstance(right, cst.BaseExpression):
+                return (self.flatten(left, scope, depth + 1)
+                        + self.flatten(right, scope, depth + 1))
+            return [self.dyn(node)]
+        if isinstance(node, cst.FormattedString):
+            return self._flatten_fstring(node, scope, depth)
+        if isinstance(node, cst.BinaryOperation):
+            if isinstance(node.operator, cst.Add):
+                return (self.flatten(node.left, scope, depth + 1)
+                        + self.flatten(node.right, scope, depth + 1))
+            if isinstance(node.operator, cst.Modulo) and isinstance(node.left, cst.SimpleString):
+                return self._flatten_percent(node, scope, depth)
+            return [self.dyn(node)]
+        if isinstance(node, cst.Call):
+            return self._flatten_call(node, scope, depth)
+        if isinstance(node, cst.Name | cst.Attribute):
+            hit = self.resolve(node, scope)
+            if hit is not None:
+                return self.flatten(hit[0], hit[1], depth + 1)
+        return [self.dyn(node)]
+
+    def _flatten_fstring(
+        self, node: cst.FormattedString, scope: Scope, depth: int
+    ) -> list[Atom]:
+        atoms: list[Atom] = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                value = fstring_text_value(part, node)
+                if value is None:
+                    return [self.dyn(node)]
+                atoms.append(Lit(self.owner(part, "fstring", value, node), 0, value))
+            elif isinstance(part, cst.FormattedStringExpression):
+                if part.conversion is None and part.format_spec is None and part.equal is None:
+                    atoms.extend(self.flatten(part.expression, scope, depth + 1))
+                else:
+                    atoms.append(self.dyn(part.expression))
+        return atoms
+
+    def _flatten_percent(
+        self, node: cst.BinaryOperation, scope: Scope, depth: int
+    ) -> list[Atom]:
+        left = node.left
+        assert isinstance(left, cst.SimpleString)
+        value = string_value(left)
+        if value is None or "%%" in value:
+            return [self.dyn(node)]
+        right = node.right
+        positional: list[cst.BaseExpression] = []
+        named: dict[str, cst.BaseExpression] = {}
+        if isinstance(right, cst.Tuple):
+            for el in right.elements:
+                if isinstance(el, cst.StarredElement):
+                    return [self.dyn(node)]
+                positional.append(el.value)
+        elif isinstance(right, cst.Dict):
+            for d_el in right.elements:
+                if not isinstance(d_el, cst.DictElement):
+                    return [self.dyn(node)]
+                name = string_value(d_el.key)
+                if name is None:
+                    return [self.dyn(node)]
+                named[name] = d_el.value
+        else:
+            positional.append(right)
+        key = self.owner(left, "percent", value)
+        atoms: list[Atom] = []
+        pos = 0
+        index = 0
+        for m in _PERCENT_DIRECTIVE.finditer(value):
+            if m.start() > pos:
+                atoms.append(Lit(key, pos, value[pos:m.start()]))
+            field_name = m.group(2)
+            if field_name is not None and field_name in named:
+                atoms.extend(self.flatten(named[field_name], scope, depth + 1))
+            elif field_name is None and index < len(positional) and m.group(0).endswith("s"):
+                atoms.extend(self.flatten(positional[index], scope, depth + 1))
+                index += 1
+            elif field_name is None and index < len(positional):
+                atoms.append(self.dyn(positional[index]))
+                index += 1
+            else:
+                return [self.dyn(node)]
+            pos = m.end()
+        if pos < len(value):
+            atoms.append(Lit(key, pos, value[pos:]))
+        return atoms
+
+    def _flatten_call(self, node: cst.Call, scope: Scope, depth: int) -> list[Atom]:
+        func = node.func
+        if (isinstance(func, cst.Attribute) and func.attr.value == "format"
+                and isinstance(func.value, cst.SimpleString)):
+            return self._flatten_format(node, func.value, scope, depth)
+        if _callee_name(func).endswith("urljoin") and len(node.args) == 2 and all(
+            a.keyword is None and not a.star for a in node.args
+        ):
+            return self._flatten_urljoin(node, scope, depth)
+        return [self.dyn(node)]
+
+    def _flatten_format(
+        self, node: cst.Call, template: cst.SimpleString, scope: Scope, depth: int
+    ) -> list[Atom]:
+        value = string_value(template)
+        if value is None or "{{" in value or "}}" in value:
+            return [self.dyn(node)]
+        positional: list[cst.BaseExpression] = []
+        named: dict[str, cst.BaseExpression] = {}
+        for call_arg in node.args:
+            if call_arg.star:
+                return [self.dyn(node)]
+            if call_arg.keyword is not None:
+                named[call_arg.keyword.value] = call_arg.value
+            else:
+                positional.append(call_arg.value)
+        key = self.owner(template, "format", value)
+        atoms: list[Atom] = []
+        pos = 0
+        auto = 0
+        for m in _FORMAT_FIELD.finditer(value):
+            if m.start() > pos:
+                atoms.append(Lit(key, pos, value[pos:m.start()]))
+            spec = m.group(1)
+            name = re.split(r"[!:]", spec, maxsplit=1)[0]
+            arg: cst.BaseExpression | None = None
+            if name == "":
+                arg = positional[auto] if auto < len(positional) else None
+                auto += 1
+            elif name.isdigit():
+                i = int(name)
+                arg = positional[i] if i < len(positional) else None
+            elif name.isidentifier():
+                arg = named.get(name)
+            if arg is None:
+                return [self.dyn(node)]
+            if spec != name:
+                atoms.append(self.dyn(arg))
+            else:
+                atoms.extend(self.flatten(arg, scope, depth + 1))
+            pos = m.end()
+        if pos < len(value):
+            atoms.append(Lit(key, pos, value[pos:]))
+        return atoms
+
+    def _flatten_urljoin(self, node: cst.Call, scope: Scope, depth: int) -> list[Atom]:
+        base = self.flatten(node.args[0].value, scope, depth + 1)
+        rel = self.flatten(node.args[1].value, scope, depth + 1)
+        if not rel or not isinstance(rel[0], Lit):
+            return [self.dyn(node)]
+        absolute = rel[0].text.startswith("/")
+        if all(isinstance(a, Lit) for a in base):
+            text = "".join(a.text for a in base if isinstance(a, Lit))
+            m = _HOST_PREFIX.match(text)
+            if m is None:
+                return [self.dyn(node)]
+            if absolute:
+                keep = m.end()
+            elif "/" in text[m.end():]:
+                keep = text.rfind("/") + 1
+            else:
+                return [*base, Syn("/"), *rel]
+            return _take(base, keep) + rel
+        if isinstance(base[-1], Dyn) and all(isinstance(a, Dyn) for a in base):
+            return [*base, *rel] if absolute else [*base, Syn("/"), *rel]
+        return [self.dyn(node)]
+
+
+def _take(atoms: Sequence[Atom], n: int) -> list[Atom]:
+    """The first ``n`` characters of an all-literal template."""
+    out: list[Atom] = []
+    for a in atoms:
+        if n <= 0:
+            break
+        assert isinstance(a, Lit)
+        if len(a.text) <= n:
+            out.append(a)
+            n -= len(a.text)
+        else:
+            out.append(Lit(a.owner, a.start, a.text[:n]))
+            n = 0
+    return out
+
+
+def _callee_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""
+
+
+def dotted(node: cst.BaseExpression) -> str:
+    """``a.b.c`` for a chain of names/attributes, else ""."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = dotted(node.value)
+        return f"{inner}.{node.attr.value}" if inner else ""
+    return ""
+
+
+class _Collector(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__()
+        self.facts = facts
+        self.scope = facts.module_scope
+
+    # scopes
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        scope = Scope("class", node, self.scope)
+        if self.scope.kind == "module":
+            self.facts.classes[node.name.value] = scope
+        self._bind(node.name.value, None)
+        self.scope = scope
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name.value, None)
+        scope = Scope("function", node, self.scope)
+        params = [*node.params.posonly_params, *node.params.params]
+        if self.scope.kind == "class" and params:
+            scope.self_name = params[0].name.value
+        for p in [*params, *node.params.kwonly_params]:
+            scope.assigns.setdefault(p.name.value, []).append((None, scope))
+        for star in (node.params.star_arg, node.params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.assigns.setdefault(star.name.value, []).append((None, scope))
+        self.scope = scope
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    # bindings
+
+    def _bind(self, name: str, value: cst.BaseExpression | None) -> None:
+        self.scope.assigns.setdefault(name, []).append((value, self.scope))
+
+    def _record(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, value)
+        elif isinstance(target, cst.Tuple | cst.List):
+            values: Sequence[cst.BaseElement] | None = None
+            if isinstance(value, cst.Tuple | cst.List) and len(value.elements) == len(
+                target.elements
+            ):
+                values = value.elements
+            for i, el in enumerate(target.elements):
+                v = values[i].value if values is not None else None
+                if isinstance(el, cst.StarredElement):
+                    self._record(el.value, None)
+                else:
+                    self._record(el.value, v)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            fn = self.scope.function()
+            cls = fn.enclosing_class if fn is not None else None
+            if fn is not None and cls is not None and target.value.value == fn.self_name:
+                cls.self_attrs.setdefault(target.attr.value, []).append((value, fn))
+        elif isinstance(target, cst.Subscript):
+            pass
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._record(t.target, node.value)
+            if isinstance(t.target, cst.Subscript) and len(t.target.slice) == 1:
+                index = t.target.slice[0].slice
+                if isinstance(index, cst.Index):
+                    key = string_value(index.value)
+                    if key is not None:
+                        self.facts.subscript_assigns.append((node, t.target, key, self.scope))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._record(node.target, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._record(node.target, None)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._record(node.target, None)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None and isinstance(node.asname.name, cst.BaseExpression):
+            self._record(node.asname.name, None)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for n in node.names:
+            self._bind(n.name.value, None)
+
+    # imports
+
+    def visit_Import(self, node: cst.Import) -> None:
+        stmt = self.get_metadata(ParentNodeProvider, node)
+        if isinstance(stmt, cst.SimpleStatementLine):
+            self.facts.imports.append((stmt, node))
+        for alias in node.names:
+            name = dotted(alias.name)
+            local = alias.asname.name if alias.asname else None
+            if isinstance(local, cst.Name):
+                self.facts.module_aliases[local.value] = name
+                self._bind(local.value, None)
+            else:
+                top = name.split(".")[0]
+                self.facts.module_aliases.setdefault(top, top)
+                self._bind(top, None)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        stmt = self.get_metadata(ParentNodeProvider, node)
+        if isinstance(stmt, cst.SimpleStatementLine):
+            self.facts.imports.append((stmt, node))
+        mod = dotted(node.module) if node.module is not None else ""
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = dotted(alias.name)
+            local = alias.asname.name if alias.asname else None
+            local_name = local.value if isinstance(local, cst.Name) else name
+            self.facts.from_imports[local_name] = f"{mod}.{name}"
+            self._bind(local_name, None)
+
+    # things the rules look at
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        value = string_value(node)
+        if value is not None and interesting(value):
+            self.facts.leaves.append(node)
+            self.facts.scope_of[node] = self.scope
+
+    def visit_FormattedStringText(self, node: cst.FormattedStringText) -> None:
+        if interesting(node.value):
+            self.facts.leaves.append(node)
+            self.facts.scope_of[node] = self.scope
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.facts.calls.append(node)
+        self.facts.scope_of[node] = self.scope
+        http = _http_call(node, self.facts, self.scope)
+        if http is not None:
+            self.facts.http_calls.append(http)
+
+    def visit_Dict(self, node: cst.Dict) -> None:
+        self.facts.dicts.append(node)
+        self.facts.scope_of[node] = self.scope
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value in ("json", "data", "body"):
+            self.facts.attributes.append(node)
+            self.facts.scope_of[node] = self.scope
+
+
+def _http_call(node: cst.Call, facts: Facts, scope: Scope) -> HttpCall | None:
+    func = node.func
+    verb: str | None = None
+    via = ""
+    if isinstance(func, cst.Attribute):
+        verb = func.attr.value
+        via = dotted(func.value) or "<expr>"
+    elif isinstance(func, cst.Name):
+        origin = facts.from_imports.get(func.value, "")
+        if origin.split(".")[0] in HTTP_MODULES:
+            verb = origin.rsplit(".", 1)[-1]
+            via = origin.split(".")[0]
+    if verb is None:
+        return None
+    args = [a for a in node.args if a.keyword is None and not a.star]
+    kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+    if verb in HTTP_VERBS:
+        url = args[0].value if args else kw.get("url")
+        return HttpCall(node, verb.upper(), url, scope, via)
+    if verb == "request":
+        method_node = args[0].value if args else kw.get("method")
+        url = args[1].value if len(args) > 1 else kw.get("url")
+        method = string_value(method_node) if method_node is not None else None
+        return HttpCall(node, method.upper() if method else None, url, scope, via)
+    return None
+
+
+def collect(module: cst.Module) -> Facts:
+    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    parents = wrapper.resolve(ParentNodeProvider)
+    facts = Facts(module, dict(positions), dict(parents), Scope("module", module, None))
+    wrapper.visit(_Collector(facts))
+    return facts
+
+
+def iter_parents(facts: Facts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    cur = facts.parents.get(node)
+    while cur is not None:
+        yield cur
+        cur = facts.parents.get(cur)

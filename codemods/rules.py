@@ -1,0 +1,562 @@
+"""Every rule the codemods report, as data: code, name, fix applicability, summary, example.
+
+Codes are stable and never reused: WM1xx URLs, WM2xx auth headers, WM3xx send
+payloads, WM4xx webhook handlers, WM5xx the ``shim`` strategy's imports, WM9xx
+items that need a person. ``fix`` is the rule's usual applicability; a single
+finding may be reported lower (e.g. a URL on a sandbox host is ``unsafe``).
+``safe`` fixes are applied by ``rewrite --write``, ``unsafe`` ones only with
+``--unsafe``, ``manual`` ones are reported and marked with a
+``# waba-migrate: <code>: <what to do>`` comment. The examples are checked by
+the test suite: rewriting ``before`` for ``target``/``strategy`` with only
+this rule selected gives ``after``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+Fix = Literal["safe", "unsafe", "manual"]
+Strategy = Literal["native", "shim"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    fix: Fix
+    summary: str
+    before: str
+    after: str
+    #: the --target / --strategy the example is written for
+    target: Literal["360dialog", "meta"] = "360dialog"
+    strategy: Strategy = "native"
+
+    @property
+    def category(self) -> str:
+        return CATEGORIES[self.code[:3]]
+
+
+CATEGORIES: Final = MappingProxyType({
+    "WM1": "URLs",
+    "WM2": "auth headers",
+    "WM3": "send payloads",
+    "WM4": "webhook handlers",
+    "WM5": "shim strategy imports",
+    "WM9": "manual",
+})
+
+RULES: Final[tuple[Rule, ...]] = (
+    Rule(
+        "WM101", "onprem-url", "safe",
+        "On-Prem URL or base URL literal rewritten to the Cloud host and path (360dialog: "
+        "waba-v2.360dialog.io without /v1; Meta: "
+        "graph.facebook.com/{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}/...). Unsafe for "
+        "the sandbox host, self-hosted/other hosts and bases ending in /v1.",
+        before='''import requests
+
+URL = "https://waba.360dialog.io/v1/messages"
+requests.post(URL, json=body)
+''',
+        after='''import requests
+
+URL = "https://waba-v2.360dialog.io/messages"
+requests.post(URL, json=body)
+''',
+    ),
+    Rule(
+        "WM102", "onprem-path", "safe",
+        "On-Prem path literal (/v1/... or v1/... for urljoin) in a concatenation, f-string, "
+        "%-format, str.format, urljoin or class attribute rewritten to the Cloud path.",
+        before='''import requests
+
+def send(base, key, body):
+    return requests.post(f"{base}/v1/messages", json=body,
+                         headers={"D360-API-KEY": key})
+''',
+        after='''import requests
+
+def send(base, key, body):
+    return requests.post(f"{base}/messages", json=body,
+                         headers={"D360-API-KEY": key})
+''',
+    ),
+    Rule(
+        "WM201", "d360-key-to-bearer", "safe",
+        "Meta target: a D360-API-KEY header (dict literal, module constant, session.headers) "
+        "becomes Authorization: Bearer with the same secret expression (give it a Meta "
+        "system-user token).",
+        before='''import requests
+
+HEADERS = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
+requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADERS)
+''',
+        after='''import requests
+
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADERS)
+''',
+        target="meta",
+    ),
+    Rule(
+        "WM202", "bearer-to-d360-key", "unsafe",
+        "360dialog target, self-hosted On-Prem code: Authorization: Bearer <login token> "
+        "becomes D360-API-KEY with the same expression; unsafe because the value must now be "
+        "the channel's API key.",
+        before='''import requests
+
+def send(token, body):
+    hdr = {"Authorization": "Bearer " + token}
+    return requests.post("https://wa-node.internal:9090/v1/messages", json=body, headers=hdr)
+''',
+        after='''import requests
+
+def send(token, body):
+    hdr = {"D360-API-KEY": token}
+    return requests.post("https://wa-node.internal:9090/v1/messages", json=body, headers=hdr)
+''',
+    ),
+    Rule(
+        "WM301", "messaging-product", "safe",
+        'Send payload dict (inline json=, module constant, variable, json.dumps(...) for '
+        'data=, builder return value) gets "messaging_product": "whatsapp".',
+        before='''def text_message(wa_id, text):
+    return {"to": wa_id, "type": "text", "text": {"body": text}}
+''',
+        after='''def text_message(wa_id, text):
+    return {"messaging_product": "whatsapp", "to": wa_id, "type": "text", "text": {"body": text}}
+''',
+    ),
+    Rule(
+        "WM302", "preview-url-into-text", "safe",
+        "Top-level preview_url moved into the text object (Cloud reads text.preview_url).",
+        before='''def text_message(wa_id, text):
+    return {"to": wa_id, "type": "text", "preview_url": True, "text": {"body": text}}
+''',
+        after='''def text_message(wa_id, text):
+    return {"to": wa_id, "type": "text", "text": {"preview_url": True, "body": text}}
+''',
+    ),
+    Rule(
+        "WM303", "hsm-to-template", "safe",
+        "Legacy hsm message converted to a template: element_name -> name, language kept, "
+        "localizable_params -> body parameters, namespace dropped. Unsafe when the parameter "
+        "list is not a literal (the conversion assumes plain text parameters).",
+        before='''msg = {"to": wa_id, "type": "hsm", "hsm": {"namespace": ns, "element_name": "otp",
+       "language": {"policy": "deterministic", "code": "en"},
+       "localizable_params": [{"default": code}]}}
+''',
+        after='''msg = {"to": wa_id, "type": "template", "template": {"name": "otp",
+       "language": {"policy": "deterministic", "code": "en"},
+       "components": [{"type": "body", "parameters": [{"type": "text", "text": code}]}]}}
+''',
+    ),
+    Rule(
+        "WM304", "drop-template-namespace", "safe",
+        "template.namespace dropped (Cloud identifies templates by name and language).",
+        before='''def receipt(wa_id, ns):
+    return {"to": wa_id, "type": "template",
+            "template": {"namespace": ns, "name": "receipt", "language": {"code": "en"}}}
+''',
+        after='''def receipt(wa_id, ns):
+    return {"to": wa_id, "type": "template",
+            "template": {"name": "receipt", "language": {"code": "en"}}}
+''',
+    ),
+    Rule(
+        "WM305", "drop-lossy-field", "unsafe",
+        "A field with no Cloud equivalent is dropped (ttl, media provider, audio/sticker "
+        "caption, date_time parameter details); unsafe because behaviour changes.",
+        before='''def text_message(wa_id, text):
+    return {"to": wa_id, "type": "text", "text": {"body": text}, "ttl": 3600}
+''',
+        after='''def text_message(wa_id, text):
+    return {"to": wa_id, "type": "text", "text": {"body": text}}
+''',
+    ),
+    Rule(
+        "WM306", "context-message-id", "safe",
+        "Reply context: context.id renamed to context.message_id.",
+        before='''def reply(wa_id, text, mid):
+    return {"to": wa_id, "type": "text", "text": {"body": text}, "context": {"id": mid}}
+''',
+        after='''def reply(wa_id, text, mid):
+    return {"to": wa_id, "type": "text", "text": {"body": text}, "context": {"message_id": mid}}
+''',
+    ),
+    Rule(
+        "WM307", "drop-language-policy", "safe",
+        'A template language policy Cloud does not know ("fallback") is dropped.',
+        before='''def hello(wa_id):
+    return {"to": wa_id, "type": "template", "template": {
+        "name": "hello", "language": {"policy": "fallback", "code": "en"}}}
+''',
+        after='''def hello(wa_id):
+    return {"to": wa_id, "type": "template", "template": {
+        "name": "hello", "language": {"code": "en"}}}
+''',
+    ),
+    Rule(
+        "WM308", "mark-read-post", "safe",
+        'Read receipt PUT /v1/messages/{id} {"status": "read"} becomes POST /messages with '
+        'messaging_product, status and message_id (manual when the URL or body is not built '
+        'in the call).',
+        before='''import requests
+
+def mark_read(mid):
+    return requests.put(f"{WABA_URL}/v1/messages/{mid}", json={
+        "status": "read",
+    })
+''',
+        after='''import requests
+
+def mark_read(mid):
+    return requests.post(f"{WABA_URL}/messages", json={
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": mid,
+    })
+''',
+    ),
+    Rule(
+        "WM401", "webhook-onprem-view", "safe",
+        "Webhook payload expression (request.json, request.get_json(), "
+        "json.loads(request.body), DRF request.data, await request.json()) wrapped with "
+        "shim.webhooks.onprem_view, which turns a Cloud batch into the flat On-Prem body.",
+        before='''from flask import request
+
+@app.post("/hook")
+def hook():
+    data = request.get_json()
+    for status in data.get("statuses", []):
+        mark(status["id"], status["status"])
+    return "", 200
+''',
+        after='''from flask import request
+from shim.webhooks import onprem_view
+
+@app.post("/hook")
+def hook():
+    data = onprem_view(request.get_json())
+    for status in data.get("statuses", []):
+        mark(status["id"], status["status"])
+    return "", 200
+''',
+    ),
+    Rule(
+        "WM501", "shim-requests", "safe",
+        "shim strategy: in a file that calls On-Prem endpoints, import requests becomes from "
+        "shim.compat import requests (from requests import X -> from shim.compat.requests "
+        "import X); the shim routes the calls by config.",
+        before='''import requests
+
+requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADERS)
+''',
+        after='''from shim.compat import requests
+
+requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADERS)
+''',
+        strategy="shim",
+    ),
+    Rule(
+        "WM502", "shim-httpx", "safe",
+        "shim strategy: import httpx becomes from shim.compat import httpx (from httpx import "
+        "X -> from shim.compat.httpx import X).",
+        before='''import httpx
+
+async def send(body):
+    async with httpx.AsyncClient() as client:
+        await client.post("https://waba.360dialog.io/v1/messages", json=body)
+''',
+        after='''from shim.compat import httpx
+
+async def send(body):
+    async with httpx.AsyncClient() as client:
+        await client.post("https://waba.360dialog.io/v1/messages", json=body)
+''',
+        strategy="shim",
+    ),
+    Rule(
+        "WM901", "contacts-check", "manual",
+        "POST /v1/contacts (and other endpoints the shim answers locally) has no Cloud "
+        "endpoint: remove the check; sending needs none and wa_id is the number's digits.",
+        before='''from urllib.parse import urljoin
+
+def resolve(s, root, msisdn):
+    r = s.post(urljoin(root, "/v1/contacts"), json={"blocking": "wait", "contacts": [msisdn]})
+    return r.json()["contacts"][0]["wa_id"]
+''',
+        after='''from urllib.parse import urljoin
+
+def resolve(s, root, msisdn):
+    # waba-migrate: WM901: POST /v1/contacts has no Cloud endpoint: remove the call
+    r = s.post(urljoin(root, "/v1/contacts"), json={"blocking": "wait", "contacts": [msisdn]})
+    return r.json()["contacts"][0]["wa_id"]
+''',
+    ),
+    Rule(
+        "WM902", "unsupported-endpoint", "manual",
+        "An On-Prem endpoint with no Cloud equivalent (/v1/users/login, "
+        "/v1/settings/application, /v1/account, ...): the message names what to do instead "
+        "(from the mapping table).",
+        before='''import requests
+
+def login(user, pw):
+    return requests.post("https://waba.360dialog.io/v1/users/login", auth=(user, pw))
+''',
+        after='''import requests
+
+def login(user, pw):
+    # waba-migrate: WM902: Remove the login call; set api_key / access_token for the channel in the config.
+    return requests.post("https://waba.360dialog.io/v1/users/login", auth=(user, pw))
+''',  # noqa: E501
+    ),
+    Rule(
+        "WM903", "json-string-payload", "manual",
+        "The payload is a JSON string (from a DB, env or template file): add "
+        "messaging_product and the other Cloud changes where the string is stored.",
+        before='''import requests
+
+def send(tpl, to):
+    return requests.post("https://waba.360dialog.io/v1/messages",
+                         data=tpl.replace("{to}", to))
+''',
+        after='''import requests
+
+def send(tpl, to):
+    # waba-migrate: WM903: add messaging_product and the Cloud changes to the stored JSON
+    return requests.post("https://waba.360dialog.io/v1/messages",
+                         data=tpl.replace("{to}", to))
+''',
+    ),
+    Rule(
+        "WM904", "dynamic-payload", "manual",
+        "A payload key the codemod cannot read ({kind: {...}}, **splat): check by hand that "
+        "no hsm/preview_url/namespace change is needed.",
+        before='''def media(wa_id, kind, media_id):
+    return {"to": wa_id, "type": kind, kind: {"id": media_id}}
+''',
+        after='''def media(wa_id, kind, media_id):
+    # waba-migrate: WM904: check by hand: key `kind` may need Cloud changes
+    return {"to": wa_id, "type": kind, kind: {"id": media_id}}
+''',
+    ),
+    Rule(
+        "WM905", "base-url-setting", "manual",
+        "The base URL comes from a setting, env var, attribute or parameter: point it at the "
+        "Cloud base (the path in code is already rewritten).",
+        before='''import requests
+from django.conf import settings
+
+def send(body):
+    return requests.post(settings.WA_BASE + "/v1/messages", json=body)
+''',
+        after='''import requests
+from django.conf import settings
+
+def send(body):
+    # waba-migrate: WM905: point `settings.WA_BASE` at https://waba-v2.360dialog.io
+    return requests.post(settings.WA_BASE + "/v1/messages", json=body)
+''',
+    ),
+    Rule(
+        "WM906", "endpoint-shape-change", "manual",
+        "The endpoint exists on Cloud but its request or response changes shape (media upload "
+        "is multipart, media download is two steps, profile and webhook settings differ): the "
+        "message quotes the mapping table's note.",
+        before='''import requests
+
+def download(key, media_id):
+    url = "https://waba.360dialog.io/v1/media/" + media_id
+    return requests.get(url, headers={"D360-API-KEY": key}).content
+''',
+        after='''import requests
+
+def download(key, media_id):
+    url = "https://waba.360dialog.io/v1/media/" + media_id
+    # waba-migrate: WM906: adapt this download_media call: Two steps on Cloud: GET the media JSON, then GET its url
+    return requests.get(url, headers={"D360-API-KEY": key}).content
+''',  # noqa: E501
+    ),
+    Rule(
+        "WM907", "version-segment", "manual",
+        "A 'v1' constant builds On-Prem URLs in a helper ('{}/{}/{}'.format(HOST, VERSION, "
+        "method)): rewrite the helper by hand.",
+        before='''NODE, API_VERSION = "https://wa-node.internal:9090", "v1"
+
+def endpoint(method):
+    return "{}/{}/{}".format(NODE, API_VERSION, method)
+''',
+        after='''# waba-migrate: WM907: rewrite the URL helper for Cloud paths (no /v1)
+NODE, API_VERSION = "https://wa-node.internal:9090", "v1"
+
+def endpoint(method):
+    return "{}/{}/{}".format(NODE, API_VERSION, method)
+''',
+    ),
+    Rule(
+        "WM908", "url-needs-hand-rewrite", "manual",
+        "The URL cannot be rewritten mechanically: one constant serves endpoints that map to "
+        "different Cloud URLs, the Cloud URL depends on an HTTP method the codemod cannot "
+        "see, or its parts move around.",
+        before='''import requests
+
+MEDIA = "https://waba.360dialog.io/v1/media"
+
+def upload(data):
+    return requests.post(MEDIA, data=data)
+
+def download(media_id):
+    return requests.get(MEDIA + "/" + media_id)
+''',
+        after='''import requests
+
+# waba-migrate: WM908: calls need different Cloud URLs: give each its own
+MEDIA = "https://waba.360dialog.io/v1/media"
+
+def upload(data):
+    return requests.post(MEDIA, data=data)
+
+def download(media_id):
+    return requests.get(MEDIA + "/" + media_id)
+''',
+    ),
+    Rule(
+        "WM909", "group-recipient", "manual",
+        'recipient_type "group" (the legacy On-Prem groups API) has no Cloud equivalent.',
+        before='''def group_text(group_id, text):
+    return {"recipient_type": "group", "to": group_id, "type": "text",
+            "text": {"body": text}}
+''',
+        after='''def group_text(group_id, text):
+    # waba-migrate: WM909: recipient_type 'group' has no Cloud equivalent
+    return {"recipient_type": "group", "to": group_id, "type": "text",
+            "text": {"body": text}}
+''',
+    ),
+    Rule(
+        "WM910", "payload-rejected", "manual",
+        "The translator refuses a constant payload (e.g. an On-Prem media UUID, an unknown "
+        "type): the message gives its JSON path and reason.",
+        before='''WA_IMAGE = {"to": "4915112345678", "type": "image",
+            "image": {"id": "f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68"}}
+''',
+        after='''# waba-migrate: WM910: fix $.image.id: this is an On-Premise media id (UUID); Cloud cannot use it. Upload the file again on this channel (POST /v1/media) and send the new id
+WA_IMAGE = {"to": "4915112345678", "type": "image",
+            "image": {"id": "f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68"}}
+''',  # noqa: E501
+    ),
+    Rule(
+        "WM911", "meta-webhook-verification", "manual",
+        "Meta target: the webhook must answer Meta's GET verify-token handshake and check "
+        "X-Hub-Signature-256 (shim.webhooks guards do both).",
+        before='''from flask import request
+
+@app.post("/hook")
+def hook():
+    body = request.json
+    if "messages" in body:
+        handle(body["contacts"][0]["wa_id"], body["messages"][0])
+    return ""
+''',
+        after='''from flask import request
+
+@app.post("/hook")
+def hook():
+    # waba-migrate: WM911: verify Meta's GET handshake and X-Hub-Signature-256 (shim.webhooks guards)
+    body = request.json
+    if "messages" in body:
+        handle(body["contacts"][0]["wa_id"], body["messages"][0])
+    return ""
+''',  # noqa: E501
+        target="meta",
+    ),
+    Rule(
+        "WM912", "aiohttp-no-shim", "manual",
+        "shim strategy: aiohttp has no drop-in in shim.compat; move the calls to httpx with "
+        "the shim's transport or use the native strategy.",
+        before='''import aiohttp
+
+async def send(body):
+    async with aiohttp.ClientSession() as s:
+        await s.post("https://waba.360dialog.io/v1/messages", json=body)
+''',
+        after='''# waba-migrate: WM912: aiohttp has no shim drop-in: use httpx or --strategy native
+import aiohttp
+
+async def send(body):
+    async with aiohttp.ClientSession() as s:
+        await s.post("https://waba.360dialog.io/v1/messages", json=body)
+''',
+        strategy="shim",
+    ),
+    Rule(
+        "WM913", "http-through-wrapper", "manual",
+        "shim strategy: the file builds On-Prem requests but imports no HTTP library (a "
+        "wrapper sends them): switch the wrapper's module to shim.compat.",
+        before='''from .http import post_request
+
+def send(body):
+    return post_request("https://waba.360dialog.io/v1/messages", body)
+''',
+        after='''from .http import post_request
+
+def send(body):
+    # waba-migrate: WM913: switch the module that sends these requests to shim.compat
+    return post_request("https://waba.360dialog.io/v1/messages", body)
+''',
+        strategy="shim",
+    ),
+    Rule(
+        "WM914", "payload-set-later", "manual",
+        'An On-Prem-only field (preview_url, ttl, hsm) is set on a payload variable after the '
+        'literal (msg["ttl"] = ..., msg.update(...)): change it by hand.',
+        before='''def push(wa_id, text, ttl=None):
+    msg = {"to": wa_id, "type": "text", "text": {"body": text}}
+    if ttl is not None:
+        msg["ttl"] = ttl
+    return msg
+''',
+        after='''def push(wa_id, text, ttl=None):
+    msg = {"to": wa_id, "type": "text", "text": {"body": text}}
+    if ttl is not None:
+        # waba-migrate: WM914: drop ttl (no Cloud equivalent)
+        msg["ttl"] = ttl
+    return msg
+''',
+    ),
+)
+
+RULES_BY_CODE: Final[Mapping[str, Rule]] = MappingProxyType({r.code: r for r in RULES})
+assert len(RULES_BY_CODE) == len(RULES), "duplicate rule code"
+
+
+class UnknownRuleError(ValueError):
+    """A --select/--ignore entry that names no rule."""
+
+
+def select_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> frozenset[str]:
+    """Rule codes left after ``--select`` and ``--ignore`` (codes or prefixes like ``WM3``)."""
+    wanted = list(select)
+    chosen = _expand(wanted) if wanted else set(RULES_BY_CODE)
+    return frozenset(chosen - _expand(ignore))
+
+
+def _expand(entries: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for raw in entries:
+        for part in raw.split(","):
+            token = part.strip().upper()
+            if not token:
+                continue
+            if token == "ALL":
+                out |= set(RULES_BY_CODE)
+                continue
+            hits = {c for c in RULES_BY_CODE if c.startswith(token)}
+            if not hits or not token.startswith("WM"):
+                raise UnknownRuleError(f"unknown rule code {part.strip()!r} (codes: "
+                                       f"{', '.join(RULES_BY_CODE)})")
+            out |= hits
+    return out
