@@ -168,8 +168,9 @@ class Gateway:
             self._finish(stats, response, started)
         if channel is None:
             self._finish(self.metrics.started(None), response, started)
-        await self._send(scope, receive, send, response, close)
+        # Logged before the response leaves: once a caller has its answer, the line exists.
         self._access(scope, method, target, response, started, channel, presented)
+        await self._send(scope, receive, send, response, close)
 
     async def _serve(
         self,
