@@ -10,6 +10,7 @@ served by Meta, both sandboxes on loopback.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import quote, urljoin
 
@@ -316,3 +317,23 @@ def test_mark_read_with_an_unquoted_cloud_id(route: Caller) -> None:
         f"{route.base}/v1/messages/{inbound_id}", headers=route.auth, json={"status": "read"}
     )
     assert read.status_code == 200, read.text
+
+
+def test_the_callers_read_timeout_applies_and_hooks_run(route: Caller) -> None:
+    seen: list[int] = []
+    with requests.Session() as s:
+        s.hooks["response"].append(lambda r, *a, **k: seen.append(r.status_code))
+        s.headers.update(route.auth)
+        body = {"to": TO, "text": {"body": "a"}}
+        ok = s.post(route.base + "/v1/messages", json=body, timeout=(3, 10))
+        route.sandbox.fault(delay_ms=900, path="/messages")
+        with pytest.raises(real_requests.exceptions.Timeout) as exc:
+            s.post(route.base + "/v1/messages", json={"to": TO, "text": {"body": "b"}}, timeout=0.3)
+    assert ok.status_code == 200 and seen == [200]
+    key = exc.value.idempotency_key  # type: ignore[attr-defined]
+    assert key in str(exc.value)
+    deadline = time.monotonic() + 5
+    while len(route.outbox()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the slow send still lands after the delay
+    late = route.outbox()
+    assert len(late) == 2 and late[1]["body"]["biz_opaque_callback_data"] == key
