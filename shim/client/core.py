@@ -49,6 +49,7 @@ drivers execute them. Everything but sleeping and HTTP happens here, once.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json as jsonlib
 import logging
@@ -899,46 +900,63 @@ def _build_request(
     extensions: dict[str, Any],
 ) -> httpx.Request:
     base = ch.resolved_base_url
-    headers = {**auth, "User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE}
+    method = translated.method
+    auth_items = tuple(auth.items())
     if ch.backend is Target.ONPREM:
-        url = base + translated.path  # the On-Prem path with its query, unchanged
+        url = _url(base + translated.path)  # the On-Prem path with its query, unchanged
         if raw_upload:
-            headers["Content-Type"] = content_type or "application/octet-stream"
+            headers = _headers(auth_items, content_type or "application/octet-stream")
             return httpx.Request(
-                translated.method,
-                url,
-                headers=headers,
-                content=content or b"",
-                extensions=extensions,
+                method, url, headers=headers, content=content or b"", extensions=extensions
             )
         if translated.body is None and not content:
-            return httpx.Request(translated.method, url, headers=headers, extensions=extensions)
-        headers["Content-Type"] = JSON_CONTENT_TYPE
+            return httpx.Request(
+                method, url, headers=_headers(auth_items, None), extensions=extensions
+            )
         payload = content if content else _dumps(translated.body)
         return httpx.Request(
-            translated.method, url, headers=headers, content=payload, extensions=extensions
+            method,
+            url,
+            headers=_headers(auth_items, JSON_CONTENT_TYPE),
+            content=payload,
+            extensions=extensions,
         )
-    url = base + translated.path_with_query
+    url = _url(base + translated.path_with_query)
     if translated.body_kind is Body.MULTIPART:
         assert translated.file is not None
         return httpx.Request(
-            translated.method,
+            method,
             url,
-            headers=headers,
+            headers=_headers(auth_items, None),
             data=translated.body or {},
             files={"file": translated.file},
             extensions=extensions,
         )
     if translated.body_kind is Body.NONE or translated.body is None:
-        return httpx.Request(translated.method, url, headers=headers, extensions=extensions)
-    headers["Content-Type"] = JSON_CONTENT_TYPE
+        return httpx.Request(method, url, headers=_headers(auth_items, None), extensions=extensions)
     return httpx.Request(
-        translated.method,
+        method,
         url,
-        headers=headers,
+        headers=_headers(auth_items, JSON_CONTENT_TYPE),
         content=_dumps(translated.body),
         extensions=extensions,
     )
+
+
+# Parsing a URL and normalising headers cost more than translating a message;
+# both repeat for every send of a channel, so they are built once and copied
+# (httpx.Request copies the Headers it is given).
+@functools.lru_cache(maxsize=4096)
+def _url(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _headers(auth: tuple[tuple[str, str], ...], content_type: str | None) -> httpx.Headers:
+    headers = httpx.Headers({**dict(auth), "User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE})
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers
 
 
 def _dumps(body: Any) -> bytes:

@@ -20,8 +20,9 @@ webhook arrives.
 
 from __future__ import annotations
 
+import os
+import random
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +48,16 @@ MAX_CALLBACK_DATA: Final = 512
 KEY_PREFIX: Final = "wm-"
 
 
+# Keys must be unique, not secret: a PRNG seeded from the OS (and reseeded in
+# forked children) is enough, and much cheaper per send than os.urandom.
+_rng = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_rng.seed)
+
+
 def new_key() -> str:
-    """A fresh key: short, URL-safe, recognisably ours in webhook data."""
-    return KEY_PREFIX + uuid.uuid4().hex
+    """A fresh key: 128 random bits, URL-safe, recognisably ours in webhook data."""
+    return f"{KEY_PREFIX}{_rng.getrandbits(128):032x}"
 
 
 def key_from(header: Callable[[str], str | None], body: Any) -> tuple[str | None, str]:

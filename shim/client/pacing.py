@@ -15,6 +15,7 @@ bursts up to 45 that borrow from future quota (error 131056 otherwise).
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -165,9 +166,12 @@ _EPSILON: Final = 1e-9
 
 def recipient_key(recipient: str) -> str:
     """``+49 151 …`` and ``49151…`` are the same user: compare digits (BSUIDs as is)."""
-    if recipient and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in recipient):
-        return "".join(ch for ch in recipient if ch.isdigit())
+    if recipient.isdigit():
+        return recipient
+    if _PHONE_LIKE.fullmatch(recipient):
+        return _NON_DIGITS.sub("", recipient)
     return recipient
 
 
-_PHONE_PUNCTUATION: Final = frozenset("+ ()-.")
+_PHONE_LIKE: Final = re.compile(r"[0-9+ ().-]+")
+_NON_DIGITS: Final = re.compile(r"\D")

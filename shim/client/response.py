@@ -37,11 +37,12 @@ class ShimResponse:
     __slots__ = (
         "_body",
         "_content",
+        "_headers",
+        "_raw_headers",
         "attempts",
         "backend",
         "channel",
         "endpoint",
-        "headers",
         "idempotency_key",
         "outcome",
         "outcome_detail",
@@ -72,9 +73,9 @@ class ShimResponse:
         self.status_code = status_code
         self._body = body
         self._content = content
-        self.headers = httpx.Headers(headers)
-        if body is not _UNSET and "content-type" not in self.headers:
-            self.headers["Content-Type"] = JSON_CONTENT_TYPE
+        # Built on first access: most in-process callers never look at headers.
+        self._headers: httpx.Headers | None = None
+        self._raw_headers = headers
         self.channel = channel
         self.backend = backend
         self.endpoint = endpoint
@@ -88,6 +89,15 @@ class ShimResponse:
         self.replayed = replayed
 
     # -- requests/httpx-compatible surface --------------------------------
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            headers = httpx.Headers(self._raw_headers)
+            if self._body is not _UNSET and "content-type" not in headers:
+                headers["Content-Type"] = JSON_CONTENT_TYPE
+            self._headers = headers
+        return self._headers
 
     @property
     def content(self) -> bytes:
