@@ -89,7 +89,7 @@ ENDPOINTS: Final = (
         note="Body translated (messaging_product, preview_url, hsm, namespace, ttl, provider).",
     ),
     _E(
-        "mark_read", "PUT", "/v1/messages/{message_id}",
+        "mark_read", "PUT", "/v1/messages/{message_id:path}",
         _R("POST", "/messages"), _R("POST", "/{phone_number_id}/messages"),
         note='{"status": "read"} becomes {"messaging_product", "status": "read", "message_id"}.',
     ),

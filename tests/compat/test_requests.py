@@ -304,11 +304,6 @@ def test_the_module_mirrors_requests() -> None:
         assert callable(getattr(requests, fn))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cloud message ids hold '/': an unquoted id in PUT /v1/messages/{id} does not match "
-    "the mark_read route yet (mapping table / router); callers must quote it for now",
-)
 def test_mark_read_with_an_unquoted_cloud_id(route: Caller) -> None:
     inbound_id = ""
     while "/" not in inbound_id:  # ids are random: get one holding a slash

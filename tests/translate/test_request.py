@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shim.mapping import fields
-from shim.mapping.endpoints import ENDPOINTS, UNSUPPORTED
+from shim.mapping.endpoints import ENDPOINTS, UNSUPPORTED, fill
 from shim.translate import (
     CloudRequest,
     MissingFieldError,
@@ -434,7 +434,8 @@ def test_unknown_path_is_404() -> None:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_every_endpoint_row_is_reachable_for_both_targets(endpoint: Any) -> None:
-    path = endpoint.onprem_path.format(message_id="m1", media_id="42", name="tpl")
+    path = fill(endpoint.onprem_path, {"message_id": "wamid.HB/g+=", "media_id": "42",
+                                       "name": "tpl"})
     bodies = {
         "send_message": {"to": "1", "text": {"body": "x"}},
         "mark_read": {"status": "read"},
