@@ -77,9 +77,8 @@ class CloudMessages:
             return self._mark_read(body)
         kind, wa_id = check_cloud_send(body)
         state = self.state
-        category = "service"
         if kind == "template":
-            category = self._check_template(body["template"])
+            self._check_template(body["template"])
         elif kind in MEDIA_TYPES:
             media_id = body[kind].get("id")
             if media_id is not None and state.media.get(media_id) is None:
@@ -91,9 +90,7 @@ class CloudMessages:
         to = body["to"]
         message_id = ids.cloud_message_id(wa_id)
         self.core.accept(
-            OutboundMessage(
-                message_id, to, body, wa_id, category, body.get("biz_opaque_callback_data")
-            )
+            OutboundMessage(message_id, to, body, wa_id, body.get("biz_opaque_callback_data"))
         )
         sent: dict[str, Any] = {"id": message_id}
         if kind == "template":
@@ -106,7 +103,7 @@ class CloudMessages:
             }
         )
 
-    def _check_template(self, template: Mapping[str, Any]) -> str:
+    def _check_template(self, template: Mapping[str, Any]) -> None:
         name, code = template["name"], template["language"]["code"]
         tpl = self.state.templates.get(name, code)
         if tpl is None:
@@ -122,7 +119,6 @@ class CloudMessages:
         problem = param_count_problem(tpl, template.get("components"))
         if problem is not None:
             raise ApiError(132000, problem)
-        return tpl.category.lower()
 
     def _mark_read(self, body: Mapping[str, Any]) -> Response:
         if body.get("status") != "read":

@@ -62,7 +62,7 @@ class OnPremApi:
             media_id = body[kind].get("id")
             if media_id is not None and state.media.get(media_id) is None:
                 raise ApiError(1009, f"{kind}.id: unknown media id {media_id}")
-        message = OutboundMessage(ids.onprem_message_id(), body["to"], body, wa_id, "service")
+        message = OutboundMessage(ids.onprem_message_id(), body["to"], body, wa_id)
         failure: tuple[int, str | None] | None = None
         if kind in ("template", "hsm"):
             failure = self._template_failure(kind, body[kind])

@@ -27,7 +27,6 @@ class OutboundMessage:
     to: str
     body: Any
     wa_id: str
-    category: str
     callback_data: str | None = None
 
     def as_outbox(self) -> dict[str, Any]:

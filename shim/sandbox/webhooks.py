@@ -6,7 +6,8 @@ and worker tasks deliver them.
 
 Cloud shape follows Meta's habits (peers-and-reliability section 5): several
 items may share one POST and a flush may be delivered out of order. On-Prem
-posts are flat, one event each, in order. Any answer other than 2xx (or no
+posts are flat, one event each, queued in order (``webhook_concurrency``
+workers deliver them, like On-Prem's ``max_concurrent_requests``). Any answer other than 2xx (or no
 answer) is retried with exponential back-off, a bounded number of times.
 Timings are compressed: Meta retries for days, the sandbox for seconds.
 """
@@ -287,7 +288,7 @@ class WebhookDispatcher:
             )
             delivery.last_status = response.status_code
             delivery.last_error = None
-            if 200 <= response.status_code < 300:
+            if response.status_code == 200:  # Meta: anything but 200 is retried
                 delivery.state = "delivered"
                 return
         except httpx.HTTPError as exc:

@@ -12,13 +12,21 @@ from shim.sandbox import RunningSandbox, running_asgi, running_sandbox
 from tests.sandbox.helpers import WebhookReceiver
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
+@pytest.fixture(scope="module")
+def _receiver_server() -> Iterator[WebhookReceiver]:
     hook = WebhookReceiver()
     with running_asgi(hook.app()) as base_url:
         hook.url = f"{base_url}/hook"
         yield hook
         hook.gate.set()
+
+
+@pytest.fixture
+def receiver(_receiver_server: WebhookReceiver) -> Iterator[WebhookReceiver]:
+    """A real webhook endpoint on loopback, emptied before each test."""
+    _receiver_server.reset()
+    yield _receiver_server
+    _receiver_server.gate.set()
 
 
 def _module_sandbox(api: str) -> Callable[[], Iterator[RunningSandbox]]:

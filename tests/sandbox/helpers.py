@@ -10,10 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+#: A plain client for loopback calls without credentials (building a CA bundle per
+#: ``httpx.get`` call costs ~100 ms, so tests share this one).
+LOOPBACK = httpx.Client(verify=False, trust_env=False, timeout=10)
 
 
 @dataclass
@@ -40,6 +45,12 @@ class WebhookReceiver:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.gate.set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.fail_first, self.always_fail, self.attempts = 0, False, 0
+            self.received.clear()
         self.gate.set()
 
     async def _post(self, request: Request) -> Response:

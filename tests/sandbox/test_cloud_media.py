@@ -10,6 +10,7 @@ import pytest
 
 from shim.mapping.hosts import LOOKASIDE_HOST, rewrite_lookaside_url
 from shim.sandbox import RunningSandbox
+from tests.sandbox.helpers import LOOPBACK
 
 JPEG = b"\xff\xd8\xff\xe0" + b"sandbox-test-image" * 10 + b"\xff\xd9"
 
@@ -64,7 +65,7 @@ def test_two_step_download_360dialog_rewrites_the_lookaside_host(
         assert response.content == JPEG
         assert response.headers["content-type"] == "image/jpeg"
     # without the key the proxy refuses, with 360dialog's gateway envelope
-    refused = httpx.get(proxied)
+    refused = LOOPBACK.get(proxied)
     assert refused.status_code == 401
     assert refused.json()["meta"]["success"] is False
 
@@ -75,7 +76,7 @@ def test_two_step_download_meta_needs_the_bearer_token(meta: RunningSandbox) -> 
         info = api.get(media_info_url(meta, media_id)).json()
         assert info["url"].startswith(f"{meta.base_url}/whatsapp_business/attachments/?mid=")
         assert api.get(info["url"]).content == JPEG
-    refused = httpx.get(info["url"])
+    refused = LOOPBACK.get(info["url"])
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == 190
 

@@ -8,12 +8,12 @@ import pytest
 from shim.mapping.hosts import D360_API_KEY_HEADER
 from shim.sandbox import RunningSandbox, running_sandbox
 from tests.conftest import load_example
-from tests.sandbox.helpers import text_send
+from tests.sandbox.helpers import LOOPBACK, text_send
 
 
 def test_360_bad_or_missing_key_gets_gateway_envelope(d360: RunningSandbox) -> None:
     for headers in ({}, {D360_API_KEY_HEADER: "wrong"}):
-        response = httpx.post(d360.messages_url, json=text_send(), headers=headers)
+        response = LOOPBACK.post(d360.messages_url, json=text_send(), headers=headers)
         assert response.status_code == 401
         meta = response.json()["meta"]
         assert meta["success"] is False
@@ -25,13 +25,13 @@ def test_360_bad_or_missing_key_gets_gateway_envelope(d360: RunningSandbox) -> N
 
 def test_meta_bad_token_is_190(meta: RunningSandbox) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
-        response = httpx.post(meta.messages_url, json=text_send(), headers=headers)
+        response = LOOPBACK.post(meta.messages_url, json=text_send(), headers=headers)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == 190
 
 
 def test_meta_accepts_access_token_query_parameter(meta: RunningSandbox) -> None:
-    response = httpx.get(
+    response = LOOPBACK.get(
         f"{meta.graph_url}/{meta.phone_number_id}",
         params={"fields": "health_status", "access_token": meta.access_token},
     )
@@ -40,21 +40,21 @@ def test_meta_accepts_access_token_query_parameter(meta: RunningSandbox) -> None
 
 def test_custom_credentials_and_accept_any_key() -> None:
     with running_sandbox("360dialog", api_key="k-123", open_windows=True) as sandbox:
-        ok = httpx.post(
+        ok = LOOPBACK.post(
             sandbox.messages_url, json=text_send(), headers={D360_API_KEY_HEADER: "k-123"}
         )
         assert ok.status_code == 200
         assert sandbox.auth_headers == {D360_API_KEY_HEADER: "k-123"}
-        default = httpx.post(
+        default = LOOPBACK.post(
             sandbox.messages_url, json=text_send(), headers={D360_API_KEY_HEADER: "sandbox-key"}
         )
         assert default.status_code == 401
     with running_sandbox("meta", accept_any_key=True, open_windows=True) as sandbox:
-        response = httpx.post(
+        response = LOOPBACK.post(
             sandbox.messages_url, json=text_send(), headers={"Authorization": "Bearer anything"}
         )
         assert response.status_code == 200
-        assert httpx.post(sandbox.messages_url, json=text_send()).status_code == 401
+        assert LOOPBACK.post(sandbox.messages_url, json=text_send()).status_code == 401
 
 
 def test_health_status(cloud: RunningSandbox, api: httpx.Client) -> None:
@@ -177,11 +177,11 @@ def test_meta_nodes(meta: RunningSandbox) -> None:
         other_number = api.post("/123/messages", json=text_send())
         assert other_number.json()["error"]["code"] == 100
     # any Graph version works, a malformed one does not
-    any_version = httpx.get(
+    any_version = LOOPBACK.get(
         f"{meta.base_url}/v17.0/{meta.phone_number_id}", headers=meta.auth_headers
     )
     assert any_version.status_code == 200
-    bad_version = httpx.get(
+    bad_version = LOOPBACK.get(
         f"{meta.base_url}/latest/{meta.phone_number_id}", headers=meta.auth_headers
     )
     assert bad_version.json()["error"]["code"] == 100

@@ -10,7 +10,7 @@ import pytest
 
 from shim.mapping.errors import ONPREM_ERRORS, cloud_to_onprem_code
 from shim.sandbox import RunningSandbox
-from tests.sandbox.helpers import text_send
+from tests.sandbox.helpers import LOOPBACK, text_send
 
 
 def onprem_send(to: str = "4915112345678") -> dict[str, Any]:
@@ -137,10 +137,10 @@ def test_drop_after_accept_on_onprem(onprem: RunningSandbox) -> None:
     ],
 )
 def test_bad_fault_requests_name_the_field(d360: RunningSandbox, body: Any, field: str) -> None:
-    response = httpx.post(f"{d360.base_url}/_sandbox/faults", json=body)
+    response = LOOPBACK.post(f"{d360.base_url}/_sandbox/faults", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith(field)
-    assert httpx.get(f"{d360.base_url}/_sandbox/faults").json() == {"faults": []}
+    assert LOOPBACK.get(f"{d360.base_url}/_sandbox/faults").json() == {"faults": []}
 
 
 def test_reset_and_delete_clear_faults(cloud: RunningSandbox, api: httpx.Client) -> None:

@@ -13,6 +13,7 @@ from shim.mapping.errors import ONPREM_ERRORS
 from shim.mapping.hosts import D360_API_KEY_HEADER
 from shim.sandbox import RunningSandbox
 from tests.conftest import load_example
+from tests.sandbox.helpers import LOOPBACK
 
 USER = "4915112345678"
 
@@ -189,7 +190,7 @@ def test_blocked_paths_answer_like_360dialogs_blacklist(api: httpx.Client) -> No
 
 
 def test_bad_key_gets_gateway_envelope(onprem: RunningSandbox) -> None:
-    response = httpx.post(onprem.messages_url, json={}, headers={D360_API_KEY_HEADER: "x"})
+    response = LOOPBACK.post(onprem.messages_url, json={}, headers={D360_API_KEY_HEADER: "x"})
     assert response.status_code == 401
     assert response.json()["meta"]["success"] is False
 

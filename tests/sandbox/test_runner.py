@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +18,7 @@ from shim.sandbox import (
     running_sandbox,
     running_sandbox_async,
 )
-from tests.sandbox.helpers import WebhookReceiver, cloud_statuses, text_send
+from tests.sandbox.helpers import LOOPBACK, WebhookReceiver, cloud_statuses, text_send
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +34,7 @@ def test_defaults_and_urls() -> None:
         assert sandbox.base_url.startswith("http://127.0.0.1:")
         assert sandbox.messages_url == f"{sandbox.base_url}/v24.0/555/messages"
         assert sandbox.auth_headers == {"Authorization": "Bearer sandbox-token"}
-        info = httpx.get(f"{sandbox.base_url}/_sandbox/info").json()
+        info = LOOPBACK.get(f"{sandbox.base_url}/_sandbox/info").json()
         assert info["api"] == "meta" and info["phone_number_id"] == "555"
         assert "sandbox-token" not in str(info)  # credentials are not exposed
 
@@ -122,14 +121,14 @@ def test_cli_serves_and_prints_its_base_url() -> None:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:")
-        response = httpx.post(
+        response = LOOPBACK.post(
             f"{base_url}/v1/messages",
             json={"to": "4915112345678", "text": {"body": "from the CLI test"}},
             headers={"D360-API-KEY": "cli-key"},
         )
         assert response.status_code == 200
         assert response.json()["messages"][0]["id"].startswith("gBEG")
-        assert httpx.get(f"{base_url}/_sandbox/outbox").json()[0]["to"] == "4915112345678"
+        assert LOOPBACK.get(f"{base_url}/_sandbox/outbox").json()[0]["to"] == "4915112345678"
     finally:
         process.terminate()
         process.wait(timeout=10)
