@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib
+import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -68,11 +70,23 @@ def _forget_bot() -> None:
 
 @contextlib.contextmanager
 def running_bot(
-    parent: Path, monkeypatch: pytest.MonkeyPatch, sandbox: RunningSandbox
+    parent: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: RunningSandbox,
+    *,
+    waba_url: str | None = "sandbox",
+    api_key: str | None = None,
 ) -> Iterator[Bot]:
-    """Import the bot package found in ``parent`` (configured by env, as in production)."""
-    monkeypatch.setenv("WABA_URL", sandbox.base_url)
-    monkeypatch.setenv("D360_API_KEY", sandbox.api_key)
+    """Import the bot package found in ``parent`` (configured by env, as in production).
+
+    ``WABA_URL`` points at the sandbox unless ``waba_url`` is None (the bot's
+    own default host stays, for the shim's drop-in to intercept).
+    """
+    if waba_url is None:
+        monkeypatch.delenv("WABA_URL", raising=False)
+    else:
+        monkeypatch.setenv("WABA_URL", sandbox.base_url if waba_url == "sandbox" else waba_url)
+    monkeypatch.setenv("D360_API_KEY", api_key or sandbox.api_key)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     _forget_bot()
     monkeypatch.syspath_prepend(str(parent))
@@ -86,6 +100,17 @@ def running_bot(
             yield Bot(whatsapp, webhook, app, url)
     finally:
         _forget_bot()
+
+
+def rewrite_copy(parent: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Copy the bot under ``parent`` and run ``waba-migrate rewrite ... --write`` on the copy."""
+    shutil.copytree(BOT_DIR, parent / PACKAGE)
+    script = Path(sys.executable).with_name("waba-migrate")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "shim.cli"]
+    return subprocess.run(
+        [*command, "rewrite", str(parent / PACKAGE), "--target", "360dialog", "--write", *args],
+        capture_output=True, text=True, timeout=120, cwd=parent,
+    )
 
 
 def add_template(sandbox: RunningSandbox) -> None:
