@@ -24,10 +24,17 @@ __all__ = ["RunningSandbox"]
 class RunningSandbox:
     """A started sandbox: where it is, how to authenticate, and control helpers.
 
-    Sync helpers (``inbound``, ``outbox``, ``fault``, ``reset``, ``configure``,
-    ``emit_status``, ``deliveries``, ``wait_for_webhooks``) are thread-safe;
-    each has an ``a``-prefixed coroutine twin for async tests, so an event loop
-    that also runs a webhook receiver is never blocked.
+    Facts: ``base_url``, ``api``, ``api_base_url`` (``{api_base_url}/messages``
+    works on every surface), ``messages_url``, ``graph_url``, ``auth_headers``,
+    ``api_key``, ``access_token``, ``phone_number_id``, ``waba_id``, ``settings``;
+    ``client()`` / ``async_client()`` give authenticated httpx clients.
+
+    Control helpers (``inbound``, ``outbox``, ``fault``, ``clear_faults``,
+    ``reset``, ``configure``, ``emit_status``, ``deliveries``,
+    ``wait_for_webhooks``) are thread-safe. Coroutine twins for async tests
+    (``ainbound``, ``aoutbox``, ``afault``, ``areset``, ``aconfigure``,
+    ``adeliveries``, ``await_webhooks``) never block an event loop that also
+    runs a webhook receiver.
     """
 
     def __init__(self, settings: SandboxSettings, base_url: str) -> None:
