@@ -190,3 +190,10 @@ def test_webhook_config(gw: RunningGateway, channel: Channel, receiver_url: str)
         got = http.get("/v1/configs/webhook")
     assert set_.status_code == 200, set_.text
     assert got.json().get("url") == hook
+
+
+def test_query_is_forwarded_even_with_a_url_in_it(gw: RunningGateway, channel: Channel) -> None:
+    with gw.caller(channel) as http:
+        response = http.get("/v1/configs/templates?limit=5&note=https://example.com/x")
+    assert response.status_code == 200, response.text
+    assert "waba_templates" in response.json()
