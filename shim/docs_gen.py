@@ -545,54 +545,54 @@ def render_codemods() -> str:
     except ModuleNotFoundError as exc:
         if exc.name not in ("codemods.rules", "codemods"):
             raise
-        rules = None
-    registry = _registry(rules) if rules is not None else None
-    if registry is None:
         notice = (
-            "The rule registry (`codemods/rules.py`) is not part of this build yet; "
+            "The rule registry (`codemods/rules.py`) is not part of this build; "
             "`waba-migrate scan --help` lists what the installed version supports."
         )
         return _page("Codemod rules", _CODEMODS_INTRO, [notice])
-    return _page("Codemod rules", _CODEMODS_INTRO, [_render_rules(registry)])
-
-
-def _registry(module: Any) -> list[Any] | None:
-    for name in ("RULES", "REGISTRY", "rules"):
-        value = getattr(module, name, None)
-        if isinstance(value, Mapping):
-            return list(value.values())
-        if isinstance(value, list | tuple):
-            return list(value)
-    return None
-
-
-def _attr(rule: Any, *names: str) -> str:
-    for name in names:
-        value = getattr(rule, name, None)
-        if value is not None:
-            return str(getattr(value, "value", value))
-    return ""
-
-
-def _render_rules(rules: Sequence[Any]) -> str:
-    out = [
+    registry: Sequence[Any] = rules.RULES
+    categories: Mapping[str, str] = rules.CATEGORIES
+    sections = [
         _table(
-            ("Rule", "Fix", "What it finds"),
-            [(_attr(r, "code"), _attr(r, "fix", "applicability"),
-              _attr(r, "title", "summary", "message")) for r in rules],
+            ("Rule", "Name", "Fix", "Strategy", "What it does"),
+            [(f"[{r.code}](#{r.code.lower()})", _code(r.name), r.fix, r.strategy, r.summary)
+             for r in registry],
         )
     ]
-    for rule in rules:
-        out.append(f"\n## {_attr(rule, 'code')}: {_attr(rule, 'title', 'summary', 'message')}\n")
-        description = _attr(rule, "description", "doc")
-        if description:
-            out.append(description.strip() + "\n")
-        before, after = _attr(rule, "before"), _attr(rule, "after")
-        if before:
-            out.append("Before:\n\n```python\n" + before.strip("\n") + "\n```\n")
-        if after:
-            out.append("After:\n\n```python\n" + after.strip("\n") + "\n```\n")
-    return "\n".join(out)
+    for prefix, label in categories.items():
+        members = [r for r in registry if r.code.startswith(prefix)]
+        if not members:
+            continue
+        sections.append(f"## {prefix}xx: {label}")
+        sections.extend(_rule_section(r) for r in members)
+    return _page("Codemod rules", _CODEMODS_INTRO, sections)
+
+
+def _rule_section(rule: Any) -> str:
+    command = (
+        f"waba-migrate rewrite PATH --target {rule.target} --strategy {rule.strategy} "
+        f"--select {rule.code}" + (" --unsafe" if rule.fix == "unsafe" else "")
+    )
+    return "\n".join(
+        [
+            f"### {rule.code}",
+            "",
+            f"`{rule.name}`: fix **{rule.fix}**, example for `--target {rule.target}`"
+            f" `--strategy {rule.strategy}`.",
+            "",
+            f"Before (`{command}`):",
+            "",
+            "```python",
+            rule.before.rstrip("\n"),
+            "```",
+            "",
+            "After:",
+            "",
+            "```python",
+            rule.after.rstrip("\n"),
+            "```",
+        ]
+    )
 
 
 # -- the cut-over plan ------------------------------------------------------------

@@ -107,3 +107,14 @@ def test_migration_page_is_the_top_level_guide() -> None:
     source = (ROOT / "MIGRATION.md").read_text(encoding="utf-8")
     assert "](docs/" not in page
     assert page.count("\n") == source.count("\n") + 2
+
+
+def test_codemod_page_shows_every_rule_with_before_and_after() -> None:
+    from codemods.rules import RULES
+
+    page = docs_gen.render_codemods()
+    for rule in RULES:
+        section = page.split(f"### {rule.code}\n", 1)[1].split("\n### ", 1)[0]
+        assert rule.before.rstrip("\n") in section, rule.code
+        assert rule.after.rstrip("\n") in section, rule.code
+        assert f"--select {rule.code}" in section
