@@ -82,6 +82,7 @@ def test_documented_command_lines_use_real_options(page: str, line: str) -> None
         pytest.skip(f"{words[0]} is not part of this build yet")
     command, rest = resolved
     known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+    known |= {"--help", "-h"}
     for word in rest:
         if word.startswith("--"):
             name = word.split("=", 1)[0]
