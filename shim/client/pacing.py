@@ -44,11 +44,16 @@ PAIR_BACKOFF_BASE: Final = 4.0
 _PRUNE_EVERY: Final = 4096
 
 
+#: The client keeps 2 % under Cloud's pair rate, so that network jitter between
+#: a recipient's first and a later send cannot land the later one early.
+PAIR_SAFETY: Final = 1.02
+
+
 @dataclass(frozen=True, slots=True)
 class PairLimit:
     """The pair-rate budget: ``burst`` messages at once, then one per ``interval_s``."""
 
-    interval_s: float = PAIR_INTERVAL_S
+    interval_s: float = PAIR_INTERVAL_S * PAIR_SAFETY
     burst: int = PAIR_BURST
 
 

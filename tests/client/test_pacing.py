@@ -118,3 +118,10 @@ def test_limiters_reject_nonsense() -> None:
         RateLimiter(10, burst=0)
     with pytest.raises(ValueError):
         PairLimiter(interval=0)
+
+
+def test_the_client_default_stays_a_little_under_clouds_pair_rate() -> None:
+    from shim.client.pacing import PairLimit
+
+    assert PairLimit().burst == PAIR_BURST
+    assert PAIR_INTERVAL_S < PairLimit().interval_s <= PAIR_INTERVAL_S * 1.05

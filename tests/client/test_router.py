@@ -20,21 +20,35 @@ JSON = {"Content-Type": "application/json"}
 def two_channels(sb360: RunningSandbox, sbonprem: RunningSandbox):  # type: ignore[no-untyped-def]
     sb360.reset()
     sbonprem.reset()
-    return parse_config({"channels": {
-        "shop": channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY",
-                              legacy_base_url="https://wa-node.internal:9090/whatsapp"),
-        "old": channel_table(sbonprem),
-    }})
+    return parse_config(
+        {
+            "channels": {
+                "shop": channel_table(
+                    sb360,
+                    legacy_api_key="env:T_LEGACY_KEY",
+                    legacy_base_url="https://wa-node.internal:9090/whatsapp",
+                ),
+                "old": channel_table(sbonprem),
+            }
+        }
+    )
 
 
 def test_legacy_key_routes_to_its_channel_and_is_not_forwarded(
-    two_channels, sb360: RunningSandbox, sbonprem: RunningSandbox  # type: ignore[no-untyped-def]
+    two_channels,
+    sb360: RunningSandbox,
+    sbonprem: RunningSandbox,  # type: ignore[no-untyped-def]
 ) -> None:
     with Dispatcher(Router(two_channels, require_key=True)) as d:
-        migrated = d.dispatch("POST", "/v1/messages", content=BODY,
-                              headers={**JSON, "D360-Api-Key": LEGACY_KEY})
-        legacy = d.dispatch("POST", "/v1/messages", content=BODY,
-                            headers={**JSON, "Authorization": f"Bearer {ONPREM_KEY}"})
+        migrated = d.dispatch(
+            "POST", "/v1/messages", content=BODY, headers={**JSON, "D360-Api-Key": LEGACY_KEY}
+        )
+        legacy = d.dispatch(
+            "POST",
+            "/v1/messages",
+            content=BODY,
+            headers={**JSON, "Authorization": f"Bearer {ONPREM_KEY}"},
+        )
     assert migrated.status_code == 200 and migrated.channel == "shop"
     assert legacy.status_code == 200 and legacy.channel == "old"
     # The sandboxes only accept their own keys: the channel's key was used, not the caller's.
@@ -43,11 +57,13 @@ def test_legacy_key_routes_to_its_channel_and_is_not_forwarded(
 
 
 def test_unknown_or_missing_key_is_401_when_keys_are_required(
-    two_channels, sb360: RunningSandbox  # type: ignore[no-untyped-def]
+    two_channels,
+    sb360: RunningSandbox,  # type: ignore[no-untyped-def]
 ) -> None:
     with Dispatcher(Router(two_channels, require_key=True)) as d:
-        wrong = d.dispatch("POST", "/v1/messages", content=BODY,
-                           headers={**JSON, "D360-API-KEY": "nope"})
+        wrong = d.dispatch(
+            "POST", "/v1/messages", content=BODY, headers={**JSON, "D360-API-KEY": "nope"}
+        )
         missing = d.dispatch("POST", "/v1/messages", content=BODY, headers=JSON)
     for response in (wrong, missing):
         assert response.status_code == 401
@@ -56,13 +72,15 @@ def test_unknown_or_missing_key_is_401_when_keys_are_required(
 
 
 def test_without_required_keys_the_default_or_host_hint_decides(
-    two_channels, sbonprem: RunningSandbox  # type: ignore[no-untyped-def]
+    two_channels,
+    sbonprem: RunningSandbox,  # type: ignore[no-untyped-def]
 ) -> None:
     router = Router(two_channels)
     with Dispatcher(router) as d:
         ambiguous = d.dispatch("POST", "/v1/messages", content=BODY, headers=JSON)
-        by_host = d.dispatch("POST", "https://wa-node.internal:9090/whatsapp/v1/messages",
-                             content=BODY, headers=JSON)
+        by_host = d.dispatch(
+            "POST", "https://wa-node.internal:9090/whatsapp/v1/messages", content=BODY, headers=JSON
+        )
         named = d.dispatch("POST", "v1/messages", content=BODY, headers=JSON, channel="old")
     assert ambiguous.status_code == 401  # two channels, no key, no default
     assert by_host.channel == "shop" and by_host.status_code == 200
@@ -94,13 +112,14 @@ def test_plan_is_the_same_for_sync_and_async(two_channels) -> None:  # type: ign
 
 @pytest.mark.anyio
 async def test_async_dispatcher_serves_raw_requests(
-    two_channels, sb360: RunningSandbox  # type: ignore[no-untyped-def]
+    two_channels,
+    sb360: RunningSandbox,  # type: ignore[no-untyped-def]
 ) -> None:
     async with AsyncDispatcher(Router(two_channels, require_key=True)) as d:
-        response = await d.dispatch("POST", "/v1/messages", content=BODY,
-                                    headers={**JSON, "D360-API-KEY": LEGACY_KEY})
-        unsupported = await d.dispatch("GET", "/v1/stats/app",
-                                       headers={"D360-API-KEY": LEGACY_KEY})
+        response = await d.dispatch(
+            "POST", "/v1/messages", content=BODY, headers={**JSON, "D360-API-KEY": LEGACY_KEY}
+        )
+        unsupported = await d.dispatch("GET", "/v1/stats/app", headers={"D360-API-KEY": LEGACY_KEY})
     assert response.status_code == 200 and response.channel == "shop"
     assert unsupported.status_code == 501
     assert (await sb360.aoutbox())[0]["id"] == response.json()["messages"][0]["id"]

@@ -23,7 +23,9 @@ def assert_clean(*texts: str) -> None:
 
 
 def test_no_secret_in_logs_errors_or_responses(
-    sb360: RunningSandbox, sbmeta: RunningSandbox, caplog: pytest.LogCaptureFixture,
+    sb360: RunningSandbox,
+    sbmeta: RunningSandbox,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sb360.reset()
@@ -33,20 +35,27 @@ def test_no_secret_in_logs_errors_or_responses(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    cfg = parse_config({"channels": {
-        "d": channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY"),
-        "m": channel_table(sbmeta),
-        "dead": channel_table(sb360, base_url=dead, retry={"max_attempts": 2,
-                                                           "backoff_base": 0.01}),
-    }})
+    cfg = parse_config(
+        {
+            "channels": {
+                "d": channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY"),
+                "m": channel_table(sbmeta),
+                "dead": channel_table(
+                    sb360, base_url=dead, retry={"max_attempts": 2, "backoff_base": 0.01}
+                ),
+            }
+        }
+    )
     with Client(cfg, raise_on_unknown=False) as client:
         seen.append(client.send_text(TO, "ok", channel="d"))
         seen.append(client.send_text(TO, "ok", channel="m"))
         sb360.fault(drop_after_accept=True, path="/messages")
-        seen.append(client.post("/v1/messages", channel="d",
-                                json={"to": TO, "text": {"body": "x"}}).text)
-        seen.append(client.post("/v1/messages", channel="dead",
-                                json={"to": TO, "text": {"body": "x"}}).text)
+        seen.append(
+            client.post("/v1/messages", channel="d", json={"to": TO, "text": {"body": "x"}}).text
+        )
+        seen.append(
+            client.post("/v1/messages", channel="dead", json={"to": TO, "text": {"body": "x"}}).text
+        )
         seen.append(client.post("/v1/messages", channel="d", json={"to": 5}).text)
         monkeypatch.delenv("T_META_TOKEN")
         missing = client.post("/v1/messages", channel="m", json={"to": TO, "text": {"body": "x"}})

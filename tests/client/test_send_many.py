@@ -60,5 +60,6 @@ async def test_async_send_many(sbmeta: RunningSandbox) -> None:
         results = await client.send_many(batch(25), concurrency=8)
     assert all(r.ok for r in results) and len(results) == 25
     assert sorted(m["id"] for m in await sbmeta.aoutbox()) == sorted(
-        r.message_id for r in results  # type: ignore[misc]
+        r.message_id
+        for r in results  # type: ignore[misc]
     )

@@ -1,0 +1,131 @@
+"""send_many against the sandbox: achieved rate vs the channel limit, and pair-rate errors.
+
+10,000 messages at 80 and at 1,000 messages/s to a sandbox subprocess that
+enforces Cloud's pair rate (burst 45, then one per 6 s; 131056 otherwise).
+The batch mixes one-off recipients with 20 heavy recipients who get more than
+the 45-message burst, so the pair limiter has to space their tail while the
+channel keeps its rate. Retries are off (max_attempts = 1): every refusal shows
+up in the results. Goal: achieved rate >= 95 % of the limit, 0 pair-rate errors.
+Run: ``python bench/send_many.py [--quick] [--client sync|async]`` (about 2.5
+minutes in full; the quick smoke run only reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sandbox_proc import API_KEY, control, sandbox_process
+
+from shim import AsyncClient, Client
+from shim.client import SendResult
+from shim.config import Config, parse_config
+from shim.mapping.errors import ERROR_CODE_PAIRS
+
+HEAVY_RECIPIENTS = 20
+PAIR_CLOUD_CODE = 131056
+GOAL = 0.95
+
+
+def messages(n: int, mps: int) -> list[dict[str, Any]]:
+    """One-off recipients plus heavy ones whose share fits the run's pair budget."""
+    duration = n / mps
+    per_heavy = min(60, 45 + int(duration // 6.5))
+    heavy = [f"49170{k:07d}" for k in range(HEAVY_RECIPIENTS)]
+    slots = HEAVY_RECIPIENTS * per_heavy if n >= 4 * HEAVY_RECIPIENTS * per_heavy else 0
+    out: list[dict[str, Any]] = []
+    step = n // slots if slots else 0
+    h = 0
+    for i in range(n):
+        to = heavy[h % HEAVY_RECIPIENTS] if step and i % step == 0 and h < slots else None
+        if to is not None:
+            h += 1
+        out.append({"to": to or f"49151{i:08d}", "type": "text", "text": {"body": f"#{i}"}})
+    return out
+
+
+def config(base_url: str, mps: int) -> Config:
+    return parse_config(
+        {
+            "channels": {
+                "bulk": {
+                    "phone_number": "+15550000001",
+                    "backend": "360dialog",
+                    "base_url": base_url,
+                    "api_key": "env:BENCH_D360_KEY",
+                    "mps": mps,
+                    "retry": {"max_attempts": 1},
+                }
+            }
+        }
+    )
+
+
+def run(
+    base_url: str, mps: int, batch: list[dict[str, Any]], kind: str
+) -> tuple[float, list[SendResult]]:
+    start = time.perf_counter()
+    if kind == "sync":
+        with Client(config(base_url, mps)) as client:
+            results = client.send_many(batch, progress=False)
+    else:
+        import anyio
+
+        async def go() -> list[SendResult]:
+            async with AsyncClient(config(base_url, mps)) as client:
+                return await client.send_many(batch, progress=False)
+
+        results = anyio.run(go)
+    return time.perf_counter() - start, results
+
+
+def is_pair_error(result: SendResult) -> bool:
+    # 131056 reaches the caller as On-Prem 429 with the Cloud code in the details.
+    return result.error is not None and str(PAIR_CLOUD_CODE) in result.error
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    parser.add_argument("--client", choices=["sync", "async"], default="async")
+    args = parser.parse_args()
+    os.environ["BENCH_D360_KEY"] = API_KEY
+    runs = [(80, 100), (1000, 300)] if args.quick else [(80, 10_000), (1000, 10_000)]
+    assert any(p.cloud == PAIR_CLOUD_CODE for p in ERROR_CODE_PAIRS)
+    failed = False
+    print(
+        f"{'limit':>6} {'messages':>9} {'seconds':>8} {'achieved':>9} {'of limit':>8} "
+        f"{'ok':>6} {'pair err':>8} {'other err':>9} {'unknown':>7}"
+    )
+    with sandbox_process("360dialog") as base_url:
+        control(base_url, "POST", "/_sandbox/config", {"pair_rate_limit": True})
+        for mps, n in runs:
+            control(base_url, "POST", "/_sandbox/reset")
+            control(base_url, "POST", "/_sandbox/config", {"pair_rate_limit": True})
+            elapsed, results = run(base_url, mps, messages(n, mps), args.client)
+            achieved = n / elapsed
+            pair = sum(is_pair_error(r) for r in results)
+            unknown = sum(r.outcome_unknown for r in results)
+            other = sum(1 for r in results if not r.ok and not r.outcome_unknown) - pair
+            ok = sum(r.ok for r in results)
+            share = achieved / mps
+            print(
+                f"{mps:>6} {n:>9} {elapsed:>8.2f} {achieved:>9.1f} {share:>7.1%} "
+                f"{ok:>6} {pair:>8} {other:>9} {unknown:>7}"
+            )
+            failed |= share < GOAL or pair > 0 or ok != n
+    print(
+        f"goal: >= {GOAL:.0%} of the limit, 0 pair-rate errors, all sent: "
+        f"{'MISSED' if failed else 'ok'} ({args.client} client)"
+    )
+    return 1 if failed and not args.quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
