@@ -121,7 +121,9 @@ def serve(config_path: str, host: str, port: int, workers: int, max_json_size: i
 
     settings: dict[str, Any] = dict(
         log_config=None, log_level=log_level, access_log=False, lifespan="on", ws="none",
-        server_header=False, timeout_graceful_shutdown=5,
+        server_header=False,
+        # In-flight sends finish before a restart (a cut one would be an unknown outcome).
+        timeout_graceful_shutdown=30,
     )
     configure_logging(log_level, Redactor.from_config(config))
     try:

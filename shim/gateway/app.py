@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from shim.client import AsyncDispatcher, Router, ShimResponse
 from shim.client.errors import refusal
 from shim.config import Config, load_config
-from shim.gateway.limits import BodyLimits, BodyTooLarge, read_body
+from shim.gateway.limits import BodyLimits, BodyTooLarge, ClientGone, read_body
 from shim.gateway.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from shim.gateway.redaction import Redactor, configure_logging
 from shim.translate import TranslationError, error_response
@@ -164,7 +164,16 @@ class Gateway:
             response = _refused(exc)
         else:
             stats = self.metrics.started(channel)
-            response, close = await self._serve(scope, receive, method, target, headers, channel)
+            try:
+                response, close = await self._serve(
+                    scope, receive, method, target, headers, channel
+                )
+            except ClientGone:
+                # Nothing was forwarded and nobody is listening: log it (nginx's 499), send nothing.
+                response = _error(499, _NOT_VALID, "$", "the caller closed the connection")
+                self._finish(stats, response, started)
+                self._access(scope, method, target, response, started, channel, presented)
+                return
             self._finish(stats, response, started)
         if channel is None:
             self._finish(self.metrics.started(None), response, started)

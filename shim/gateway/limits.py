@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_MEDIA_LIMIT",
     "BodyLimits",
     "BodyTooLarge",
+    "ClientGone",
     "read_body",
 ]
 
@@ -50,6 +51,10 @@ class BodyLimits:
         return self.json, "a JSON request"
 
 
+class ClientGone(Exception):
+    """The caller disconnected before its body was complete (nothing may be sent on)."""
+
+
 class BodyTooLarge(Exception):
     """The body is over its ceiling."""
 
@@ -69,7 +74,10 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
-    """The whole body, or :class:`BodyTooLarge` once it passes ``limit``.
+    """The whole body; :class:`BodyTooLarge` past ``limit``, :class:`ClientGone` if cut short.
+
+    A truncated body is never returned: forwarding half an upload or half a
+    message would be worse than forwarding nothing.
 
     The rest of a refused body is not read: the refusal goes out with
     ``Connection: close`` (HTTP clients read it even while still sending).
@@ -82,7 +90,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:

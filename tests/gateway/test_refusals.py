@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +169,28 @@ def test_unset_backend_secret_is_an_envelope_naming_the_variable(
     details = onprem_error(response, 500, 1014)
     assert "GW_META_TOKEN" in details
     assert gw.brand.sandbox.outbox() == []
+
+
+def test_body_cut_short_by_the_caller_is_never_forwarded(
+    gw: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    caplog.set_level(logging.INFO, logger="shim.gateway.access")
+    complete_json = json.dumps(TEXT).encode()  # valid on its own, but the length promises more
+    url = urlsplit(gw.url)
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            + f"D360-API-KEY: {gw.shop.key}\r\n".encode()
+            + f"Content-Length: {len(complete_json) + 500}\r\n\r\n".encode()
+            + complete_json
+        )
+    deadline = time.monotonic() + 5
+    while not any('" 499 ' in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "no access line for the cut-short call"
+        time.sleep(0.02)
+    assert gw.shop.sandbox.outbox() == []
+    still_serving(gw, gw.shop)
