@@ -214,7 +214,7 @@ class AsyncClient:
         progress: bool | None = None,
     ) -> list[SendResult]:
         """See :meth:`shim.Client.send_many`; workers are tasks instead of threads."""
-        ch = self.router.resolve(None, channel)
+        ch = self.router.channel_for_call(channel)
         items = plan_bulk(self.router, ch.name, messages)
         results: list[SendResult | None] = [None] * len(items)
         bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")

@@ -247,6 +247,20 @@ class Router:
                     found = found or ch
         return found
 
+    def channel_for_call(self, channel: str | None) -> ChannelConfig:
+        """The channel a Python caller means (``channel`` or the default/only one).
+
+        Raises :class:`ChannelError` instead of answering 401: in-process
+        callers get an exception for a programming error, not a response.
+        """
+        try:
+            return self.resolve(None, channel)
+        except TranslationError:
+            raise ChannelError(
+                f"{self.config.source}: several channels "
+                f"({', '.join(sorted(self.config.channels))}); pass channel=..."
+            ) from None
+
     def resolve(
         self,
         headers: Mapping[str, str] | httpx.Headers | None,
@@ -501,7 +515,11 @@ class Router:
                 wait = self._limiters[ch.name].reserve()
                 if wait > 0:
                     yield Sleep(wait)
-            result = yield Exchange(request, follow_redirects=second_step)
+            # Only Meta media downloads follow redirects: httpx drops Authorization
+            # on a cross-origin hop, but it would forward a D360-API-KEY header.
+            result = yield Exchange(
+                request, follow_redirects=second_step and ch.backend is Target.META
+            )
             if result is None:
                 raise RuntimeError("a dispatcher must send the outcome of every Exchange")
             if isinstance(result, TransportFailure):

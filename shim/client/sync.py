@@ -238,7 +238,7 @@ class Client:
         (message id, error, or outcome unknown with its idempotency key).
         A progress bar is shown on a terminal (``progress=None``) only.
         """
-        ch = self.router.resolve(None, channel)
+        ch = self.router.channel_for_call(channel)
         items = plan_bulk(self.router, ch.name, messages)
         results: list[SendResult | None] = [None] * len(items)
         bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")

@@ -63,3 +63,15 @@ async def test_async_send_many(sbmeta: RunningSandbox) -> None:
         r.message_id
         for r in results  # type: ignore[misc]
     )
+
+
+def test_send_many_needs_a_channel_when_there_are_several(
+    sb360: RunningSandbox, sbmeta: RunningSandbox
+) -> None:
+    from shim.client import ChannelError
+    from shim.config import parse_config
+    from tests.client.conftest import channel_table
+
+    cfg = parse_config({"channels": {"a": channel_table(sb360), "b": channel_table(sbmeta)}})
+    with Client(cfg) as client, pytest.raises(ChannelError, match="pass channel="):
+        client.send_many(batch(1))
