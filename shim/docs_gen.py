@@ -203,8 +203,10 @@ dict literals in code.
         (_code(f"{group}[].{key}"), _code(f"{group}[].{source}"))
         for group, (key, source) in fields.BSUID_FILLS.items()
     ]
-    media = [(_code(mime), _bytes(limit)) for mime, limit in fields.MEDIA_LIMITS.items()]
-    media.append(("any other type (sent as a document)", _bytes(fields.DOCUMENT_LIMIT)))
+    media = [
+        (_code(mime), _bytes(limit)) for mime, (_kind, limit) in fields.CLOUD_MEDIA_LIMITS.items()
+    ]
+    media.append(("any other type", "refused (Cloud error 131053)"))
     sections = [
         "## Send requests (On-Premise → Cloud)\n\n"
         + _table(

@@ -154,24 +154,36 @@ W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
 W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
 W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
 
-#: Cloud media limits by MIME type (bytes). A MIME type not listed is sent as a
-#: document (100 MB). Source: Meta media reference (api-mapping section 5).
+#: Cloud uploads: MIME type -> (media category, max bytes). Other types are
+#: refused by Cloud (131053). Source: Meta's supported-media table (api-mapping
+#: reference section 5). Stickers: 100 KB static, 500 KB animated (one limit here:
+#: the bytes do not say which).
 MB: Final = 1024 * 1024
-MEDIA_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
+_DOC: Final = ("document", 100 * MB)
+CLOUD_MEDIA_LIMITS: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
     {
-        "image/jpeg": 5 * MB,
-        "image/png": 5 * MB,
-        "image/webp": 500 * 1024,  # stickers: 100 KB static, 500 KB animated
-        "audio/aac": 16 * MB,
-        "audio/amr": 16 * MB,
-        "audio/mpeg": 16 * MB,
-        "audio/mp4": 16 * MB,
-        "audio/ogg": 16 * MB,
-        "video/mp4": 16 * MB,
-        "video/3gpp": 16 * MB,
+        "audio/aac": ("audio", 16 * MB),
+        "audio/amr": ("audio", 16 * MB),
+        "audio/mpeg": ("audio", 16 * MB),
+        "audio/mp4": ("audio", 16 * MB),
+        "audio/ogg": ("audio", 16 * MB),
+        "text/plain": _DOC,
+        "application/pdf": _DOC,
+        "application/msword": _DOC,
+        "application/vnd.ms-excel": _DOC,
+        "application/vnd.ms-powerpoint": _DOC,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _DOC,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": _DOC,
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation": _DOC,
+        "image/jpeg": ("image", 5 * MB),
+        "image/png": ("image", 5 * MB),
+        "image/webp": ("sticker", 500 * 1024),
+        "video/mp4": ("video", 16 * MB),
+        "video/3gpp": ("video", 16 * MB),
     }
 )
-DOCUMENT_LIMIT: Final = 100 * MB
+#: 360dialog On-Prem accepted uploads up to 64 MB before per-type processing.
+ONPREM_MAX_UPLOAD_BYTES: Final = 64 * MB
 #: On-Prem media ids are UUIDs; Cloud media ids are numeric. An id of the other
 #: generation is never valid on a backend (ids are not portable).
 ONPREM_MEDIA_ID_PATTERN: Final = (

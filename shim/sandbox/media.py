@@ -1,8 +1,7 @@
 """Stored media, Cloud upload limits and lookaside-style download URLs.
 
-Limits follow Meta's supported-media table (api-mapping reference section 5).
-Decision: they live here because only the sandbox enforces them; move them to
-``shim.mapping`` if a client starts pre-validating uploads.
+Limits come from the mapping table (``shim.mapping.fields.CLOUD_MEDIA_LIMITS``),
+which the translators check before an upload leaves the shim too.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from shim.mapping.fields import CLOUD_MEDIA_LIMITS, ONPREM_MAX_UPLOAD_BYTES
+
 __all__ = [
     "CLOUD_MEDIA_LIMITS",
     "LOOKASIDE_PATH",
@@ -24,40 +25,6 @@ __all__ = [
     "cloud_upload_problem",
     "plain_mime",
 ]
-
-_MB = 1024 * 1024
-
-#: MIME type -> (media category, max bytes) accepted by Cloud uploads.
-CLOUD_MEDIA_LIMITS: Final[dict[str, tuple[str, int]]] = {
-    "audio/aac": ("audio", 16 * _MB),
-    "audio/amr": ("audio", 16 * _MB),
-    "audio/mpeg": ("audio", 16 * _MB),
-    "audio/mp4": ("audio", 16 * _MB),
-    "audio/ogg": ("audio", 16 * _MB),
-    "text/plain": ("document", 100 * _MB),
-    "application/pdf": ("document", 100 * _MB),
-    "application/msword": ("document", 100 * _MB),
-    "application/vnd.ms-excel": ("document", 100 * _MB),
-    "application/vnd.ms-powerpoint": ("document", 100 * _MB),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
-        "document",
-        100 * _MB,
-    ),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("document", 100 * _MB),
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
-        "document",
-        100 * _MB,
-    ),
-    "image/jpeg": ("image", 5 * _MB),
-    "image/png": ("image", 5 * _MB),
-    # Stickers: 100 KB static, 500 KB animated; the sandbox cannot tell them apart.
-    "image/webp": ("sticker", 500 * 1024),
-    "video/mp4": ("video", 16 * _MB),
-    "video/3gpp": ("video", 16 * _MB),
-}
-
-#: 360dialog On-Prem accepted uploads up to 64 MB before per-type processing.
-ONPREM_MAX_UPLOAD_BYTES: Final = 64 * _MB
 
 #: Path of download URLs (the trailing slash is Meta's; routes match without it).
 LOOKASIDE_PATH: Final = "/whatsapp_business/attachments/"

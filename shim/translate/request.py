@@ -51,6 +51,10 @@ class _MediaTooLarge(TranslationError):
     status = 413
 
 
+class _UnsupportedMedia(TranslationError):
+    status = 415
+
+
 def translate_request(
     method: str,
     path: str,
@@ -416,7 +420,11 @@ def _upload(req: CloudRequest, inp: _Input) -> None:
     if not mime or mime == "application/json":
         raise MissingFieldError("Content-Type", "media upload needs the file's MIME type as "
                                 "Content-Type (e.g. image/jpeg)")
-    limit = fields.MEDIA_LIMITS.get(mime, fields.DOCUMENT_LIMIT)
+    known = fields.CLOUD_MEDIA_LIMITS.get(mime)
+    if known is None:
+        raise _UnsupportedMedia("Content-Type", f"Cloud does not accept {mime!r} uploads; "
+                                "supported: " + ", ".join(sorted(fields.CLOUD_MEDIA_LIMITS)))
+    limit = known[1]
     if len(inp.content) > limit:
         raise _MediaTooLarge("$", f"{len(inp.content)} bytes of {mime} exceed the Cloud limit "
                              f"of {limit} bytes")

@@ -488,3 +488,10 @@ def test_provider_dropped_in_template_and_interactive_headers() -> None:
         "body": {"text": "b"}, "action": {"buttons": []}}})
     assert inter.body["interactive"]["header"]["video"] == {"link": "https://v"}
     assert [w.path for w in inter.warnings] == ["$.interactive.header.video.provider"]
+
+
+def test_media_upload_of_a_type_cloud_refuses() -> None:
+    with pytest.raises(TranslationError) as info:
+        translate_request("POST", "/v1/media", target="360dialog", content=b"GIF89a",
+                          content_type="image/gif")
+    assert info.value.status == 415 and "image/gif" in info.value.reason
