@@ -87,3 +87,13 @@ def test_documented_command_lines_use_real_options(page: str, line: str) -> None
         if word.startswith("--"):
             name = word.split("=", 1)[0]
             assert name in known, f"{page}: `{line}` uses {name}, not an option of the command"
+
+
+def test_readme_keeps_the_two_setup_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)\n```", setup, flags=re.S)
+    assert blocks == [
+        "pip install . && waba-migrate demo",
+        "pip install '.[test]' && python -m pytest -q",
+    ]
