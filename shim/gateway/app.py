@@ -116,6 +116,17 @@ def _error_code(response: ShimResponse) -> int | None:
     return None
 
 
+def _presented(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """Every credential the caller sent (to mask wherever it shows up, valid or not)."""
+    values = []
+    for name in ("d360-api-key", "authorization"):
+        value = headers.get(name, "").strip()
+        if value:
+            values.append(value)
+            values.append(value.partition(" ")[2].strip())  # the token of "Bearer <token>"
+    return tuple(v for v in values if v)
+
+
 def _client(scope: Scope) -> str:
     client = scope.get("client")
     return f"{client[0]}:{client[1]}" if client else "-"
@@ -154,7 +165,7 @@ class Gateway:
             query = query.replace("://", "%3A//")
         target = f"{path}?{query}" if query else path
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        presented = headers.get("d360-api-key") or headers.get("authorization") or ""
+        presented = _presented(headers)
         close = False
         channel: str | None = None
         try:
@@ -234,12 +245,11 @@ class Gateway:
         response: ShimResponse,
         started: float,
         channel: str | None,
-        presented: str,
+        presented: tuple[str, ...],
     ) -> None:
         if not (self.options.access_log and access_log.isEnabledFor(logging.INFO)):
             return
-        token = presented.partition(" ")[2] if " " in presented else presented
-        line = self.redactor.redact(target, presented, token)
+        line = self.redactor.redact(target, *presented)
         extra = ""
         if response.outcome_unknown:
             extra = f" outcome=unknown idempotency_key={response.idempotency_key}"
@@ -264,7 +274,7 @@ class Gateway:
         started = time.perf_counter()
         self._finish(self.metrics.started(None), response, started)
         target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
-        self._access(scope, scope["method"], target, response, started, None, "")
+        self._access(scope, scope["method"], target, response, started, None, ())
 
     def healthz(self) -> dict[str, Any]:
         now = time.time()
