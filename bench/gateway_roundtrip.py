@@ -217,6 +217,35 @@ def compare(label: str, sandbox: Server, gateway: Server, connections: int, per_
     return ratio, d_side, g_side
 
 
+def breakdown(gateway: Server, n: int, counter: list[int]) -> None:
+    """Gateway CPU per request for calls that stop at successive layers."""
+    parts = urlsplit(gateway.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    headers = {"D360-API-KEY": LEGACY_KEY, "Content-Type": "application/json"}
+    contacts = json.dumps({"blocking": "wait", "contacts": ["+4915100000000"]}).encode()
+    layers: list[tuple[str, str, str, Callable[[int], bytes | None]]] = [
+        ("GET /healthz", "GET", "/healthz", lambda i: None),
+        ("POST /v1/contacts", "POST", "/v1/contacts", lambda i: contacts),
+        ("POST /v1/messages", "POST", "/v1/messages", onprem_body),
+    ]
+    print("gateway CPU per request by layer (same process, sequential):")
+    try:
+        for label, method, path, body in layers:
+            before = gateway.cpu_seconds()
+            for _ in range(n):
+                counter[0] += 1
+                conn.request(method, path, body(counter[0]), headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{label}: HTTP {response.status}")
+            print(f"  {label:<18} {(gateway.cpu_seconds() - before) * 1e3 / n:6.3f} ms")
+    finally:
+        conn.close()
+    print("  (healthz: HTTP framing only; contacts: + key check, limits, routing, local answer,"
+          " metrics, access log; messages: + translation both ways and the backend call)")
+
+
 def cpu_line(label: str, side: Side, n: int) -> str:
     per = 1e3 / n
     return (f"  {label:<8} client {side.client_cpu * per:6.3f}  sandbox "
@@ -248,6 +277,7 @@ def main() -> int:
             for label, conns in (("sequential", 1), ("concurrent", args.connections)):
                 results.append((label, *compare(label, sandbox, gateway, conns, per_block,
                                                 blocks, counter)))
+            breakdown(gateway, per_block * 2, counter)
     n = per_block * blocks
     print("CPU time per request (all processes; robust on a busy machine):")
     for label, _, d_side, g_side in results:
