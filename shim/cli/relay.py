@@ -95,6 +95,7 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     from shim.relay.worker import DeliveryWorker, RetryPolicy, make_split
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forward is noise
     try:
         config = load_config(config_path)
         channels = relay_channels(config, insecure_skip_signature=insecure_skip_signature)

@@ -127,10 +127,14 @@ class GroupCommitWriter(Generic[C]):
         live = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
         if not live:
             return conn
+        started = time.perf_counter()
         try:
             self._begin(conn)
             results = [op(conn) for op, _ in live]
             self._commit(conn)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: %d op(s) committed in %.1f ms", self._thread.name, len(live),
+                          (time.perf_counter() - started) * 1000)
         except Exception as exc:
             conn = self._recover(conn)
             if len(live) == 1:

@@ -47,7 +47,7 @@ def send_until_acked(client: httpx.Client, urls: list[str], body: dict, stop: th
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) -> None:
-    total = 300
+    total = 200
     receiver = Receiver(fail_first=40, delay=0.005)
     acked: list[str] = []
     stop = threading.Event()
@@ -67,7 +67,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()
         try:
-            while len(acked) < 120:
+            while len(acked) < 80:
                 time.sleep(0.005)
             in_flight_before = receiver.attempts
             relay.kill()  # SIGKILL: no shutdown code runs
@@ -97,7 +97,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
 
 @pytest.mark.postgres
 def test_two_instances_share_one_postgres_queue(postgres_db: str, tmp_path: Path) -> None:
-    total = 200
+    total = 120
     receiver = Receiver(fail_first=10, delay=0.002)
     with running_receiver(receiver) as hook:
         config = write_config(tmp_path / "relay.toml", {"shop": channel_table(hook)})
