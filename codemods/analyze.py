@@ -16,7 +16,7 @@ import libcst as cst
 
 from codemods import webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
-from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted, iter_parents
+from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted
 from codemods.literals import (
     fstring_parts,
     render_simple,
@@ -27,13 +27,11 @@ from codemods.literals import (
 from codemods.payloads import PayloadPlan, plan_payload
 from codemods.urls import (
     Atom,
-    Dyn,
     Lit,
     Syn,
     UrlPlan,
     apply_edits,
     interesting,
-    is_cloud_url,
     plan_url,
     target_base,
 )
@@ -121,6 +119,8 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy) -> Analysis:
     cloud = bool(_CLOUD_MARKERS.search(text))
     sends_onprem = urls.onprem or (has_d360 and not cloud and context)
     if strategy == "native":
+        if context:
+            _dynamic_urls(facts, a, target, cloud)
         if sends_onprem:
             _headers(facts, a, target, has_d360, urls.onprem)
         if sends_onprem or context:
@@ -194,12 +194,14 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
           ) -> _UrlResult:
     res = _UrlResult()
     call_uses: list[_Use] = []
+    covered: set[int] = set()
     for hc in facts.http_calls:
         if hc.url is None:
             continue
         atoms = facts.flatten(hc.url, hc.scope)
         if not _interesting_atoms(facts, atoms):
             continue
+        covered |= _owners(atoms)  # the call decides, even when it is not an On-Prem call
         atoms = _lead_slash(atoms)
         plan = plan_url(atoms, hc.method, target, context=context)
         if plan is None:
@@ -207,7 +209,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         call_uses.append(_Use(hc.call, atoms, plan, hc, _owners(atoms)))
         if plan.endpoint is not None and plan.endpoint.name == "send_message":
             res.send_calls.append(hc)
-    covered = set().union(*(u.owners for u in call_uses)) if call_uses else set()
+    helper_uses = _helper_calls(facts, target, context)
     roots: dict[cst.CSTNode, Scope] = {}
     for leaf in facts.leaves:
         roots.setdefault(_root(facts, leaf), facts.scope_of[leaf])
@@ -216,29 +218,27 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         if not isinstance(root, cst.BaseExpression):
             continue
         atoms = _lead_slash(facts.flatten(root, scope))
+        if _owners(atoms) and _owners(atoms) <= covered:
+            continue  # the calls that use these strings decide
         plan = plan_url(atoms, None, target, context=context)
         if plan is None:
             continue
         standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
     uses = call_uses + standalone
-    res.onprem = bool(uses)
+    res.onprem = bool(uses or helper_uses)
+    for u in helper_uses:
+        a.add(u.plan.code, "manual", u.plan.message, u.node, todo=u.plan.todo)
     if uses:
         res.first_use = min((u.node for u in uses), key=facts.pos)
     if not native:
         for u in uses:
-            if u.plan.kind == "manual" and u.plan.code == "WM902" and (
-                u.call is not None or not u.owners <= covered
-            ):
+            if u.plan.kind == "manual" and u.plan.code == "WM902":
                 a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
         return res
     mark_read_items = _mark_read(facts, a, call_uses, target)
     _owner_edits(facts, a, call_uses, standalone, mark_read_items, res)
-    host_edited = any(u.plan.kind == "base" or u.plan.host in ("onprem", "sandbox", "foreign")
-                      for u in uses if u.plan.kind != "manual")
     notes_done: set[tuple[str, str]] = set()
     for u in uses:
-        if u.call is None and u.owners and u.owners <= covered:
-            continue  # the call that uses this literal decides
         p = u.plan
         if p.kind == "manual":
             a.add(p.code, "manual", p.message, u.node, todo=p.todo)
@@ -247,10 +247,42 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if (code, msg) not in notes_done:
                 notes_done.add((code, msg))
                 a.add(code, "manual", msg, u.node, todo=todo)
-        if p.kind in ("rewrite", "same", "mark_read") and p.host in ("dynamic", "none") \
-                and not host_edited:
+        if p.kind in ("rewrite", "same", "mark_read") and p.host in ("dynamic", "none"):
             _base_note(facts, a, u, target, notes_done)
     return res
+
+
+def _helper_calls(facts: Facts, target: Target, context: bool) -> list[_Use]:
+    """``endpoint("users/login")`` where ``endpoint`` builds the URL: manual items only."""
+    out: list[_Use] = []
+    for call in facts.calls:
+        if not isinstance(call.func, cst.Name) or call.func.value not in facts.helpers:
+            continue
+        atoms = facts.flatten_helper_call(call, facts.scope_of[call])
+        if atoms is None or not _interesting_atoms(facts, atoms):
+            continue
+        plan = plan_url(_lead_slash(atoms), None, target, context=context)
+        if plan is not None and plan.kind == "manual" and plan.code in ("WM901", "WM902"):
+            out.append(_Use(call, atoms, plan, None, set()))
+    return out
+
+
+def _setting_text(facts: Facts, node: cst.CSTNode) -> str:
+    """How a person finds a base URL: ``settings.X``, ``env WA_URL`` or the code itself."""
+    if isinstance(node, cst.Call) and node.args:
+        name = dotted(node.func)
+        first = string_value(node.args[0].value)
+        if first is not None and name in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
+            return f"env {first}"
+        if name == "getattr" and len(node.args) >= 2:
+            attr = string_value(node.args[1].value)
+            if attr is not None:
+                return f"{facts.code(node.args[0].value, 30)}.{attr}"
+    if isinstance(node, cst.Subscript) and dotted(node.value) in ("os.environ", "environ"):
+        key = node.slice[0].slice
+        if isinstance(key, cst.Index) and string_value(key.value) is not None:
+            return f"env {string_value(key.value)}"
+    return f"`{facts.code(node, 44)}`"
 
 
 def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
@@ -258,10 +290,12 @@ def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
     base = target_base(target)
     extra = (" (the path now carries /{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID})"
              if target is Target.META else "")
+    anchor = u.node
     if u.plan.dynamic_host is not None:
-        what = facts.code(facts.dyn_nodes[u.plan.dynamic_host])
-        msg = f"the base URL comes from `{what}`: point it at {base}{extra}"
-        todo = f"point `{facts.code(facts.dyn_nodes[u.plan.dynamic_host], 30)}` at {base}"
+        anchor = facts.dyn_nodes[u.plan.dynamic_host]
+        what = _setting_text(facts, anchor)
+        msg = f"the base URL comes from {what} (`{facts.code(anchor)}`): point it at {base}{extra}"
+        todo = f"point {what} at {base}"
     else:
         msg = f"this path is joined to a base URL defined elsewhere: point that base at {base}" \
               f"{extra}"
@@ -269,7 +303,7 @@ def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
     if ("WM905", msg) in done:
         return
     done.add(("WM905", msg))
-    a.add("WM905", "manual", msg, u.node, todo=todo)
+    a.add("WM905", "manual", msg, anchor, todo=todo)
 
 
 def _dedupe(a: Analysis) -> None:
@@ -373,6 +407,49 @@ def _owner_edit(owner: Owner, new: str) -> NodeEdit:
         return render_simple(node, new)
 
     return edit_string
+
+
+def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool) -> None:
+    """Calls whose whole URL comes from env/DB but whose headers or body are On-Prem."""
+    for hc in facts.http_calls:
+        if hc.url is None or any(isinstance(x, Lit) for x in facts.flatten(hc.url, hc.scope)):
+            continue
+        resolved = facts.resolve(hc.url, hc.scope) if isinstance(hc.url, cst.Name) else None
+        url = resolved[0] if resolved else hc.url
+        if _mentions_url(facts, url) or (
+            isinstance(url, cst.Call) and isinstance(url.func, cst.Name)
+            and url.func.value in facts.helpers
+        ):
+            continue  # built from a path literal or a URL helper the other rules handle
+        kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
+        onprem_body = any(
+            "messaging_product" not in keys_of(d) and "to" in keys_of(d)
+            for key in ("json", "data") if key in kw
+            for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
+        )
+        d360 = "headers" in kw and any(
+            (string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
+            for d in facts.dict_values(kw["headers"], hc.scope) for el in d.elements
+            if isinstance(el, cst.DictElement)
+        )
+        if not (onprem_body or (d360 and not cloud)):
+            continue
+        where = _setting_text(facts, hc.url)
+        cloud_url = target_base(target) + ("/{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}"
+                                           if target is Target.META else "") + "/messages"
+        a.add("WM905", "manual", f"the whole URL comes from {where}: point it at the Cloud "
+              f"endpoint (sending: {cloud_url})", hc.call,
+              todo=f"point {where} at the Cloud endpoint ({cloud_url} for sends)")
+
+
+def _mentions_url(facts: Facts, node: cst.CSTNode) -> bool:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.SimpleString | cst.FormattedStringText) and cur in facts.scope_of:
+            return True  # an interesting literal (see Facts.leaves)
+        stack.extend(cur.children)
+    return False
 
 
 # --- read receipts --------------------------------------------------------------
@@ -727,7 +804,7 @@ def _send_call_payload(facts: Facts, a: Analysis, hc: HttpCall,
         inner = _dumps_arg(facts, v, hc.scope)
         if inner is not None:
             sources.append(inner)
-        elif not _is_bytes_like(v):
+        elif _stringish(facts, v, hc.scope):
             a.add("WM903", "manual", f"payload sent as a string (`{facts.code(v, 40)}`): add "
                   '"messaging_product": "whatsapp" (and the other Cloud changes) to the JSON '
                   "where it is stored", v, todo=_JSON_TODO)
@@ -746,15 +823,24 @@ def _dumps_arg(facts: Facts, v: cst.BaseExpression, scope: Scope) -> cst.BaseExp
     return None
 
 
-def _is_bytes_like(v: cst.BaseExpression) -> bool:
-    if isinstance(v, cst.SimpleString) and "b" in v.prefix.lower():
+_STRING_METHODS: Final = frozenset({"replace", "format", "format_map", "substitute",
+                                    "safe_substitute", "render", "strip"})
+
+
+def _stringish(facts: Facts, v: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+    """A text payload (JSON from a DB or template), not bytes, a file or form fields."""
+    if isinstance(v, cst.SimpleString):
+        return "b" not in v.prefix.lower()
+    if isinstance(v, cst.FormattedString | cst.ConcatenatedString):
         return True
-    if isinstance(v, cst.Call):
-        name = dotted(v.func)
-        return name.endswith((".read", "encode", "read_bytes")) or name in ("open", "bytes")
-    if isinstance(v, cst.Dict):
-        return True  # form fields
-    return isinstance(v, cst.Name)
+    if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute):
+        return v.func.attr.value in _STRING_METHODS
+    if isinstance(v, cst.BinaryOperation) and isinstance(v.operator, cst.Add | cst.Modulo):
+        return _stringish(facts, v.left, scope, depth + 1)
+    if isinstance(v, cst.Name) and depth < 4:
+        hit = facts.resolve(v, scope)
+        return hit is not None and _stringish(facts, hit[0], hit[1], depth + 1)
+    return False
 
 
 _JSON_TODO: Final = "add messaging_product and the Cloud changes to the stored JSON"
@@ -915,9 +1001,3 @@ def _from_import(mod: str) -> NodeEdit:
 
     return edit
 
-
-def is_cloud(text: str) -> bool:
-    return is_cloud_url(text)
-
-
-__all__ = ["Analysis", "Dyn", "Item", "analyze", "iter_parents"]

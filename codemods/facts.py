@@ -105,6 +105,10 @@ class Facts:
     owner_index: dict[cst.CSTNode, int] = field(default_factory=dict)
     dyn_nodes: list[cst.CSTNode] = field(default_factory=list)
     dyn_index: dict[cst.CSTNode, int] = field(default_factory=dict)
+    #: module-level ``def f(a, b): return <expr>`` helpers: name -> (params, expr, scope)
+    helpers: dict[str, tuple[list[str], cst.BaseExpression, Scope]] = field(default_factory=dict)
+    _bindings: dict[str, tuple[cst.BaseExpression, Scope]] = field(default_factory=dict)
+    _binding_scope: Scope | None = None
 
     # --- positions and statements ------------------------------------------
 
@@ -219,11 +223,33 @@ class Facts:
             return [self.dyn(node)]
         if isinstance(node, cst.Call):
             return self._flatten_call(node, scope, depth)
+        if (isinstance(node, cst.Name) and scope is self._binding_scope
+                and node.value in self._bindings):
+            bound, where = self._bindings[node.value]
+            return self.flatten(bound, where, depth + 1)
         if isinstance(node, cst.Name | cst.Attribute):
             hit = self.resolve(node, scope)
             if hit is not None:
                 return self.flatten(hit[0], hit[1], depth + 1)
         return [self.dyn(node)]
+
+    def flatten_helper_call(self, call: cst.Call, scope: Scope) -> list[Atom] | None:
+        """The URL ``helper("messages")`` returns, for a one-line module helper."""
+        if not isinstance(call.func, cst.Name) or call.func.value not in self.helpers:
+            return None
+        params, expr, helper_scope = self.helpers[call.func.value]
+        args = [a for a in call.args if a.keyword is None and not a.star]
+        if len(args) > len(params) or any(a.star for a in call.args):
+            return None
+        bindings = {p: (a.value, scope) for p, a in zip(params, args, strict=False)}
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in params:
+                bindings[a.keyword.value] = (a.value, scope)
+        self._bindings, self._binding_scope = bindings, helper_scope
+        try:
+            return self.flatten(expr, helper_scope)
+        finally:
+            self._bindings, self._binding_scope = {}, None
 
     def _flatten_fstring(
         self, node: cst.FormattedString, scope: Scope, depth: int
@@ -369,6 +395,23 @@ class Facts:
         return [self.dyn(node)]
 
 
+def _single_return(fn: cst.FunctionDef) -> cst.BaseExpression | None:
+    body = fn.body
+    if not isinstance(body, cst.IndentedBlock):
+        return None
+    stmts = list(body.body)
+    if stmts and isinstance(stmts[0], cst.SimpleStatementLine) and isinstance(
+        stmts[0].body[0], cst.Expr
+    ) and isinstance(stmts[0].body[0].value, cst.SimpleString):
+        stmts = stmts[1:]  # docstring
+    if len(stmts) != 1 or not isinstance(stmts[0], cst.SimpleStatementLine):
+        return None
+    small = stmts[0].body
+    if len(small) != 1 or not isinstance(small[0], cst.Return) or small[0].value is None:
+        return None
+    return small[0].value
+
+
 def _take(atoms: Sequence[Atom], n: int) -> list[Atom]:
     """The first ``n`` characters of an all-literal template."""
     out: list[Atom] = []
@@ -439,7 +482,14 @@ class _Collector(cst.CSTVisitor):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         assert self.scope.parent is not None
+        scope = self.scope
         self.scope = self.scope.parent
+        if self.scope.kind == "module":
+            expr = _single_return(original_node)
+            if expr is not None:
+                params = [p.name.value for p in (*original_node.params.posonly_params,
+                                                 *original_node.params.params)]
+                self.facts.helpers[original_node.name.value] = (params, expr, scope)
 
     # bindings
 

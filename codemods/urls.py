@@ -46,6 +46,8 @@ _SANDBOX_HOST: Final = urlsplit(hosts.ONPREM_SANDBOX_BASE_URL).hostname or ""
 _CLOUD_HOSTS: Final = frozenset(hosts.D360_CLOUD_HOSTS) | frozenset(hosts.META_GRAPH_HOSTS)
 _HOST_RE: Final = re.compile(r"https?://[^/\x00?#\s]+")
 _PATH_START: Final = re.compile(r"/v1(?=/|\?|#|\x00|$)")
+#: ``/v1/<parameter>``: a helper that builds every endpoint's URL
+_DYNAMIC_ENDPOINT: Final = re.compile("/v1/\x00\\d+\x00$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,12 @@ def plan_url(
     rest = text[path_end:]
     outcomes = _match(path, method)
     if not outcomes:
+        if _DYNAMIC_ENDPOINT.match(path):
+            return UrlPlan("manual", code="WM907", host=kind, old_url=_display(text), message=(
+                f"{_display(text)} builds On-Prem URLs /v1/<endpoint> from a parameter; Cloud "
+                "paths have no /v1 on 360dialog and are /{version}/{phone_number_id}/... on "
+                "Meta: rewrite this URL helper by hand"),
+                todo="rewrite this URL helper for Cloud paths (no /v1)")
         return None
     plans = [_outcome_plan(o, tpl, start, path_end, path, rest, kind, target) for o in outcomes]
     plan = _merge(plans, method)
