@@ -66,7 +66,8 @@ def _url(host: str, port: int) -> str:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes; each paces a channel at mps / N.")
+              help="Worker processes; each paces a channel at mps / N and remembers its own "
+                   "idempotency keys.")
 @click.option("--max-json-size", type=ByteSize(), default="1MB", show_default=True,
               help="Largest JSON request body.")
 @click.option("--max-media-size", type=ByteSize(), default="64MB", show_default=True,
