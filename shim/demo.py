@@ -29,9 +29,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from shim.client import Client, ShimResponse
-from shim.config import Config, load_config
-from shim.sandbox import RunningSandbox, running_asgi, running_sandbox
+from shim.client import Client, ShimError, ShimResponse
+from shim.config import Config, ConfigError, load_config
+from shim.sandbox import RunningSandbox, SandboxStartError, running_asgi, running_sandbox
 from shim.translate.types import OnPremWebhook
 from shim.webhooks import OnPremWebhookApp, WebhookAuth
 
@@ -201,14 +201,18 @@ def run_demo(console: Console | None = None, *, example_dir: Path | None = None)
         "Offline, no account: a local sandbox plays 360dialog Cloud and Meta's Graph API; "
         "your On-Premise code's calls go through the shim to both."
     )
-    with _world(console, report) as world:
-        _config(world)
-        _webhook(world)
-        _send_d360(world)
-        _send_meta(world)
-        _window(world)
-        _statuses(world)
-    _rewrite(console, report)
+    try:
+        with _world(console, report) as world:
+            _config(world)
+            _webhook(world)
+            _send_d360(world)
+            _send_meta(world)
+            _window(world)
+            _statuses(world)
+        _rewrite(console, report)
+    except (ShimError, SandboxStartError, ConfigError, OSError) as exc:
+        # A part of the product misbehaved: name it instead of a traceback.
+        raise DemoError(f"{type(exc).__name__}: {exc}") from exc
     report.seconds = time.monotonic() - started
     _closing(console, report)
     return report
@@ -445,7 +449,7 @@ def _rewrite(console: Console, report: DemoReport) -> None:
             "(or pass --example-dir) to see the rewrite."
         )
         return
-    try:
+    try:  # imported here: libcst is only needed for this step
         from codemods.engine import Options
         from codemods.report import rewrite_summary, unified_diff
         from codemods.runner import run
