@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from shim.relay.dedupe import Item
 
 __all__ = [
     "DeadLetter",
     "Delivery",
+    "Outcome",
     "QueueStats",
     "Split",
     "Store",
@@ -42,6 +43,28 @@ class Delivery:
     body: str
     attempts: int
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one delivery attempt: ``done`` at ``at``, ``pending`` again from
+    ``at`` (a retry), or ``dead`` since ``at``."""
+
+    state: Literal["done", "pending", "dead"]
+    at: float
+    error: str | None = None
+
+    @classmethod
+    def done(cls, now: float) -> Outcome:
+        return cls("done", now)
+
+    @classmethod
+    def retry(cls, next_at: float, error: str) -> Outcome:
+        return cls("pending", next_at, error)
+
+    @classmethod
+    def dead(cls, now: float, error: str) -> Outcome:
+        return cls("dead", now, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +110,10 @@ class Store(Protocol):
     async def claim(self, limit: int, now: float, lease: float) -> list[Delivery]:
         """Take up to ``limit`` due conversation heads for ``lease`` seconds."""
 
-    async def mark_done(self, delivery_id: int, now: float) -> None: ...
-
-    async def mark_retry(self, delivery_id: int, next_at: float, error: str) -> None: ...
-
-    async def mark_dead(self, delivery_id: int, now: float, error: str) -> None: ...
+    async def finish(self, delivery_id: int, outcome: Outcome, *, claim_next: int = 0,
+                     now: float = 0.0, lease: float = 30.0) -> list[Delivery]:
+        """Record an attempt's outcome and, in the same transaction, claim up to
+        ``claim_next`` more (so a delivery slot costs one round trip per item)."""
 
     async def stats(self) -> QueueStats: ...
 

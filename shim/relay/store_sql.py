@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shim.relay.dedupe import Item
-from shim.relay.store import DeadLetter, Delivery, QueueStats, Split
+from shim.relay.store import DeadLetter, Delivery, Outcome, QueueStats, Split
 from shim.relay.writer import GroupCommitWriter
 
 __all__ = ["SQLStore"]
@@ -78,20 +78,13 @@ class SQLStore:
     async def claim(self, limit: int, now: float, lease: float) -> list[Delivery]:
         return await self._on(self._work, lambda c: self._claim(c, limit, now, lease))
 
-    async def mark_done(self, delivery_id: int, now: float) -> None:
-        sql = self.q("UPDATE relay_deliveries SET state = 'done', done_at = ?, "
-                     "lease_until = NULL, last_error = NULL WHERE id = ?")
-        await self._on(self._work, lambda c: c.execute(sql, (now, delivery_id)))
+    async def finish(self, delivery_id: int, outcome: Outcome, *, claim_next: int = 0,
+                     now: float = 0.0, lease: float = 30.0) -> list[Delivery]:
+        def op(conn: Conn) -> list[Delivery]:
+            self._finish(conn, delivery_id, outcome)
+            return self._claim(conn, claim_next, now, lease) if claim_next > 0 else []
 
-    async def mark_retry(self, delivery_id: int, next_at: float, error: str) -> None:
-        sql = self.q("UPDATE relay_deliveries SET state = 'pending', next_at = ?, "
-                     "lease_until = NULL, last_error = ? WHERE id = ?")
-        await self._on(self._work, lambda c: c.execute(sql, (next_at, error, delivery_id)))
-
-    async def mark_dead(self, delivery_id: int, now: float, error: str) -> None:
-        sql = self.q("UPDATE relay_deliveries SET state = 'dead', done_at = ?, "
-                     "lease_until = NULL, last_error = ? WHERE id = ?")
-        await self._on(self._work, lambda c: c.execute(sql, (now, error, delivery_id)))
+        return await self._on(self._work, op)
 
     async def stats(self) -> QueueStats:
         return await self._on(self._work, self._stats)
@@ -146,6 +139,15 @@ class SQLStore:
             conn.execute(self.q("UPDATE relay_events SET state = ? WHERE id = ?"),
                          (state, event_id))
         return len(rows)
+
+    def _finish(self, conn: Conn, delivery_id: int, outcome: Outcome) -> None:
+        if outcome.state == "pending":
+            sql = ("UPDATE relay_deliveries SET state = 'pending', next_at = ?, "
+                   "lease_until = NULL, last_error = ? WHERE id = ?")
+        else:  # done or dead: done_at records when
+            sql = (f"UPDATE relay_deliveries SET state = '{outcome.state}', done_at = ?, "
+                   "lease_until = NULL, last_error = ? WHERE id = ?")
+        conn.execute(self.q(sql), (outcome.at, outcome.error, delivery_id))
 
     def _stats(self, conn: Conn) -> QueueStats:
         pending, oldest = conn.execute(

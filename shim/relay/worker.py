@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from shim.relay.dedupe import Item, split_bodies
-from shim.relay.store import Delivery, Split, Store
+from shim.relay.store import Delivery, Outcome, Split, Store
 from shim.translate import translate_webhook
 
 __all__ = ["DeliveryWorker", "RetryPolicy", "Route", "make_split"]
@@ -110,6 +110,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet finished
+        self._stopping = False
         self._runner: asyncio.Task[None] | None = None
         self._slots: list[asyncio.Task[None]] = []
         self._tls: ssl.SSLContext | None = None
@@ -133,6 +134,7 @@ class DeliveryWorker:
         Abandoned deliveries stay ``inflight`` and are retried after a restart
         (SQLite; PostgreSQL under the same instance id) or when their lease ends.
         """
+        self._stopping = True
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,21 +191,29 @@ class DeliveryWorker:
             timeout=self.policy.timeout,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         ) as client:
+            delivery: Delivery | None = None
             while True:
-                delivery = await self._queue.get()
-                if delivery is _STOP:
-                    return
+                if delivery is None:
+                    delivery = await self._queue.get()
+                    if delivery is _STOP:
+                        return
+                outcome = await self._attempt(client, delivery)
+                claim_next = 0 if self._stopping else 1
                 try:
-                    await self._deliver(client, delivery)
+                    following = await self.store.finish(
+                        delivery.id, outcome, claim_next=claim_next, now=time.time(),
+                        lease=self.lease)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the store failed: the lease brings the item back
                     log.exception("could not record the outcome of delivery %s", delivery.id)
-                finally:
-                    self._outstanding -= 1
-                    self._wake.set()
+                    following = []
+                self._outstanding += len(following) - 1
+                delivery = following[0] if following else None
+                if delivery is None:
+                    self._wake.set()  # idle: let the runner top us up
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
         route = self.routes.get(delivery.channel)
         error: str
         if route is None:
@@ -219,19 +229,16 @@ class DeliveryWorker:
                 error = f"{type(exc).__name__} posting to the forward URL"
             else:
                 if response.is_success:
-                    await self.store.mark_done(delivery.id, time.time())
                     self.delivered += 1
-                    return
+                    return Outcome.done(time.time())
                 error = f"forward URL answered HTTP {response.status_code}"
         self.failed_attempts += 1
         now = time.time()
         if now - delivery.created_at >= self.policy.max_age:
             log.warning("delivery %s dead-lettered after %d attempts: %s", delivery.id,
                         delivery.attempts, error)
-            await self.store.mark_dead(delivery.id, now, error)
-        else:
-            await self.store.mark_retry(delivery.id, now + self.policy.delay(delivery.attempts),
-                                        error)
+            return Outcome.dead(now, error)
+        return Outcome.retry(now + self.policy.delay(delivery.attempts), error)
 
 
 _STOP = object()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shim.relay.dedupe import Item
-from shim.relay.store import Store, open_store
+from shim.relay.store import Outcome, Store, open_store
 from shim.relay.store_sqlite import SQLiteStore, StoreLockedError
 from shim.relay.worker import make_split
 from tests.relay.loopback import cloud_event, encode
@@ -55,7 +55,7 @@ async def test_redelivered_items_are_dropped_and_batches_split_per_item(store: S
     body = json.loads(claimed[0].body)
     assert body["contacts"] == [{"profile": {"name": "User 111"}, "wa_id": "111"}]
     assert claimed[0].phone_number_id == "106540352242922"
-    await store.mark_done(claimed[0].id, time.time())
+    await store.finish(claimed[0].id, Outcome.done(time.time()))
     assert ids_of(await store.claim(10, time.time(), LEASE)) == ["m3"]
 
 
@@ -69,7 +69,7 @@ async def test_each_status_kept_once(store: Store) -> None:
         claimed = await store.claim(10, time.time(), LEASE)
         seen += ids_of(claimed)
         for d in claimed:
-            await store.mark_done(d.id, time.time())
+            await store.finish(d.id, Outcome.done(time.time()))
     assert seen == ["w1:sent", "w1:delivered", "w1:read"]
 
 
@@ -79,11 +79,11 @@ async def test_a_failing_conversation_holds_back_only_itself(store: Store) -> No
     await store.expand(split, 100)
     now = time.time()
     a1, b1 = await store.claim(10, now, LEASE)
-    await store.mark_retry(a1.id, now + 3600, "HTTP 500")
-    await store.mark_done(b1.id, now)
+    await store.finish(a1.id, Outcome.retry(now + 3600, "HTTP 500"))
+    await store.finish(b1.id, Outcome.done(now))
     (b2,) = await store.claim(10, now, LEASE)
     assert ids_of([b2]) == ["b2"]
-    await store.mark_done(b2.id, now)
+    await store.finish(b2.id, Outcome.done(now))
     assert await store.claim(10, now, LEASE) == []  # a2 stays behind a1
     retried = await store.claim(10, now + 3601, LEASE)
     assert ids_of(retried) == ["a1"] and retried[0].attempts == 2
@@ -104,8 +104,10 @@ async def test_dead_letters_list_and_replay(store: Store) -> None:
     await store.expand(split, 100)
     now = time.time()
     (m1,) = await store.claim(10, now, LEASE)
-    await store.mark_dead(m1.id, now, "forward URL answered HTTP 500")
-    (m2,) = await store.claim(10, now, LEASE)  # the dead one no longer blocks its conversation
+    assert await store.claim(10, now, LEASE) == []
+    # finishing can claim the next head in the same transaction; m1's death unblocks m2
+    (m2,) = await store.finish(m1.id, Outcome.dead(now, "forward URL answered HTTP 500"),
+                               claim_next=5, now=now, lease=LEASE)
     assert ids_of([m2]) == ["m2"]
     (letter,) = store.dead_letters()
     assert (letter.id, letter.kind, letter.dedupe_key) == (m1.id, "body", "msg:m1")
@@ -154,7 +156,7 @@ async def test_prune_forgets_old_done_items(store: Store) -> None:
     await add(store, body)
     await store.expand(split, 100)
     (m1,) = await store.claim(10, time.time(), LEASE)
-    await store.mark_done(m1.id, time.time() - 100)
+    await store.finish(m1.id, Outcome.done(time.time() - 100))
     assert await store.prune(time.time() - 200) == 0
     assert await store.prune(time.time() - 50) == 1
     await add(store, body)  # after the dedupe window a redelivery is new again
