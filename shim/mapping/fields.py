@@ -153,6 +153,10 @@ W_HEALTH_LIMITED: Final = "W302"  # LIMITED health mapped to connected
 W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
 W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
 W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
+W_PLACEHOLDER_PATH: Final = "W001"  # Meta path holds a placeholder phone-number id
+W_PREVIEW_URL_NOT_TEXT: Final = "W107"  # preview_url on a non-text message, dropped
+W_MEDIA_TWO_STEP: Final = "W401"  # Cloud media JSON: the bytes come from its url
+W_PLAYED_STATUS: Final = "W201"  # played status sent as read
 
 #: Cloud uploads: MIME type -> (media category, max bytes). Other types are
 #: refused by Cloud (131053). Source: Meta's supported-media table (api-mapping

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from shim.mapping import fields
 from shim.mapping.endpoints import ENDPOINTS
 from shim.mapping.hosts import Target
 from shim.translate._util import expect_object, expect_str, fail, require
@@ -45,7 +46,8 @@ def _request(
     if target is Target.META and phone_number_id is None:
         phone_number_id = PHONE_NUMBER_ID_PLACEHOLDER
         warnings.append(TranslationWarning(
-            "W001", "$.path", "no phone-number id given; the Meta path holds a placeholder"))
+            fields.W_PLACEHOLDER_PATH, "$.path",
+            "no phone-number id given; the Meta path holds a placeholder"))
     result = translate_request(method, path, src.get("body"), target=target,
                                phone_number_id=phone_number_id,
                                waba_id=src.get("waba_id"))

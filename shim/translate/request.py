@@ -205,7 +205,8 @@ def _move_preview_url(out: dict[str, Any], rule: FieldRule, warnings: Warnings) 
         fail("$.preview_url", f"expected a boolean, got {type_name(preview)}")
     if out["type"] != "text":
         warnings.append(TranslationWarning(
-            "W107", "$.preview_url", "preview_url only applies to text messages; dropped"))
+            fields.W_PREVIEW_URL_NOT_TEXT, "$.preview_url",
+            "preview_url only applies to text messages; dropped"))
         return
     out["text"] = {**out["text"], "preview_url": preview}
 

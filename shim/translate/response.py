@@ -57,8 +57,9 @@ def _uploaded(status: int, body: JSON, target: Target) -> OnPremResponse:
 
 def _media_info(status: int, body: JSON, target: Target) -> OnPremResponse:
     # Step one of the two-step download; the caller fetches the bytes from url.
-    warning = TranslationWarning("W401", "$.url", "On-Prem answered with the bytes; fetch "
-                                 "them from url (see media_download_url)")
+    warning = TranslationWarning(
+        fields.W_MEDIA_TWO_STEP, "$.url",
+        "On-Prem answered with the bytes; fetch them from url (see media_download_url)")
     return OnPremResponse(status, body, [warning])
 
 

@@ -138,7 +138,7 @@ def _status(status: JSON, path: str, warnings: list[TranslationWarning]) -> dict
         out["status"] = fields.STATUS_RENAMES[value]
         out["cloud_status"] = value
         warnings.append(TranslationWarning(
-            "W201", f"{path}.status",
+            fields.W_PLAYED_STATUS, f"{path}.status",
             f"status {value!r} has no On-Prem counterpart; sent as {out['status']!r}"))
     recipient = out.get("recipient_id")
     if recipient is not None and "message" not in out:
