@@ -106,9 +106,9 @@ class _UrlResult:
     first_use: cst.CSTNode | None = None
 
 
-def analyze(module: cst.Module, target: Target, strategy: Strategy) -> Analysis:
+def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str) -> Analysis:
+    """``text`` is the module's source (for the cheap word tests)."""
     facts = collect(module)
-    text = module.code
     a = Analysis(facts)
     context = bool(CONTEXT_RE.search(text))
     urls = _urls(facts, a, target, context, native=strategy == "native")
@@ -132,7 +132,6 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy) -> Analysis:
             _shim_imports(facts, a, urls)
     webhooks.analyze_webhooks(facts, a, text, target)
     _dedupe(a)
-    a.items.sort(key=lambda it: (*facts.pos(it.node), it.code))
     return a
 
 
@@ -229,7 +228,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     for u in helper_uses:
         a.add(u.plan.code, "manual", u.plan.message, u.node, todo=u.plan.todo)
     if uses:
-        res.first_use = min((u.node for u in uses), key=facts.pos)
+        res.first_use = uses[0].node
     if not native:
         for u in uses:
             if u.plan.kind == "manual" and u.plan.code == "WM902":
@@ -746,10 +745,14 @@ def _collect_nested(node: cst.CSTNode, out: set[cst.CSTNode]) -> None:
 
 
 def _base_indent(facts: Facts, d: cst.CSTNode) -> str:
-    line, _ = facts.pos(d)
-    lines = facts.module.code.splitlines()
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    return text[: len(text) - len(text.lstrip())]
+    """Indentation of the statement holding ``d`` (for a re-rendered literal)."""
+    depth = 0
+    cur: cst.CSTNode | None = d
+    while cur is not None:
+        if isinstance(cur, cst.IndentedBlock):
+            depth += 1
+        cur = facts.parents.get(cur)
+    return facts.module.default_indent * depth
 
 
 def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,

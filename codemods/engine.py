@@ -109,9 +109,12 @@ def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
     module = cst.parse_module(data)
-    analysis = analyze(module, options.target, options.strategy)
+    analysis = analyze(module, options.target, options.strategy, _text(data, module))
     out = Outcome()
-    out.findings = [_finding(analysis, it) for it in analysis.items if it.code in options.codes]
+    out.findings = sorted(
+        (_finding(analysis, it) for it in analysis.items if it.code in options.codes),
+        key=lambda f: (f.line, f.column, f.rule),
+    )
     if not options.rewrite:
         return out
     current = module
@@ -134,8 +137,8 @@ def _process(data: bytes, options: Options) -> Outcome:
         candidate = changed.bytes
         if options.fault == "invalid-output":
             candidate += b"\n)\n"
-        problem = _verify(candidate)
-        if problem is not None:
+        problem, reparsed = _verify(candidate)
+        if problem is not None or reparsed is None:
             codes = sorted({it.code for it in analysis.items if it.id in enabled})
             out.error = FileError("invalid-output", f"the rewrite ({', '.join(codes)}) "
                                   f"produced code that does not parse: {problem}; file left "
@@ -143,8 +146,8 @@ def _process(data: bytes, options: Options) -> Outcome:
             out.applied.clear()
             return out
         new_bytes = candidate
-        current = cst.parse_module(candidate)
-        analysis = analyze(current, options.target, options.strategy)
+        current = reparsed
+        analysis = analyze(current, options.target, options.strategy, _text(candidate, current))
     else:
         out.error = FileError("did-not-converge", f"the rewrite still changed the file after "
                               f"{MAX_PASSES} passes; file left unchanged")
@@ -162,15 +165,19 @@ def _process(data: bytes, options: Options) -> Outcome:
     return out
 
 
-def _verify(data: bytes) -> str | None:
+def _text(data: bytes, module: cst.Module) -> str:
+    return data.decode(module.encoding, errors="replace")
+
+
+def _verify(data: bytes) -> tuple[str | None, cst.Module | None]:
+    """Does the rewritten file parse with both ``ast`` and libcst? (and its new tree)"""
     try:
         compile(data, "<rewritten>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-        cst.parse_module(data)
+        return None, cst.parse_module(data)
     except SyntaxError as exc:
-        return f"line {exc.lineno}: {exc.msg}"
+        return f"line {exc.lineno}: {exc.msg}", None
     except cst.ParserSyntaxError as exc:
-        return f"line {exc.raw_line}: {_parser_message(exc)}"
-    return None
+        return f"line {exc.raw_line}: {_parser_message(exc)}", None
 
 
 def _onto_original(original: bytes, round_trip: bytes, new: bytes) -> bytes | None:

@@ -10,12 +10,12 @@ the one ``self.x = ...`` in the class's methods.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import libcst as cst
-from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
+from libcst.metadata import CodeRange, PositionProvider
 
 from codemods.literals import fstring_text_value, string_value
 from codemods.urls import Atom, Dyn, Lit, Syn, interesting
@@ -81,7 +81,6 @@ class HttpCall:
 @dataclass(eq=False)
 class Facts:
     module: cst.Module
-    positions: dict[cst.CSTNode, CodeRange]
     parents: dict[cst.CSTNode, cst.CSTNode]
     module_scope: Scope
     classes: dict[str, Scope] = field(default_factory=dict)
@@ -109,8 +108,17 @@ class Facts:
     helpers: dict[str, tuple[list[str], cst.BaseExpression, Scope]] = field(default_factory=dict)
     _bindings: dict[str, tuple[cst.BaseExpression, Scope]] = field(default_factory=dict)
     _binding_scope: Scope | None = None
+    _positions: Mapping[cst.CSTNode, CodeRange] | None = None
 
     # --- positions and statements ------------------------------------------
+
+    @property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Computed on first use: it costs a full code generation of the module."""
+        if self._positions is None:
+            wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
 
     def pos(self, node: cst.CSTNode) -> tuple[int, int]:
         r = self.positions.get(node)
@@ -447,12 +455,21 @@ def dotted(node: cst.BaseExpression) -> str:
 
 
 class _Collector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
-
     def __init__(self, facts: Facts) -> None:
         super().__init__()
         self.facts = facts
         self.scope = facts.module_scope
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.facts.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.stack.pop()
 
     # scopes
 
@@ -550,7 +567,7 @@ class _Collector(cst.CSTVisitor):
     # imports
 
     def visit_Import(self, node: cst.Import) -> None:
-        stmt = self.get_metadata(ParentNodeProvider, node)
+        stmt = self.facts.parents.get(node)
         if isinstance(stmt, cst.SimpleStatementLine):
             self.facts.imports.append((stmt, node))
         for alias in node.names:
@@ -565,7 +582,7 @@ class _Collector(cst.CSTVisitor):
                 self._bind(top, None)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        stmt = self.get_metadata(ParentNodeProvider, node)
+        stmt = self.facts.parents.get(node)
         if isinstance(stmt, cst.SimpleStatementLine):
             self.facts.imports.append((stmt, node))
         mod = dotted(node.module) if node.module is not None else ""
@@ -636,11 +653,8 @@ def _http_call(node: cst.Call, facts: Facts, scope: Scope) -> HttpCall | None:
 
 
 def collect(module: cst.Module) -> Facts:
-    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
-    facts = Facts(module, dict(positions), dict(parents), Scope("module", module, None))
-    wrapper.visit(_Collector(facts))
+    facts = Facts(module, {}, Scope("module", module, None))
+    module.visit(_Collector(facts))
     return facts
 
 

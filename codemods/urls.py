@@ -219,6 +219,8 @@ def plan_url(
     rest = text[path_end:]
     outcomes = _match(path, method)
     if not outcomes:
+        if path in ("/v1", "/v1/") and not rest:
+            return _plan_base(tpl, host_m, kind, target, context)
         if _DYNAMIC_ENDPOINT.match(path):
             return UrlPlan("manual", code="WM907", host=kind, old_url=_display(text), message=(
                 f"{_display(text)} builds On-Prem URLs /v1/<endpoint> from a parameter; Cloud "
@@ -327,7 +329,7 @@ def _outcome_plan(
     if ep.name == MARK_READ:
         mid = o.params.get("message_id", "")
         m = _SENTINEL_RE.fullmatch(mid)
-        plan = UrlPlan("mark_read", ep, message_id=int(m.group(1)) if m else None)
+        plan = UrlPlan("mark_read", ep, message_id=tpl.dyns[int(m.group(1))] if m else None)
         # the URL without the id, as POST /messages wants it
         cut = text_index = tpl.text.rfind(mid, start, path_end)
         if m is None or text_index < 0 or tpl.text[cut + len(mid):] != "":
