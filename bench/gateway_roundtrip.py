@@ -248,8 +248,9 @@ def breakdown(gateway: Server, n: int, counter: list[int]) -> None:
             print(f"  {label:<18} {(gateway.cpu_seconds() - before) * 1e3 / n:6.3f} ms")
     finally:
         conn.close()
-    print("  (healthz: HTTP framing only; contacts: + key check, limits, routing, local answer,"
-          " metrics, access log; messages: + translation both ways and the backend call)")
+    print("  (healthz: HTTP framing + a small JSON document; contacts: + key check, limits,"
+          " routing, local answer, metrics, access log; messages: + translation both ways"
+          " and the backend call)")
 
 
 def cpu_line(label: str, side: Side, n: int) -> str:
