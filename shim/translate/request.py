@@ -453,12 +453,13 @@ def _set_webhook(req: CloudRequest, inp: _Input) -> None:
 
 def _set_application(req: CloudRequest, inp: _Input) -> None:
     body = expect_object(inp.body, "$")
-    webhooks = expect_object(require(body, "webhooks", "$"), "$.webhooks")
     others = sorted(set(body) - {"webhooks"})
-    if others:
+    if others or "webhooks" not in body:
+        # Only the webhook URL has a Cloud home; every other setting is refused (501).
         unsupported = match_unsupported("GET", "/v1/settings/application")
         assert unsupported is not None
-        raise UnsupportedEndpointError(f"$.{others[0]}", unsupported)
+        raise UnsupportedEndpointError(f"$.{others[0]}" if others else "$", unsupported)
+    webhooks = expect_object(body["webhooks"], "$.webhooks")
     url = require(webhooks, "url", "$.webhooks")
     _set_webhook(req, _Input({"url": url}, inp.match, inp.target, inp.verify_token, None, None))
 
