@@ -88,6 +88,15 @@ def serve_receiver(port: int) -> None:
 
 # -- load generator -------------------------------------------------------------------
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     label: str
@@ -95,6 +104,7 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    cpu: float = 0.0  # server CPU seconds while the events were acknowledged
 
     @property
     def rate(self) -> float:
@@ -206,7 +216,8 @@ def receiver_count(port: int) -> dict[str, float]:
 
 def report(result: Result) -> None:
     print(f"  {result.label:<22} {result.rate:>9,.0f} events/s   p50 {result.pct(0.5):6.2f} ms"
-          f"   p99 {result.pct(0.99):6.2f} ms   non-200: {result.errors}")
+          f"   p99 {result.pct(0.99):6.2f} ms   server CPU {result.cpu / result.events * 1e6:5.0f}"
+          f" us/event   non-200: {result.errors}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,8 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             wait_http(minimal_port, "/", minimal)
             asyncio.run(drive("warm-up", minimal_port, requests[:200], args.concurrency))
+            cpu = cpu_seconds(minimal.pid)
             baseline = asyncio.run(drive("minimal handler", minimal_port, requests,
                                          args.concurrency))
+            baseline.cpu = cpu_seconds(minimal.pid) - cpu
         finally:
             stop(minimal)
 
@@ -257,12 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_http(receiver_port, "/count", receiver)
             wait_http(relay_port, "/healthz", relay)
             ack_started = time.time()
+            cpu = cpu_seconds(relay.pid)
             relayed = asyncio.run(drive("relay (ack)", relay_port, requests, args.concurrency))
+            relayed.cpu = cpu_seconds(relay.pid) - cpu
             deadline = time.monotonic() + max(60.0, events / 200)
             seen = receiver_count(receiver_port)
             while seen["bodies"] < events and time.monotonic() < deadline:
                 time.sleep(0.2)
                 seen = receiver_count(receiver_port)
+            total_cpu = cpu_seconds(relay.pid) - cpu
         finally:
             stop(relay)
             stop(receiver)
@@ -275,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     forwarded = int(seen["bodies"])
     span = (seen["last"] - ack_started) if forwarded else float("nan")
     print(f"  forwarded {forwarded:,}/{events:,} On-Prem bodies to the receiver, "
-          f"{forwarded / span:,.0f} bodies/s (first ack to last delivery, {span:.1f} s)")
+          f"{forwarded / span:,.0f} bodies/s (first ack to last delivery, {span:.1f} s); "
+          f"relay CPU for ack+forward {total_cpu / events * 1e6:,.0f} us/event")
     met = relayed.rate >= TARGET_RATE and relayed.pct(0.99) <= TARGET_P99_MS
     print(f"  target >= {TARGET_RATE:,.0f} events/s and p99 <= {TARGET_P99_MS:.0f} ms: "
           f"{'met' if met else 'NOT met'}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -65,7 +64,7 @@ class SQLStore:
     # -- async API (server) -------------------------------------------------
 
     async def _on(self, writer: GroupCommitWriter[Conn], op: Callable[[Conn], T]) -> T:
-        return await asyncio.wrap_future(writer.submit(op))
+        return await writer.run(op)
 
     async def add_event(self, channel: str, body: bytes, received_at: float) -> None:
         sql = self.q("INSERT INTO relay_events (channel, received_at, body, state) "

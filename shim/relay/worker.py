@@ -30,6 +30,8 @@ __all__ = ["DeliveryWorker", "RetryPolicy", "Route", "make_split"]
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600.0
+#: Seconds without a new acknowledgement after which a burst counts as over.
+BURST_QUIET = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class DeliveryWorker:
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet finished
         self._stopping = False
+        self._last_ack = 0.0
+        self.burst_slots = max(1, concurrency // 8)
         self._runner: asyncio.Task[None] | None = None
         self._slots: list[asyncio.Task[None]] = []
         self._tls: ssl.SSLContext | None = None
@@ -119,13 +123,24 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """New work may be there (called after each acknowledged event)."""
+        self._last_ack = time.monotonic()
         self._wake.set()
+
+    async def _yield_to_acks(self, slot: int) -> None:
+        """During a burst of incoming events, run only a few slots.
+
+        Acknowledging fast is what keeps Meta from retrying and backing off;
+        forwarding can lag a little and catches up when the burst is over (the
+        queue holds it durably). Slot 0..burst_slots-1 never wait.
+        """
+        while slot >= self.burst_slots and time.monotonic() - self._last_ack < BURST_QUIET:
+            await asyncio.sleep(BURST_QUIET)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tls = ssl.create_default_context()  # shared: loading CA certs per client is slow
         self._runner = loop.create_task(self._run(), name="relay-worker")
-        self._slots = [loop.create_task(self._slot(), name=f"relay-slot-{n}")
+        self._slots = [loop.create_task(self._slot(n), name=f"relay-slot-{n}")
                        for n in range(self.concurrency)]
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -185,7 +200,7 @@ class DeliveryWorker:
         # finished POST wakes us (or the poll interval passes, for retries coming due).
         return expanded >= self.batch
 
-    async def _slot(self) -> None:
+    async def _slot(self, index: int) -> None:
         async with httpx.AsyncClient(
             verify=self._tls or True,
             timeout=self.policy.timeout,
@@ -197,6 +212,7 @@ class DeliveryWorker:
                     delivery = await self._queue.get()
                     if delivery is _STOP:
                         return
+                await self._yield_to_acks(index)
                 outcome = await self._attempt(client, delivery)
                 claim_next = 0 if self._stopping else 1
                 try:

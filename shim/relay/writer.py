@@ -3,12 +3,15 @@
 Web handlers hand an operation (a function of the connection) to the writer and
 await its future; the thread takes everything queued, runs it in ONE
 transaction and commits once, so a burst of acknowledgements costs one fsync
-instead of one each. A failing operation is retried alone, so it fails only
-its own caller.
+instead of one each. Results go back to an event loop in one hop per batch
+(not one thread-safe callback per request). A failing operation is retried
+alone, so it fails only its own caller.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -29,6 +32,18 @@ _STOP = object()
 
 class WriterClosed(RuntimeError):
     """The writer was closed before the operation ran."""
+
+
+class _Item:
+    """One queued operation and whoever waits for it (a thread or an event loop)."""
+
+    __slots__ = ("future", "loop", "op")
+
+    def __init__(self, op: Callable[[Any], Any], future: Future[Any] | asyncio.Future[Any],
+                 loop: asyncio.AbstractEventLoop | None) -> None:
+        self.op = op
+        self.future = future
+        self.loop = loop
 
 
 class GroupCommitWriter(Generic[C]):
@@ -66,11 +81,22 @@ class GroupCommitWriter(Generic[C]):
         self._ready.result()  # raise connection errors in the caller
 
     def submit(self, op: Callable[[C], T]) -> Future[T]:
+        """Queue ``op``; wait on the returned future from any thread."""
         future: Future[T] = Future()
         if self._closed:
             future.set_exception(WriterClosed("the store is closed"))
-            return future
-        self._queue.put((op, future))
+        else:
+            self._queue.put(_Item(op, future, None))
+        return future
+
+    def run(self, op: Callable[[C], T]) -> asyncio.Future[T]:
+        """Queue ``op`` from an event loop; await the returned future on that loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._closed:
+            future.set_exception(WriterClosed("the store is closed"))
+        else:
+            self._queue.put(_Item(op, future, loop))
         return future
 
     def close(self) -> None:
@@ -96,15 +122,17 @@ class GroupCommitWriter(Generic[C]):
                     conn = self._run(conn, batch)
         finally:
             self._close(conn)
+            leftovers = []
             while True:  # fail whatever raced in after close
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is not _STOP:
-                    _fail(item[1], WriterClosed("the store is closed"))
+                    leftovers.append((item, False, WriterClosed("the store is closed")))
+            _settle(leftovers)
 
-    def _take(self) -> tuple[list[tuple[Callable[[C], Any], Future[Any]]], bool]:
+    def _take(self) -> tuple[list[_Item], bool]:
         first = self._queue.get()
         if first is _STOP:
             return [], True
@@ -123,36 +151,37 @@ class GroupCommitWriter(Generic[C]):
             batch.append(item)
         return batch, False
 
-    def _run(self, conn: C, batch: list[tuple[Callable[[C], Any], Future[Any]]]) -> C:
-        live = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
+    def _run(self, conn: C, batch: list[_Item]) -> C:
+        live = [item for item in batch if _wanted(item)]
         if not live:
             return conn
         started = time.perf_counter()
+        outcomes: list[tuple[_Item, bool, Any]] = []
         try:
             self._begin(conn)
-            results = [op(conn) for op, _ in live]
+            results = [item.op(conn) for item in live]
             self._commit(conn)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s: %d op(s) committed in %.1f ms", self._thread.name, len(live),
-                          (time.perf_counter() - started) * 1000)
         except Exception as exc:
             conn = self._recover(conn)
             if len(live) == 1:
-                live[0][1].set_exception(exc)
-                return conn
-            for op, fut in live:  # isolate the failing operation
-                try:
-                    self._begin(conn)
-                    result = op(conn)
-                    self._commit(conn)
-                except Exception as one:
-                    conn = self._recover(conn)
-                    fut.set_exception(one)
-                else:
-                    fut.set_result(result)
-            return conn
-        for (_, fut), result in zip(live, results, strict=True):
-            fut.set_result(result)
+                outcomes.append((live[0], False, exc))
+            else:
+                for item in live:  # isolate the failing operation
+                    try:
+                        self._begin(conn)
+                        result = item.op(conn)
+                        self._commit(conn)
+                    except Exception as one:
+                        conn = self._recover(conn)
+                        outcomes.append((item, False, one))
+                    else:
+                        outcomes.append((item, True, result))
+        else:
+            outcomes = [(item, True, result) for item, result in zip(live, results, strict=True)]
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: %d op(s) committed in %.1f ms", self._thread.name, len(live),
+                          (time.perf_counter() - started) * 1000)
+        _settle(outcomes)
         return conn
 
     def _recover(self, conn: C) -> C:
@@ -174,6 +203,38 @@ class GroupCommitWriter(Generic[C]):
             return conn
 
 
-def _fail(future: Future[Any], exc: BaseException) -> None:
-    if future.set_running_or_notify_cancel():
-        future.set_exception(exc)
+def _wanted(item: _Item) -> bool:
+    """Skip operations whose thread-side caller already gave up (cancelled)."""
+    if isinstance(item.future, Future):
+        return item.future.set_running_or_notify_cancel()
+    return True  # an event-loop caller that stopped waiting still gets its write done
+
+
+def _settle(outcomes: list[tuple[_Item, bool, Any]]) -> None:
+    """Resolve thread futures directly, loop futures in one call per loop."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Item, bool, Any]]] = {}
+    for outcome in outcomes:
+        item = outcome[0]
+        if item.loop is None:
+            future = item.future
+            assert isinstance(future, Future)
+            if outcome[1]:
+                future.set_result(outcome[2])
+            else:
+                future.set_exception(outcome[2])
+        else:
+            per_loop.setdefault(item.loop, []).append(outcome)
+    for loop, group in per_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_on_loop, group)
+
+
+def _settle_on_loop(group: list[tuple[_Item, bool, Any]]) -> None:
+    for item, ok, value in group:
+        future = item.future
+        if future.done():  # cancelled while waiting
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
