@@ -703,9 +703,7 @@ def _payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
     for hc in urls.send_calls:
         _send_call_payload(facts, a, hc, envelopes)
     for d in facts.dicts:
-        keys = keys_of(d)
-        if "to" in keys and ("type" in keys or keys.keys() & fields.ONPREM_SEND_TYPES
-                             or dynamic_keys(d)):
+        if _looks_like_send(d):
             envelopes.setdefault(d, facts.scope_of[d])
     nested: set[cst.CSTNode] = set()
     for d in envelopes:
@@ -735,6 +733,21 @@ def _payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
             rules = tuple(replace(r, onprem=r.onprem.removeprefix("template."))
                           for r in fields.SEND_RULES if r.onprem.startswith("template."))
             _plan_dict(facts, a, d, envelope=False, rules=rules)
+
+
+def _looks_like_send(d: cst.Dict) -> bool:
+    """An On-Prem send body by its shape: a recipient and a message type it knows."""
+    keys = keys_of(d)
+    if "to" not in keys:
+        return False
+    type_node = value_of(d, "type")
+    if type_node is not None:
+        kind = string_value(type_node)
+        if kind is not None:
+            return kind in fields.ONPREM_SEND_TYPES
+        return bool(keys.keys() & fields.ONPREM_SEND_TYPES or dynamic_keys(d)
+                    or "recipient_type" in keys)
+    return bool(keys.keys() & fields.ONPREM_SEND_TYPES)
 
 
 def _collect_nested(node: cst.CSTNode, out: set[cst.CSTNode]) -> None:
