@@ -117,8 +117,9 @@ def _process(data: bytes, options: Options) -> Outcome:
     )
     if not options.rewrite:
         return out
-    current = module
-    new_bytes = module.bytes
+    round_trip = module.bytes
+    current_bytes = round_trip
+    new_bytes = round_trip
     for n in range(MAX_PASSES):
         enabled = enabled_items(analysis, options)
         if n == 0:
@@ -131,10 +132,9 @@ def _process(data: bytes, options: Options) -> Outcome:
                     out.held_unsafe += 1
         if not enabled:
             break
-        changed = apply(analysis, enabled)
-        if changed.bytes == current.bytes:
+        candidate = apply(analysis, enabled).bytes
+        if candidate == current_bytes:
             break
-        candidate = changed.bytes
         if options.fault == "invalid-output":
             candidate += b"\n)\n"
         problem, reparsed = _verify(candidate)
@@ -145,17 +145,16 @@ def _process(data: bytes, options: Options) -> Outcome:
                                   "unchanged")
             out.applied.clear()
             return out
-        new_bytes = candidate
-        current = reparsed
-        analysis = analyze(current, options.target, options.strategy, _text(candidate, current))
+        new_bytes = current_bytes = candidate
+        analysis = analyze(reparsed, options.target, options.strategy, _text(candidate, reparsed))
     else:
         out.error = FileError("did-not-converge", f"the rewrite still changed the file after "
                               f"{MAX_PASSES} passes; file left unchanged")
         out.applied.clear()
         return out
-    if new_bytes == module.bytes:
+    if new_bytes == round_trip:
         return out
-    mapped = _onto_original(data, module.bytes, new_bytes)
+    mapped = _onto_original(data, round_trip, new_bytes)
     if mapped is None:
         out.error = FileError("round-trip", "libcst does not reproduce this file byte for byte "
                               "and the rewrite touches an affected line; file left unchanged")

@@ -454,8 +454,28 @@ def _convert_param(p: cst.Dict, q: str) -> str | None:
 # --- the translator as referee for constant bodies ------------------------
 
 
+def _constant(node: cst.CSTNode) -> bool:
+    """Only literals inside (checked before paying for code generation)."""
+    if isinstance(node, cst.SimpleString | cst.Integer | cst.Float):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.ConcatenatedString):
+        return _constant(node.left) and _constant(node.right)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return _constant(node.expression)
+    if isinstance(node, cst.Dict):
+        return all(isinstance(el, cst.DictElement) and _constant(el.key) and _constant(el.value)
+                   for el in node.elements)
+    if isinstance(node, cst.List | cst.Tuple):
+        return all(isinstance(el, cst.Element) and _constant(el.value) for el in node.elements)
+    return False
+
+
 def _consult_translator(plan: PayloadPlan, base_indent: str) -> None:
     d = plan.dict_node
+    if not _constant(d):
+        return
     try:
         value = oracle.evaluate(d, _node_code(d))
     except oracle.NotConstant:
