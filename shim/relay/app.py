@@ -32,6 +32,9 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
+#: Concurrent POSTs from which the worker holds back most delivery slots.
+BUSY_ACKS = 4
+
 _OK_START = {"type": "http.response.start", "status": 200,
              "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                          (b"content-length", b"2")]}
@@ -51,9 +54,14 @@ class Ingest:
         self.channels = channels
         self.worker = worker
         self.max_body = max_body
+        self.active = 0  # requests being handled right now (ack pressure)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._respond(scope, receive)
+        self.active += 1
+        try:
+            response = await self._respond(scope, receive)
+        finally:
+            self.active -= 1
         if response is None:  # the hot path: skip building a Response object
             await send(_OK_START)
             await send(_OK_BODY)
@@ -145,6 +153,8 @@ def create_app(
                 await worker.stop()
 
     ingest = Ingest(store, channels, worker, max_body)
+    if worker is not None:
+        worker.ingest_busy = lambda: ingest.active >= BUSY_ACKS
     # A bare Router: every handler answers its own errors, so the per-request
     # cost of Starlette's error/exception middleware buys nothing here.
     return Router(

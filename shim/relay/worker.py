@@ -16,12 +16,11 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import httpx
-
 from shim.relay.dedupe import Item, split_bodies
+from shim.relay.forward import Forwarder, ForwardError
 from shim.relay.store import Delivery, Outcome, Split, Store
 from shim.translate import translate_webhook
 
@@ -30,8 +29,8 @@ __all__ = ["DeliveryWorker", "RetryPolicy", "Route", "make_split"]
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600.0
-#: Seconds without a new acknowledgement after which a burst counts as over.
-BURST_QUIET = 0.05
+#: How often a held-back delivery slot looks again whether the ack burst is over.
+BURST_CHECK = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +82,7 @@ def make_split(by_phone_number_id: Mapping[str, str] | None = None) -> Split:
 class DeliveryWorker:
     """Drains the store: ``concurrency`` delivery slots, at most one item per conversation.
 
-    Each slot owns its own single-connection HTTP client: one shared pool of
-    many connections costs O(connections) bookkeeping per request in httpcore,
-    which made forwarding several times slower.
+    Each slot owns one keep-alive connection (see ``forward``).
     """
 
     def __init__(
@@ -113,8 +110,9 @@ class DeliveryWorker:
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet finished
         self._stopping = False
-        self._last_ack = 0.0
         self.burst_slots = max(1, concurrency // 8)
+        #: Set by the app: true while many acknowledgements are being handled at once.
+        self.ingest_busy: Callable[[], bool] = lambda: False
         self._runner: asyncio.Task[None] | None = None
         self._slots: list[asyncio.Task[None]] = []
         self._tls: ssl.SSLContext | None = None
@@ -123,18 +121,17 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """New work may be there (called after each acknowledged event)."""
-        self._last_ack = time.monotonic()
         self._wake.set()
 
     async def _yield_to_acks(self, slot: int) -> None:
-        """During a burst of incoming events, run only a few slots.
+        """While acknowledgements queue up (``ingest_busy``), run only a few slots.
 
         Acknowledging fast is what keeps Meta from retrying and backing off;
-        forwarding can lag a little and catches up when the burst is over (the
-        queue holds it durably). Slot 0..burst_slots-1 never wait.
+        forwarding may lag during a burst and catches up after it (the queue
+        holds it durably). Slots 0..burst_slots-1 never wait.
         """
-        while slot >= self.burst_slots and time.monotonic() - self._last_ack < BURST_QUIET:
-            await asyncio.sleep(BURST_QUIET)
+        while slot >= self.burst_slots and self.ingest_busy():
+            await asyncio.sleep(BURST_CHECK)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -201,11 +198,8 @@ class DeliveryWorker:
         return expanded >= self.batch
 
     async def _slot(self, index: int) -> None:
-        async with httpx.AsyncClient(
-            verify=self._tls or True,
-            timeout=self.policy.timeout,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        ) as client:
+        client = Forwarder(timeout=self.policy.timeout, tls=self._tls)
+        try:
             delivery: Delivery | None = None
             while True:
                 if delivery is None:
@@ -228,26 +222,24 @@ class DeliveryWorker:
                 delivery = following[0] if following else None
                 if delivery is None:
                     self._wake.set()  # idle: let the runner top us up
+        finally:
+            await client.close()
 
-    async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
+    async def _attempt(self, client: Forwarder, delivery: Delivery) -> Outcome:
         route = self.routes.get(delivery.channel)
         error: str
         if route is None:
             error = f"channel {delivery.channel!r} is not configured with a forward_url"
         else:
             try:
-                response = await client.post(
-                    route.url,
-                    content=delivery.body.encode(),
-                    headers={**route.headers, "content-type": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__} posting to the forward URL"
+                status = await client.post(route.url, delivery.body.encode(), route.headers)
+            except ForwardError as exc:
+                error = f"posting to the forward URL failed: {exc}"
             else:
-                if response.is_success:
+                if 200 <= status < 300:
                     self.delivered += 1
                     return Outcome.done(time.time())
-                error = f"forward URL answered HTTP {response.status_code}"
+                error = f"forward URL answered HTTP {status}"
         self.failed_attempts += 1
         now = time.time()
         if now - delivery.created_at >= self.policy.max_age:

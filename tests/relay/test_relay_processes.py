@@ -48,7 +48,7 @@ def send_until_acked(client: httpx.Client, urls: list[str], body: dict, stop: th
 
 def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) -> None:
     total = 200
-    receiver = Receiver(fail_first=40, delay=0.005)
+    receiver = Receiver(fail_first=15, delay=0.005)
     acked: list[str] = []
     stop = threading.Event()
     with running_receiver(receiver) as hook:
@@ -67,9 +67,11 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()
         try:
-            while len(acked) < 80:
+            # kill while events arrive AND forwarding (with failures) is under way
+            while len(acked) < 60 or len(receiver.bodies) < 10:
                 time.sleep(0.005)
             in_flight_before = receiver.attempts
+            delivered_before = len(receiver.bodies)
             relay.kill()  # SIGKILL: no shutdown code runs
             acked_at_kill = list(acked)
             time.sleep(0.3)
@@ -87,9 +89,11 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
     lost = [m for m in acked_at_kill if m not in counts]
     duplicates = sum(c - 1 for c in counts.values())
     print(f"\nkill -9 ({db.split(':')[0]}): {len(acked_at_kill)} acked before the kill "
-          f"({in_flight_before} forward attempts made), {total} sent in all, "
+          f"({in_flight_before} forward attempts, {delivered_before} delivered), "
+          f"{total} sent in all, "
           f"{len(counts)} distinct delivered, {duplicates} duplicate(s)")
     assert lost == []
+    assert len(acked_at_kill) < total, "the kill came after the last event: not mid-stream"
     assert set(counts) == {f"wamid.{n:05d}" for n in range(total)}
     # Only deliveries in flight at the kill can be sent twice (at most --concurrency).
     assert duplicates <= 16
