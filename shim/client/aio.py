@@ -15,8 +15,9 @@ from shim.client import helpers as h
 from shim.client.bulk import (
     BulkMessage,
     Progress,
+    Queued,
     SendResult,
-    default_concurrency,
+    Workforce,
     options_for,
     plan_bulk,
     result_of,
@@ -218,35 +219,45 @@ class AsyncClient:
         items = plan_bulk(self.router, ch.name, messages)
         results: list[SendResult | None] = [None] * len(items)
         bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")
-        cursor = iter(items)
         clock = self.router.clock
         done = [anyio.Event() for _ in items]
+        staff = Workforce(items, ch.mps, concurrency)
 
-        async def worker() -> None:
-            for item in cursor:  # shared iterator: each item goes to one worker
-                try:
-                    if item.after is not None:
-                        await done[item.after].wait()
-                    wait = item.ready_at - clock()
-                    if wait > 0:
-                        await anyio.sleep(wait)
-                    call = h.send_call(item.body)
-                    response = await self.dispatcher.dispatch(
-                        call.method,
-                        call.path,
-                        json=call.json,
-                        channel=ch.name,
-                        options=options_for(item),
-                    )
-                    results[item.index] = result_of(item, response)
-                finally:
-                    done[item.index].set()
-                bar.advance()
+        async def send(item: Queued) -> None:
+            try:
+                if item.after is not None:
+                    await done[item.after].wait()
+                wait = item.ready_at - clock()
+                if wait > 0:
+                    await anyio.sleep(wait)
+                call = h.send_call(item.body)
+                response = await self.dispatcher.dispatch(
+                    call.method,
+                    call.path,
+                    json=call.json,
+                    channel=ch.name,
+                    options=options_for(item),
+                )
+                staff.observe(response)
+                results[item.index] = result_of(item, response)
+            finally:
+                done[item.index].set()
+            bar.advance()
 
-        workers = min(concurrency or default_concurrency(ch.mps), max(1, len(items)))
         try:
             async with anyio.create_task_group() as tg:
-                for _ in range(workers):
+
+                async def worker() -> None:
+                    try:
+                        while (item := staff.next_item()) is not None:
+                            await send(item)
+                            for _ in range(staff.hire()):
+                                tg.start_soon(worker)
+                    except BaseException:
+                        staff.quit()
+                        raise
+
+                for _ in range(staff.hire()):
                     tg.start_soon(worker)
         finally:
             bar.close()

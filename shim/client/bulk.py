@@ -9,13 +9,20 @@ taken per send inside the plan, so the channel never exceeds its mps.
 Retries, outcome-unknown handling and idempotency work exactly as for single
 sends: each message gets its own key (the caller's, or a generated one) sent
 as ``biz_opaque_callback_data``.
+
+How many sends are in flight adapts to the backend (:class:`Workforce`): the
+channel rate times the backend's observed round trip, with headroom. Loopback
+needs a handful of workers; 1,000 msg/s to Graph at ~250 ms needs a few hundred. Too
+many workers on a fast backend only add GIL and pool contention, too few on a
+slow one cap the rate below the limit.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,10 +32,22 @@ from shim.client.idempotency import new_key
 from shim.client.pacing import recipient_key
 from shim.client.response import ShimResponse
 
-__all__ = ["BulkMessage", "SendResult", "default_concurrency", "plan_bulk", "result_of"]
+__all__ = [
+    "BulkMessage",
+    "Queued",
+    "SendResult",
+    "Workforce",
+    "default_concurrency",
+    "plan_bulk",
+    "result_of",
+]
 
-MAX_CONCURRENCY: Final = 32
+MAX_CONCURRENCY: Final = 256
 MIN_CONCURRENCY: Final = 4
+#: In-flight sends = rate x round trip x this (room for the round trip's spread).
+HEADROOM: Final = 3.0
+#: Answers seen (with the minimum of workers) before the worker count moves.
+CALIBRATION: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +78,9 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Item:
+class Queued:
+    """A message waiting in a ``send_many`` batch."""
+
     index: int
     body: Mapping[str, Any]
     key: str
@@ -68,22 +89,86 @@ class _Item:
     after: int | None
 
 
-def default_concurrency(mps: int) -> int:
-    """Enough sends in flight to hold the rate at ~20 ms per round trip, no more.
+def default_concurrency(mps: int, round_trip_s: float) -> int:
+    """Sends to keep in flight to hold ``mps`` at ``round_trip_s`` per send."""
+    wanted = math.ceil(mps * round_trip_s * HEADROOM) + 1
+    return max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, wanted))
 
-    More in-flight requests than that only add connections and scheduling
-    overhead (httpx's pool and the GIL), which lowers throughput.
+
+class Workforce:
+    """Hands out items to workers and says when to add or retire one.
+
+    Thread-safe and free of I/O, so the thread-based and the task-based
+    ``send_many`` share it; they only differ in how a worker is started.
+    ``fixed`` pins the number of workers (the caller's ``concurrency=``).
     """
-    return max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, math.ceil(mps / 50)))
+
+    def __init__(self, items: list[Queued], mps: int, fixed: int | None = None) -> None:
+        self._cursor: Iterator[Queued] = iter(items)
+        self._left = len(items)  # not yet handed out
+        self.mps = mps
+        self.fixed = fixed
+        self._min_round_trip = math.inf
+        self._answers = 0
+        self._wanted = MIN_CONCURRENCY  # until calibrated
+        self._running = 0
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def wanted(self) -> int:
+        if self.fixed is not None:
+            return max(1, self.fixed)
+        return self._wanted
+
+    def hire(self) -> int:
+        """How many workers to start now (the caller starts exactly that many)."""
+        with self._lock:
+            extra = max(0, min(self.wanted(), self._left) - self._running)
+            self._running += extra
+            return extra
+
+    def next_item(self) -> Queued | None:
+        """The worker's next item, or None: it should stop (done, or too many workers)."""
+        with self._lock:
+            if self._stopped or self._running > self.wanted() or self._left == 0:
+                self._running -= 1
+                return None
+            self._left -= 1
+            return next(self._cursor)
+
+    def quit(self) -> None:
+        """A worker stops early because it raised: everyone stops taking items."""
+        with self._lock:
+            self._running -= 1
+            self._stopped = True
+
+    def observe(self, response: ShimResponse) -> None:
+        """Learn the backend's round trip from an answer (exchange time, not pacing waits).
+
+        The estimate is the *minimum* round trip seen, taken once the first
+        answers (new connections included) are in. Queueing we cause ourselves
+        (GIL, CPU, pool) inflates every other statistic and would ask for ever
+        more workers, a feedback loop that collapses throughput; a minimum
+        cannot be pushed up by it (BBR's min-RTT idea). A backend that slows
+        down later is not followed: pass ``concurrency=`` for such cases.
+        """
+        if response.elapsed > 0 and response.attempts:
+            with self._lock:
+                self._answers += 1
+                self._min_round_trip = min(
+                    self._min_round_trip, response.elapsed / response.attempts
+                )
+                if self._answers >= CALIBRATION:
+                    self._wanted = default_concurrency(self.mps, self._min_round_trip)
 
 
 def plan_bulk(
     router: Router, channel: str, messages: Iterable[Mapping[str, Any] | BulkMessage]
-) -> list[_Item]:
+) -> list[Queued]:
     """Reserve pair slots in input order; return the items in send order."""
     pair = router.pair_limiter(channel)
     now = router.clock()
-    items: list[_Item] = []
+    items: list[Queued] = []
     last: dict[str, int] = {}
     for index, message in enumerate(messages):
         if isinstance(message, BulkMessage):
@@ -97,16 +182,16 @@ def plan_bulk(
             wait = pair.reserve(to)
             after = last.get(recipient_key(to))
             last[recipient_key(to)] = index
-        items.append(_Item(index, body, key or new_key(), now + wait, after))
+        items.append(Queued(index, body, key or new_key(), now + wait, after))
     items.sort(key=lambda item: item.ready_at)  # stable: input order among equals
     return items
 
 
-def options_for(item: _Item) -> RequestOptions:
+def options_for(item: Queued) -> RequestOptions:
     return RequestOptions(idempotency_key=item.key, pace_pair=False)
 
 
-def result_of(item: _Item, response: ShimResponse) -> SendResult:
+def result_of(item: Queued, response: ShimResponse) -> SendResult:
     to = item.body.get("to")
     to = to if isinstance(to, str) else None
     if response.is_success:

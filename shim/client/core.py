@@ -119,6 +119,7 @@ REPLAY_HEADER: Final = "X-Waba-Migrate-Replayed"
 _ACCESS_DENIED: Final = 1005
 _SERVICE_NOT_READY: Final = 1011
 _GENERIC: Final = 1000
+_NOT_FOUND: Final = 1006
 _INTERNAL: Final = 1014
 
 #: Endpoints whose Cloud answer is a media object to fetch in a second step.
@@ -367,7 +368,9 @@ class Router:
             if "://" in path:
                 legacy = self.match_url(path)
                 if legacy is None:
-                    raise refusal(404, 1006, path, "not an On-Premise API v1 URL this shim serves")
+                    raise refusal(
+                        404, _NOT_FOUND, path, "not an On-Premise API v1 URL this shim serves"
+                    )
                 path, host_hint = legacy.path, legacy.channel
             elif not path.startswith("/"):
                 path = "/" + path

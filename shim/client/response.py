@@ -42,6 +42,7 @@ class ShimResponse:
         "attempts",
         "backend",
         "channel",
+        "elapsed",
         "endpoint",
         "idempotency_key",
         "outcome",
@@ -87,6 +88,8 @@ class ShimResponse:
         self.warnings = warnings or []
         self.attempts = attempts
         self.replayed = replayed
+        #: seconds spent in HTTP exchanges (set by the dispatcher; pacing waits excluded)
+        self.elapsed = 0.0
 
     # -- requests/httpx-compatible surface --------------------------------
 

@@ -14,10 +14,12 @@ import httpx
 
 from shim.client import helpers as h
 from shim.client.bulk import (
+    MAX_CONCURRENCY,
     BulkMessage,
     Progress,
+    Queued,
     SendResult,
-    default_concurrency,
+    Workforce,
     options_for,
     plan_bulk,
     result_of,
@@ -235,51 +237,71 @@ class Client:
         """Send On-Prem message bodies at the channel's mps and pair rate.
 
         Never raises for a single message: each gets a :class:`SendResult`
-        (message id, error, or outcome unknown with its idempotency key).
-        A progress bar is shown on a terminal (``progress=None``) only.
+        (message id, error, or outcome unknown with its idempotency key), in
+        input order. ``concurrency=None`` sizes the number of sends in flight
+        from the backend's round trip (see :class:`~shim.client.bulk.Workforce`);
+        an int pins it. A progress bar is shown on a terminal (``progress=None``)
+        only.
         """
         ch = self.router.channel_for_call(channel)
         items = plan_bulk(self.router, ch.name, messages)
         results: list[SendResult | None] = [None] * len(items)
         bar = Progress(len(items), want_progress(progress), f"sending via {ch.name}")
-        lock = threading.Lock()
-        cursor = iter(items)
         clock = self.router.clock
         done = [threading.Event() for _ in items]
+        staff = Workforce(items, ch.mps, concurrency)
+        finished = threading.Event()
+        failures: list[BaseException] = []
+        remaining = [len(items)]
+        count_lock = threading.Lock()
+
+        def send(item: Queued) -> None:
+            try:
+                if item.after is not None:
+                    done[item.after].wait()
+                wait = item.ready_at - clock()
+                if wait > 0:
+                    time.sleep(wait)
+                call = h.send_call(item.body)
+                response = self.dispatcher.dispatch(
+                    call.method,
+                    call.path,
+                    json=call.json,
+                    channel=ch.name,
+                    options=options_for(item),
+                )
+                staff.observe(response)
+                results[item.index] = result_of(item, response)
+            finally:
+                done[item.index].set()
+            bar.advance()
+            with count_lock:
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    finished.set()
 
         def worker() -> None:
-            while True:
-                with lock:
-                    item = next(cursor, None)
-                if item is None:
-                    return
-                try:
-                    if item.after is not None:
-                        done[item.after].wait()
-                    wait = item.ready_at - clock()
-                    if wait > 0:
-                        time.sleep(wait)
-                    call = h.send_call(item.body)
-                    response = self.dispatcher.dispatch(
-                        call.method,
-                        call.path,
-                        json=call.json,
-                        channel=ch.name,
-                        options=options_for(item),
-                    )
-                    results[item.index] = result_of(item, response)
-                finally:
-                    done[item.index].set()
-                bar.advance()
+            try:
+                while (item := staff.next_item()) is not None:
+                    send(item)
+                    for _ in range(staff.hire()):
+                        pool.submit(worker)
+            except BaseException as exc:  # surfaced to the caller below
+                staff.quit()
+                failures.append(exc)
+                finished.set()
 
-        workers = min(concurrency or default_concurrency(ch.mps), max(1, len(items)))
+        pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENCY, thread_name_prefix="send_many")
         try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send_many") as pool:
-                futures = [pool.submit(worker) for _ in range(workers)]
-                for future in futures:
-                    future.result()
+            if items:
+                for _ in range(staff.hire()):
+                    pool.submit(worker)
+                finished.wait()
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
+        if failures:
+            raise failures[0]
         return [r for r in results if r is not None]
 
     # -- lifecycle ---------------------------------------------------------------

@@ -25,8 +25,8 @@ def run_quick(script: str, *args: str) -> str:
 
 def test_shim_send_quick() -> None:
     out = run_quick("shim_send.py")
-    assert "raw httpx (Cloud body)" in out and "shim Client.post" in out
-    assert "ratio shim/raw:" in out
+    assert "raw httpx.Client.post" in out and "shim Client.post" in out
+    assert "ratio shim / httpx.Client:" in out
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])

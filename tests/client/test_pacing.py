@@ -125,3 +125,58 @@ def test_the_client_default_stays_a_little_under_clouds_pair_rate() -> None:
 
     assert PairLimit().burst == PAIR_BURST
     assert PAIR_INTERVAL_S < PairLimit().interval_s <= PAIR_INTERVAL_S * 1.05
+
+
+def test_workforce_sizes_itself_from_rate_and_round_trip() -> None:
+    from shim.client.bulk import (
+        CALIBRATION,
+        MAX_CONCURRENCY,
+        MIN_CONCURRENCY,
+        Queued,
+        Workforce,
+    )
+    from shim.client.response import ShimResponse
+
+    items = [Queued(i, {"to": str(i)}, f"k{i}", 0.0, None) for i in range(1000)]
+    staff = Workforce(items, mps=1000)
+    assert staff.hire() == MIN_CONCURRENCY  # nothing measured yet: start small
+
+    def answer(seconds: float) -> ShimResponse:
+        response = ShimResponse(200, body={}, attempts=1)
+        response.elapsed = seconds
+        return response
+
+    for _ in range(CALIBRATION - 1):
+        staff.observe(answer(0.05))
+    assert staff.wanted() == MIN_CONCURRENCY  # still calibrating
+    staff.observe(answer(0.05))  # a remote backend: more in flight
+    assert staff.wanted() == 1000 * 0.05 * 3 + 1
+    assert staff.hire() == staff.wanted() - MIN_CONCURRENCY
+    # Self-inflicted queueing (answers slowing down as workers are added) asks
+    # for no more workers: the estimate is the minimum round trip.
+    for _ in range(64):
+        staff.observe(answer(0.5))
+    assert staff.wanted() == 151
+    # A faster round trip lets the extras retire.
+    for _ in range(3):
+        staff.observe(answer(0.001))
+    assert staff.wanted() == MIN_CONCURRENCY
+    handed = [staff.next_item() for _ in range(151)]
+    assert sum(item is None for item in handed) == 151 - MIN_CONCURRENCY
+    far = Workforce(items, mps=1000)
+    for _ in range(CALIBRATION):
+        far.observe(answer(0.3))
+    assert far.wanted() == MAX_CONCURRENCY
+    assert Workforce(items, mps=1000, fixed=3).wanted() == 3
+
+
+def test_workforce_hands_out_each_item_once_and_stops_after_a_failure() -> None:
+    from shim.client.bulk import Queued, Workforce
+
+    items = [Queued(i, {}, f"k{i}", 0.0, None) for i in range(10)]
+    staff = Workforce(items, mps=80, fixed=2)
+    assert staff.hire() == 2 and staff.hire() == 0
+    taken = [staff.next_item() for _ in range(4)]
+    assert [t.index for t in taken if t] == [0, 1, 2, 3]
+    staff.quit()
+    assert staff.next_item() is None
