@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 DAY = 24 * 3600.0
 #: How often a held-back delivery slot looks again whether the ack burst is over.
 BURST_CHECK = 0.02
+#: During an ack burst, split new events into deliveries at most this often (seconds).
+BURST_EXPAND_EVERY = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,8 @@ class DeliveryWorker:
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet finished
         self._stopping = False
-        self.burst_slots = max(1, concurrency // 8)
+        self.burst_slots = 1
+        self._last_expand = 0.0
         #: Set by the app: true while many acknowledgements are being handled at once.
         self.ingest_busy: Callable[[], bool] = lambda: False
         self._runner: asyncio.Task[None] | None = None
@@ -176,26 +179,38 @@ class DeliveryWorker:
                 log.exception("relay worker step failed; retrying")
                 progressed = False
                 await asyncio.sleep(self.poll)
-            if not progressed:
+            if self.ingest_busy():  # coalesce: one look per interval, not one per ack
+                await asyncio.sleep(BURST_CHECK)
+            elif not progressed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                    async with asyncio.timeout(self.poll):
+                        await self._wake.wait()
 
     async def _step(self) -> bool:
-        free = self.concurrency - self._outstanding
+        busy = self.ingest_busy()
+        slots = self.burst_slots if busy else self.concurrency
+        free = max(0, slots - self._outstanding)
+        expand = not busy or time.monotonic() - self._last_expand >= BURST_EXPAND_EVERY
+        expanded = 0
         claimed: list[Delivery] = []
-        if free > 0:  # submitted together, so usually one transaction (one commit)
+        if expand and free:  # submitted together, so usually one transaction (one commit)
             expanded, claimed = await asyncio.gather(
                 self.store.expand(self.split, self.batch),
                 self.store.claim(free, time.time(), self.lease),
             )
-            self._outstanding += len(claimed)
-            for delivery in claimed:
-                self._queue.put_nowait(delivery)
-        else:
+        elif expand:
             expanded = await self.store.expand(self.split, self.batch)
-        # More events than one batch: go again now. Otherwise sleep until an ack or a
-        # finished POST wakes us (or the poll interval passes, for retries coming due).
-        return expanded >= self.batch
+        elif free:
+            claimed = await self.store.claim(free, time.time(), self.lease)
+        if expand:
+            self._last_expand = time.monotonic()
+        self._outstanding += len(claimed)
+        for delivery in claimed:
+            self._queue.put_nowait(delivery)
+        # More events than one batch: go again now (unless acks are busy: they come
+        # first). Otherwise sleep until an ack or a finished POST wakes us, or the
+        # poll interval passes (retries coming due).
+        return expanded >= self.batch and not busy
 
     async def _slot(self, index: int) -> None:
         client = Forwarder(timeout=self.policy.timeout, tls=self._tls)
