@@ -10,11 +10,11 @@ pool and does the I/O::
 
     from shim.client import Dispatcher, AsyncDispatcher, Router
     router = Router(load_config(), require_key=True)       # gateway: keys must match
-    with Dispatcher(router) as d:                           # sync (shares one httpx.Client)
+    with Dispatcher(router) as d:                           # sync, one pool for all
         resp = d.dispatch("POST", "/v1/messages",
                           headers={"D360-API-KEY": old_key, "Content-Type": "application/json"},
                           content=b'{"to": "4915...", "text": {"body": "hi"}}')
-    async with AsyncDispatcher(router) as d:                # async (one httpx.AsyncClient)
+    async with AsyncDispatcher(router) as d:                # async, one pool for all
         resp = await d.dispatch("GET", "/v1/health", headers=...)
 
 ``dispatch(method, path, *, headers=None, content=None, json=UNSET, channel=None,
@@ -42,6 +42,28 @@ options=None) -> ShimResponse``:
   sent but its fate is unknown (never resent; the ``Idempotency-Key`` response
   header and ``.idempotency_key`` carry the key for reconciliation). Drop-ins
   should surface that as their library's read-timeout error.
+
+Signatures (stable; the gateway and drop-ins build on them)::
+
+    Router(config, *, default_channel=None, require_key=False, environ=None,
+           idempotency=None, rng=None, clock=time.monotonic, pair_limit=None)
+    Router.match_url(url) -> LegacyUrl(path, channel) | None
+    Router.resolve(headers, channel=None, host_hint=None) -> ChannelConfig
+    Router.plan(method, path, *, headers=None, content=None, json=UNSET,
+                channel=None, options=None) -> Plan
+    Dispatcher(router, *, http: httpx.Client | None = None)
+    AsyncDispatcher(router, *, http: httpx.AsyncClient | None = None)
+    (Async)Dispatcher.dispatch(method, path, *, headers=None, content=None,
+                               json=UNSET, channel=None, options=None) -> ShimResponse
+    RequestOptions(idempotency_key=None, max_attempts=None, read_timeout=None,
+                   pace=True, pace_pair=True)
+
+``ShimResponse``: ``status_code``, ``headers``, ``content``, ``text``,
+``json()``, ``ok``, ``raise_for_status()``, plus ``channel``, ``backend``,
+``endpoint``, ``idempotency_key``, ``outcome`` (``Outcome.OK|ERROR|UNKNOWN``),
+``outcome_detail``, ``warnings``, ``attempts``, ``elapsed``, ``replayed``.
+Response headers ``X-Waba-Migrate-Channel``/``-Backend``/``-Warnings`` and
+``Idempotency-Key`` say how the call was served.
 
 Internally :meth:`Router.plan` returns a generator of steps (``steps.py``); the
 drivers execute them. Everything but sleeping and HTTP happens here, once.
