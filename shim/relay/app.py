@@ -32,8 +32,11 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
-#: Concurrent POSTs from which the worker holds back most delivery slots.
+#: Concurrent POSTs from which the worker holds back most delivery slots ...
 BUSY_ACKS = 4
+#: ... for this long after the last time that many were seen (acks come in waves:
+#: a group commit answers a whole batch at once, so "in flight now" flickers).
+BUSY_HOLD = 0.1
 
 _OK_START = {"type": "http.response.start", "status": 200,
              "headers": [(b"content-type", b"text/plain; charset=utf-8"),
@@ -55,9 +58,16 @@ class Ingest:
         self.worker = worker
         self.max_body = max_body
         self.active = 0  # requests being handled right now (ack pressure)
+        self._busy_until = 0.0
+
+    def busy(self) -> bool:
+        """Many POSTs in flight at once within the last ``BUSY_HOLD`` seconds."""
+        return time.monotonic() < self._busy_until
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.active += 1
+        if self.active >= BUSY_ACKS:
+            self._busy_until = time.monotonic() + BUSY_HOLD
         try:
             response = await self._respond(scope, receive)
         finally:
@@ -154,7 +164,7 @@ def create_app(
 
     ingest = Ingest(store, channels, worker, max_body)
     if worker is not None:
-        worker.ingest_busy = lambda: ingest.active >= BUSY_ACKS
+        worker.ingest_busy = ingest.busy
     # A bare Router: every handler answers its own errors, so the per-request
     # cost of Starlette's error/exception middleware buys nothing here.
     return Router(

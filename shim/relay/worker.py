@@ -112,7 +112,6 @@ class DeliveryWorker:
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet finished
         self._stopping = False
-        self.burst_slots = 1
         self._last_expand = 0.0
         #: Set by the app: true while many acknowledgements are being handled at once.
         self.ingest_busy: Callable[[], bool] = lambda: False
@@ -127,13 +126,18 @@ class DeliveryWorker:
         self._wake.set()
 
     async def _yield_to_acks(self, slot: int) -> None:
-        """While acknowledgements queue up (``ingest_busy``), run only a few slots.
+        """While acknowledgements queue up (``ingest_busy``), only trickle deliveries out.
 
         Acknowledging fast is what keeps Meta from retrying and backing off;
         forwarding may lag during a burst and catches up after it (the queue
-        holds it durably). Slots 0..burst_slots-1 never wait.
+        holds it durably). Slot 0 keeps delivering, one item per
+        ``BURST_CHECK`` seconds, so even a never-ending burst starves nobody.
         """
-        while slot >= self.burst_slots and self.ingest_busy():
+        if slot == 0:
+            if self.ingest_busy():
+                await asyncio.sleep(BURST_CHECK)
+            return
+        while self.ingest_busy():
             await asyncio.sleep(BURST_CHECK)
 
     def start(self) -> None:
@@ -188,7 +192,7 @@ class DeliveryWorker:
 
     async def _step(self) -> bool:
         busy = self.ingest_busy()
-        slots = self.burst_slots if busy else self.concurrency
+        slots = 1 if busy else self.concurrency
         free = max(0, slots - self._outstanding)
         expand = not busy or time.monotonic() - self._last_expand >= BURST_EXPAND_EVERY
         expanded = 0
