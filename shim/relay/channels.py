@@ -43,7 +43,9 @@ def relay_channels(
             continue
         try:
             channels[name] = _channel(channel, insecure_skip_signature, environ)
-        except (MissingSecretError, InsecureConfigError) as exc:
+        except MissingSecretError as exc:  # already names channels.NAME.key
+            problems.append(str(exc))
+        except InsecureConfigError as exc:
             problems.append(f"channels.{name}: {exc}")
     if not channels and not problems:
         problems.append("no channel has a forward_url (where the relay should deliver)")

@@ -82,8 +82,8 @@ class WebhookAuth:
         if not self.app_secrets and not self.header_secrets and not self.insecure_skip_signature:
             raise InsecureConfigError(
                 "no app secret and no shared-secret header configured: refusing to accept "
-                "unauthenticated webhooks (set insecure_skip_signature=True to allow, "
-                "for local testing only)"
+                "unauthenticated webhooks (allow with insecure_skip_signature=True, "
+                "or `waba-migrate relay --insecure-skip-signature`; for local testing only)"
             )
         object.__setattr__(self, "_header_key", (self.secret_header or "").lower())
 
