@@ -30,6 +30,14 @@ def _pg_bindir() -> Path | None:
     return None
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 class PostgresServer:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
@@ -37,13 +45,12 @@ class PostgresServer:
         self.data = self.root / "data"
         self.port = free_port()
         self.user: str | None = None
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("running as root and there is no 'postgres' user to run initdb as")
-            self.user = "postgres"
-            shutil.chown(self.root, "postgres", "postgres")
+        if os.geteuid() == 0:  # initdb refuses to run as root: use an unprivileged user
+            self.user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
+            if self.user is None:
+                raise RuntimeError("running as root with neither a 'postgres' nor a 'nobody' "
+                                   "user to run the PostgreSQL server as")
+            shutil.chown(self.root, self.user)
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._names = itertools.count(1)
 
