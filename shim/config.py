@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from shim.mapping.hosts import DEFAULT_GRAPH_VERSION, Target, default_base_url
+from shim.mapping.limits import DEFAULT_MPS, MAX_MPS
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -66,9 +67,6 @@ __all__ = [
 
 #: Environment variable naming the config file used when no path is given.
 CONFIG_ENV_VAR: Final = "WABA_MIGRATE_CONFIG"
-#: Cloud's highest per-number throughput tier (messages per second).
-MAX_MPS: Final = 1000
-DEFAULT_MPS: Final = 80
 
 #: Keys that hold secrets: only ``env:NAME`` references are accepted for them.
 SECRET_KEYS: Final = (

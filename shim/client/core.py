@@ -80,7 +80,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -101,7 +101,7 @@ from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
 from shim.config import ChannelConfig, Config, MissingSecretError, RetryPolicy
-from shim.mapping.endpoints import Body, match_endpoint
+from shim.mapping.endpoints import Body, match_endpoint, match_unsupported
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
     D360_API_KEY_HEADER,
@@ -116,6 +116,7 @@ from shim.translate import (
     OnPremResponse,
     TranslationError,
     TranslationWarning,
+    UnsupportedEndpointError,
     error_response,
     media_download_url,
     translate_error,
@@ -387,7 +388,7 @@ class Router:
         ch: ChannelConfig | None = None
         try:
             host_hint = None
-            if "://" in path:
+            if "://" in path.partition("?")[0]:
                 legacy = self.match_url(path)
                 if legacy is None:
                     raise refusal(
@@ -396,7 +397,15 @@ class Router:
                 path, host_hint = legacy.path, legacy.channel
             elif not path.startswith("/"):
                 path = "/" + path
-            ch = self.resolve(headers, channel, host_hint)
+            try:
+                ch = self.resolve(headers, channel, host_hint)
+            except TranslationError:
+                # No channel for this call: an endpoint Cloud lacks still gets its
+                # 501 "do this instead" (unless the caller must authenticate first).
+                unsupported = match_unsupported(method, path)
+                if self.require_key or unsupported is None or match_endpoint(method, path):
+                    raise
+                raise UnsupportedEndpointError(path.partition("?")[0], unsupported) from None
             prepared = self._prepare(ch, method, path, headers, content, json, options)
         except TranslationError as exc:
             return _immediate(self._refused(exc, ch, method, path))
@@ -482,14 +491,6 @@ class Router:
         if isinstance(translated, OnPremResponse):
             return self._respond(ch, endpoint, translated, key=None, attempts=0)
 
-        if (
-            translated.endpoint == "mark_read"
-            and target is not Target.ONPREM
-            and isinstance(translated.body, dict)
-        ):
-            # Path parameters arrive percent-encoded (Cloud ids hold "/", "+", "=");
-            # the body needs the id itself. TODO(translator): decode there.
-            translated.body["message_id"] = unquote(str(translated.body["message_id"]))
         auth = auth_headers(target, ch.secret(ch.backend_secret_key, self.environ))
         if target is not Target.ONPREM and translated.endpoint == "send_message" and key:
             translated.body = stamp_callback_data(translated.body, key)

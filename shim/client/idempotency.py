@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
+from shim.mapping.limits import MAX_CALLBACK_DATA
+
 __all__ = [
     "CALLBACK_FIELD",
     "IDEMPOTENCY_HEADERS",
@@ -43,8 +45,6 @@ __all__ = [
 #: Request headers a caller may carry its own key in (first found wins).
 IDEMPOTENCY_HEADERS: Final = ("Idempotency-Key", "X-Idempotency-Key")
 CALLBACK_FIELD: Final = "biz_opaque_callback_data"
-#: Cloud accepts up to 512 characters of callback data.
-MAX_CALLBACK_DATA: Final = 512
 KEY_PREFIX: Final = "wm-"
 
 

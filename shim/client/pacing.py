@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from shim.mapping.limits import PAIR_BACKOFF_BASE, PAIR_BURST, PAIR_INTERVAL_S
+
 __all__ = [
     "PAIR_BURST",
     "PAIR_INTERVAL_S",
@@ -35,10 +37,6 @@ __all__ = [
 
 Clock = Callable[[], float]
 
-PAIR_INTERVAL_S: Final = 6.0
-PAIR_BURST: Final = 45
-#: Cloud suggests 4^X seconds between retries of a 131056 (1, 4, 16, 64 ... s).
-PAIR_BACKOFF_BASE: Final = 4.0
 
 #: Forget recipients idle long enough to have their full burst back, this often.
 _PRUNE_EVERY: Final = 4096

@@ -159,10 +159,6 @@ class Gateway:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
-        if "://" in query:
-            # The seam reads "://" anywhere as an absolute URL; ":" and "%3A"
-            # mean the same in a query.
-            query = query.replace("://", "%3A//")
         target = f"{path}?{query}" if query else path
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         presented = _presented(headers)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from functools import cache
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import unquote
 
 from shim.mapping.hosts import Target
 
@@ -295,7 +296,9 @@ def match_endpoint(method: str, path: str) -> EndpointMatch | None:
         if ep.method == method:
             m = _compile(ep.onprem_path).fullmatch(path)
             if m:
-                return EndpointMatch(ep, MappingProxyType(m.groupdict()))
+                # Path parameters arrive percent-encoded (Cloud ids hold "/", "+", "=").
+                params = {k: unquote(v) for k, v in m.groupdict().items()}
+                return EndpointMatch(ep, MappingProxyType(params))
     return None
 
 

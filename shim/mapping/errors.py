@@ -21,7 +21,7 @@ class Retry(StrEnum):
     NEVER = "never"
     THROTTLE = "throttle"  # back off for the whole channel, then resend
     PAIR = "pair"  # back off for this recipient only, then resend
-    TRANSIENT = "transient"  # server trouble; resend only if the request never reached it
+    TRANSIENT = "transient"  # server trouble; the server says it did not act, so a resend is safe
 
 
 @dataclass(frozen=True, slots=True)

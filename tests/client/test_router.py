@@ -123,3 +123,21 @@ async def test_async_dispatcher_serves_raw_requests(
     assert response.status_code == 200 and response.channel == "shop"
     assert unsupported.status_code == 501
     assert (await sb360.aoutbox())[0]["id"] == response.json()["messages"][0]["id"]
+
+
+def test_unsupported_endpoint_without_a_channel_still_says_what_to_do(two_channels) -> None:  # type: ignore[no-untyped-def]
+    # No key and two channels: the channel is unknown, yet the answer to a login
+    # call is the 501 that names its replacement, not a routing error.
+    with Dispatcher(Router(two_channels)) as d:
+        resp = d.dispatch("POST", "/v1/users/login", headers=JSON, content=b"{}")
+    assert resp.status_code == 501
+    assert "api_key" in resp.json()["errors"][0]["details"]
+    with Dispatcher(Router(two_channels, require_key=True)) as d:
+        gated = d.dispatch("POST", "/v1/users/login", headers=JSON, content=b"{}")
+    assert gated.status_code == 401
+
+
+def test_a_url_in_the_query_is_not_taken_for_an_absolute_url(two_channels) -> None:  # type: ignore[no-untyped-def]
+    with Dispatcher(Router(two_channels, default_channel="shop")) as d:
+        resp = d.dispatch("GET", "/v1/configs/templates?next=https://x.y/z")
+    assert resp.status_code == 200, resp.text
