@@ -42,6 +42,7 @@ import httpx
 from shim.client.pacing import pair_backoff
 from shim.config import RetryPolicy
 from shim.mapping.errors import Retry, cloud_retry
+from shim.translate import translate_error
 
 __all__ = [
     "SAFE_TO_REPEAT",
@@ -105,6 +106,19 @@ def cloud_error_code(body: Any) -> int | None:
             if isinstance(code, int) and not isinstance(code, bool):
                 return code
     return None
+
+
+def _is_gateway_throttle(status: int, body: Any) -> bool:
+    """360dialog's own gateway says "rate limited" with HTTP 400 and no Graph code."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict) or "error" in body:
+        return False
+    errors = translate_error(status, body).body.get("errors") or [{}]
+    return bool(errors[0].get("code") in _THROTTLE_ONPREM_CODES)
+
+
+#: On-Prem codes that mean "too many requests" (a gateway error mapped by the table).
+_THROTTLE_ONPREM_CODES: Final = frozenset({429, 1015})
 
 
 def _is_transient_flag(body: Any) -> bool:
@@ -180,7 +194,7 @@ def judge_response(
     reason: Reason | None = None
     if kind is Retry.PAIR:
         reason = Reason.PAIR
-    elif kind is Retry.THROTTLE or status == 429:
+    elif kind is Retry.THROTTLE or status == 429 or _is_gateway_throttle(status, body):
         reason = Reason.THROTTLE
     elif kind is Retry.TRANSIENT or _is_transient_flag(body) or status == 503:
         reason = Reason.TRANSIENT

@@ -137,3 +137,11 @@ def test_transport_failures() -> None:
     assert f(FailureKind.SENT, True).reason is Reason.AMBIGUOUS
     assert f(FailureKind.LOCAL, True).action == "done"
     assert f(FailureKind.CONNECT, False, retries=3).action == "done"
+
+
+def test_360dialog_gateway_rate_limit_is_a_throttle_but_a_bad_key_is_not() -> None:
+    from tests.conftest import load_example
+
+    limited = judge(400, load_example("d360-error-rate-limited"))
+    assert (limited.action, limited.reason) == ("retry", Reason.THROTTLE)
+    assert judge(404, load_example("d360-error-invalid-api-key")).action == "done"
