@@ -260,12 +260,28 @@ def cpu_line(label: str, side: Side, n: int) -> str:
             f"total {side.cpu() * per:6.3f} ms/request")
 
 
+def add_backend_latency(sandbox_url: str, delay_ms: int) -> None:
+    """A delay fault on every send: the sandbox sleeps before answering."""
+    parts = urlsplit(sandbox_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    body = json.dumps({"delay_ms": delay_ms, "count": 10**9, "path": "/messages"})
+    conn.request("POST", "/_sandbox/faults", body, {"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    if answer.status >= 300:
+        raise SystemExit(f"sandbox refused the latency fault: HTTP {answer.status}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
     parser.add_argument("--connections", type=int, default=8,
                         help="connections for the concurrent shape (default 8)")
+    parser.add_argument("--backend-latency-ms", type=int, default=0,
+                        help="make the sandbox answer every send this much later (a stand-in "
+                        "for Cloud's network round trip; default 0: bare loopback)")
     args = parser.parse_args()
     per_block, blocks = (25, 4) if args.quick else (100, 30)
     env = {"BENCH_GW_CLOUD_KEY": CLOUD_KEY, "BENCH_GW_LEGACY_KEY": LEGACY_KEY}
@@ -275,6 +291,9 @@ def main() -> int:
         ["sandbox", "--api", "360dialog", "--port", "0", "--api-key", CLOUD_KEY,
          "--open-windows", "--log-level", "error"]
     ) as sandbox:
+        if args.backend_latency_ms:
+            add_backend_latency(sandbox.url, args.backend_latency_ms)
+            print(f"backend latency: every send answered {args.backend_latency_ms} ms late")
         config = gateway_config(Path(tmp), sandbox.url)
         with server(["serve", "--config", str(config), "--port", "0"], env) as gateway:
             print(f"sandbox {sandbox.url}, gateway {gateway.url}; {per_block} requests x "
