@@ -106,9 +106,10 @@ class _UrlResult:
     first_use: cst.CSTNode | None = None
 
 
-def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str) -> Analysis:
-    """``text`` is the module's source (for the cheap word tests)."""
-    facts = collect(module)
+def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
+            source: bytes | None = None) -> Analysis:
+    """``text`` is the module's source (for the cheap word tests), ``source`` its bytes."""
+    facts = collect(module, source)
     a = Analysis(facts)
     context = bool(CONTEXT_RE.search(text))
     urls = _urls(facts, a, target, context, native=strategy == "native")

@@ -60,84 +60,83 @@ def _repo_root(start: Path) -> Path | None:
     return None
 
 
-class _GitIgnores:
-    """The .gitignore files of one walk, each read once."""
-
-    def __init__(self, top: Path) -> None:
-        self.root = _repo_root(top) or top
-        self.specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
-
-    def spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
-        if directory not in self.specs:
-            self.specs[directory] = _load_spec(directory)
-        return self.specs[directory]
-
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        """Does a .gitignore between the repository root (or the walk's top) ignore ``path``?"""
-        return _ignored(self, path, is_dir)
-
-
-def _ignored(ig: _GitIgnores, path: Path, is_dir: bool) -> bool:
-    root = ig.root
-    try:
-        rel_parts = path.relative_to(root).parts
-    except ValueError:
-        return False
+def _specs_above(top: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    """The .gitignore files from the repository root down to ``top``'s parent."""
+    root = _repo_root(Path(top))
+    if root is None:
+        return []
+    out: list[tuple[str, pathspec.GitIgnoreSpec]] = []
     directory = root
-    for i in range(len(rel_parts)):
-        spec = ig.spec(directory)
+    for part in Path(top).relative_to(root).parts:
+        spec = _load_spec(directory)
         if spec is not None:
-            rel = "/".join(rel_parts[i:]) + ("/" if is_dir else "")
-            if spec.match_file(rel):
-                return True
-        directory = directory / rel_parts[i]
+            out.append((str(directory), spec))
+        directory = directory / part
+    return out
+
+
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], full: str, is_dir: bool) -> bool:
+    for base, spec in specs:
+        rel = full[len(base) + 1:].replace(os.sep, "/") + ("/" if is_dir else "")
+        if spec.match_file(rel):
+            return True
     return False
 
 
 def discover(paths: Sequence[str], excludes: Iterable[str] = (), *,
              cwd: Path | None = None) -> Discovery:
     cwd = (cwd or Path.cwd()).resolve()
+    cwd_s = str(cwd)
     exclude = pathspec.GitIgnoreSpec.from_lines(list(excludes))
     out = Discovery()
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
-    def add(p: Path) -> None:
-        rp = p.resolve()
-        if rp not in seen:
-            seen.add(rp)
-            out.files.append(Found(p, display_path(p, cwd)))
+    def add(full: str) -> None:
+        if full in seen:
+            return
+        seen.add(full)
+        rel = os.path.relpath(full, cwd_s)
+        display = full if rel.startswith("..") else rel
+        out.files.append(Found(Path(full), display.replace(os.sep, "/")))
 
     for raw in paths:
         p = Path(raw)
         if p.is_file():
+            full = str(p.resolve())
             if not exclude.match_file(display_path(p, cwd)):
-                add(p)
+                add(full)
             continue
         if not p.is_dir():
             out.missing.append(raw)
             continue
-        top = p.resolve()
-        ig = _GitIgnores(top)
+        top = str(p.resolve())
+        # per directory: the .gitignore specs that apply below it
+        stacks: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]]] = {}
+        above = _specs_above(top)
         for dirpath, dirnames, filenames in os.walk(top):
-            d = Path(dirpath)
-            rel_dir = d.relative_to(top)
+            parent = stacks.get(os.path.dirname(dirpath), above) if dirpath != top else above
+            own = _load_spec(Path(dirpath)) if ".gitignore" in filenames or os.path.isdir(
+                os.path.join(dirpath, ".git")) else None
+            specs = [*parent, (dirpath, own)] if own is not None else parent
+            stacks[dirpath] = specs
+            rel_dir = os.path.relpath(dirpath, top)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
             keep = []
             for name in sorted(dirnames):
-                sub = d / name
-                rel = (rel_dir / name).as_posix() + "/"
+                sub = os.path.join(dirpath, name)
                 if (name in SKIP_DIRS or name.endswith(".egg-info")
-                        or (sub / "pyvenv.cfg").exists() or exclude.match_file(rel)
-                        or ig.ignored(sub, True)):
+                        or os.path.exists(os.path.join(sub, "pyvenv.cfg"))
+                        or exclude.match_file(rel_dir + name + "/")
+                        or _ignored(specs, sub, True)):
                     continue
                 keep.append(name)
             dirnames[:] = keep
             for name in sorted(filenames):
                 if not name.endswith(".py"):
                     continue
-                f = d / name
-                rel = (rel_dir / name).as_posix()
-                if exclude.match_file(rel) or ig.ignored(f, False):
+                full = os.path.join(dirpath, name)
+                if exclude.match_file(rel_dir + name) or _ignored(specs, full, False):
                     continue
-                add(f)
+                add(full)
     out.files.sort(key=lambda f: f.display)
     return out

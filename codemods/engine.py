@@ -109,7 +109,7 @@ def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
     module = cst.parse_module(data)
-    analysis = analyze(module, options.target, options.strategy, _text(data, module))
+    analysis = analyze(module, options.target, options.strategy, _text(data, module), data)
     out = Outcome()
     out.findings = sorted(
         (_finding(analysis, it) for it in analysis.items if it.code in options.codes),

@@ -9,9 +9,12 @@ the one ``self.x = ...`` in the class's methods.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final, Literal
 
 import libcst as cst
@@ -109,22 +112,85 @@ class Facts:
     _bindings: dict[str, tuple[cst.BaseExpression, Scope]] = field(default_factory=dict)
     _binding_scope: Scope | None = None
     _positions: Mapping[cst.CSTNode, CodeRange] | None = None
+    source: bytes | None = None
+    _by_top: dict[cst.CSTNode, dict[cst.CSTNode, tuple[int, int]] | None] = field(
+        default_factory=dict
+    )
+    _lines: dict[cst.CSTNode, int] | None = None
 
     # --- positions and statements ------------------------------------------
 
-    @property
-    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        """Computed on first use: it costs a full code generation of the module."""
+    def pos(self, node: cst.CSTNode) -> tuple[int, int]:
+        """1-based line and column of a node.
+
+        Computed per top-level statement: libcst positions of that statement
+        alone, shifted to the line ``ast`` gives for it. That avoids generating
+        the code of the whole file (the filler around a call site).
+        """
+        top = self._top_statement(node)
+        if top is not None:
+            found = self._positions_in(top)
+            if found is not None:
+                r = found.get(node)
+                if r is not None:
+                    return r
+        r2 = self._all_positions().get(node)
+        return (1, 1) if r2 is None else (r2.start.line, r2.start.column + 1)
+
+    def _top_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        cur: cst.CSTNode | None = node
+        while cur is not None:
+            parent = self.parents.get(cur)
+            if parent is self.module:
+                return cur
+            cur = parent
+        return None
+
+    def _positions_in(self, top: cst.CSTNode) -> dict[cst.CSTNode, tuple[int, int]] | None:
+        if top in self._by_top:
+            return self._by_top[top]
+        result: dict[cst.CSTNode, tuple[int, int]] | None = None
+        first_line = self._top_lines().get(top)
+        if first_line is not None and isinstance(top, cst.BaseStatement):
+            sub = self.module.with_changes(body=[top], header=[], footer=[])
+            ranges = cst.MetadataWrapper(sub, unsafe_skip_copy=True).resolve(PositionProvider)
+            shift = first_line - ranges[top].start.line
+            result = {n: (r.start.line + shift, r.start.column + 1) for n, r in ranges.items()}
+        self._by_top[top] = result
+        return result
+
+    def _top_lines(self) -> dict[cst.CSTNode, int]:
+        """First-token line of each top-level statement, from ``ast`` (C speed)."""
+        if self._lines is not None:
+            return self._lines
+        self._lines = {}
+        if self.source is None:
+            return self._lines
+        try:
+            body = ast.parse(self.source).body
+        except (SyntaxError, ValueError):
+            return self._lines
+        i = 0
+        for stmt in self.module.body:
+            if i >= len(body):
+                self._lines = {}
+                break
+            node = body[i]
+            if isinstance(stmt, cst.SimpleStatementLine):
+                i += len(stmt.body)
+                self._lines[stmt] = node.lineno
+            else:
+                i += 1
+                self._lines[stmt] = node.lineno  # both start at the keyword, not a decorator
+        if i != len(body):
+            self._lines = {}  # the two parsers disagree: use whole-module positions
+        return self._lines
+
+    def _all_positions(self) -> Mapping[cst.CSTNode, CodeRange]:
         if self._positions is None:
             wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
             self._positions = wrapper.resolve(PositionProvider)
         return self._positions
-
-    def pos(self, node: cst.CSTNode) -> tuple[int, int]:
-        r = self.positions.get(node)
-        if r is None:
-            return (1, 1)
-        return (r.start.line, r.start.column + 1)
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement a ``# waba-migrate:`` comment goes above."""
@@ -454,22 +520,56 @@ def dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
-class _Collector(cst.CSTVisitor):
+@cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """A node class's fields that can hold nodes, in source order."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    if "decorators" in names:  # decorators come first in the source, last in the dataclass
+        names.remove("decorators")
+        names.insert(0, "decorators")
+    return tuple(names)
+
+
+_HOOKS: dict[tuple[type, str], Callable[..., None] | None] = {}
+
+
+def _walk(root: cst.CSTNode, collector: _Collector) -> None:
+    """Pre-order walk over dataclass fields (far cheaper than libcst's visitor dispatch)."""
+    parents = collector.facts.parents
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        cls = type(node)
+        hook = _hook(collector, cls, "leave_" if leaving else "visit_")
+        if hook is not None:
+            hook(node)
+        if leaving:
+            continue
+        stack.append((node, True))
+        children: list[cst.CSTNode] = []
+        for name in _child_fields(cls):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, list | tuple):
+                children.extend(v for v in value if isinstance(v, cst.CSTNode))
+        for child in reversed(children):
+            parents[child] = node
+            stack.append((child, False))
+
+
+def _hook(collector: _Collector, cls: type, prefix: str) -> Callable[..., None] | None:
+    key = (cls, prefix)
+    if key not in _HOOKS:
+        _HOOKS[key] = getattr(type(collector), prefix + cls.__name__, None)
+    fn = _HOOKS[key]
+    return None if fn is None else fn.__get__(collector)
+
+
+class _Collector:
     def __init__(self, facts: Facts) -> None:
-        super().__init__()
         self.facts = facts
         self.scope = facts.module_scope
-        self.stack: list[cst.CSTNode] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.facts.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        self.stack.pop()
 
     # scopes
 
@@ -652,9 +752,9 @@ def _http_call(node: cst.Call, facts: Facts, scope: Scope) -> HttpCall | None:
     return None
 
 
-def collect(module: cst.Module) -> Facts:
-    facts = Facts(module, {}, Scope("module", module, None))
-    module.visit(_Collector(facts))
+def collect(module: cst.Module, source: bytes | None = None) -> Facts:
+    facts = Facts(module, {}, Scope("module", module, None), source=source)
+    _walk(module, _Collector(facts))
     return facts
 
 

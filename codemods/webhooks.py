@@ -27,8 +27,12 @@ _REQUEST_NAMES: Final = frozenset({"request", "req"})
 _LOADERS: Final = frozenset({"loads", "json_decode"})
 #: On-Prem webhook keys the handler reads
 _SHAPE: Final = re.compile(r"[\"'](messages|statuses)[\"']")
-#: WhatsApp-specific words (all of them are in the prefilter)
+#: Words of the prefilter a webhook file must contain (so --no-prefilter finds nothing more)
 _MARKERS: Final = re.compile(r"(?i)statuses|wa_id|recipient_id|whatsapp|waba|360dialog|d360")
+#: ... and what makes the payload WhatsApp's: a WhatsApp word, or the On-Prem item keys
+#: (``from`` of a message, ``status`` of a status)
+_WHATSAPP: Final = re.compile(r"(?i)whatsapp|waba|wa_id|recipient_id|360dialog|d360|turn\.io"
+                              r"|[\"']from[\"']|[\"']status[\"']")
 _CLOUD_ENTRY: Final = re.compile(r"[\"']entry[\"']")
 _CLOUD_CHANGES: Final = re.compile(r"[\"']changes[\"']")
 
@@ -128,6 +132,8 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
     exprs = payload_expressions(facts)
     if not exprs or not _SHAPE.search(text) or not _MARKERS.search(text):
         return
+    if not _WHATSAPP.search(text):
+        return  # "messages"/"statuses" of some other API
     if _CLOUD_ENTRY.search(text) and _CLOUD_CHANGES.search(text):
         return  # the handler already reads Cloud's entry[].changes[]
     if _already_migrated(facts):

@@ -211,3 +211,47 @@ def test_target_and_strategy_come_from_options() -> None:
     assert shim.new_data is not None
     assert shim.new_data.startswith(b"from shim.compat import requests\n")
     assert b"waba.360dialog.io/v1/messages" in shim.new_data
+
+
+TRICKY = '''# header comment
+"""Docstring."""
+import os; import sys
+
+
+@decorator(
+    "x")
+# comment between
+@other
+def f(a,
+      b="https://waba.360dialog.io/v1/messages"):
+    return a + \\
+        b
+
+
+x = 1; y = """multi
+line"""; z = {"to": x,
+              "type": "text"}
+
+
+class C:  # trailing
+    u = "/v1/media"
+
+    async def g(self):
+        return await h(f"{self.u}/{1}")
+'''
+
+
+@pytest.mark.parametrize("source", ["tricky", "fixtures"])
+def test_fast_positions_equal_libcst_positions(source: str) -> None:
+    import libcst as cst
+
+    from codemods.facts import collect
+
+    sources = [TRICKY.encode()] if source == "tricky" else [c.read_bytes() for c in cases()]
+    for data in sources:
+        module = cst.parse_module(data)
+        facts = collect(module, data)
+        full = facts._all_positions()
+        for node in list(facts.parents)[::3]:
+            r = full[node]
+            assert facts.pos(node) == (r.start.line, r.start.column + 1), node
