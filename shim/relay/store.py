@@ -43,6 +43,8 @@ class Delivery:
     body: str
     attempts: int
     created_at: float
+    #: Until when this claim is ours; after that the store hands the item out again.
+    lease_until: float = float("inf")
 
 
 @dataclass(frozen=True, slots=True)

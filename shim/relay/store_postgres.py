@@ -123,4 +123,4 @@ class PostgresStore(SQLStore):
             RETURNING {", ".join("u." + c.strip() for c in DELIVERY_COLUMNS.split(","))}"""
         )
         rows = conn.execute(sql, (now, now, limit, now + lease, self.instance)).fetchall()
-        return sorted((delivery(row) for row in rows), key=lambda d: d.id)
+        return sorted((delivery(row, now + lease) for row in rows), key=lambda d: d.id)

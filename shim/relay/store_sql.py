@@ -201,6 +201,6 @@ def _row(event_id: int, item: Item, received_at: float) -> tuple[Any, ...]:
             "body", body, "pending", received_at, received_at)
 
 
-def delivery(row: Sequence[Any]) -> Delivery:
+def delivery(row: Sequence[Any], lease_until: float) -> Delivery:
     return Delivery(int(row[0]), row[1], row[2], row[3], row[4], row[5], int(row[6]),
-                    float(row[7]))
+                    float(row[7]), lease_until)

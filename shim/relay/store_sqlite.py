@@ -118,7 +118,7 @@ class SQLiteStore(SQLStore):
             "attempts = attempts + 1 WHERE id = ?",
             [(now + lease, row[0]) for row in rows],
         )
-        return [delivery((*row[:6], row[6] + 1, row[7])) for row in rows]
+        return [delivery((*row[:6], row[6] + 1, row[7]), now + lease) for row in rows]
 
     def close(self) -> None:
         try:

@@ -125,18 +125,15 @@ class DeliveryWorker:
         """New work may be there (called after each acknowledged event)."""
         self._wake.set()
 
-    async def _yield_to_acks(self, slot: int) -> None:
-        """While acknowledgements queue up (``ingest_busy``), only trickle deliveries out.
+    async def _hold_during_burst(self) -> None:
+        """While acknowledgements queue up (``ingest_busy``), only slot 0 delivers.
 
         Acknowledging fast is what keeps Meta from retrying and backing off;
         forwarding may lag during a burst and catches up after it (the queue
         holds it durably). Slot 0 keeps delivering, one item per
         ``BURST_CHECK`` seconds, so even a never-ending burst starves nobody.
+        Other slots wait here before taking an item, never while holding one.
         """
-        if slot == 0:
-            if self.ingest_busy():
-                await asyncio.sleep(BURST_CHECK)
-            return
         while self.ingest_busy():
             await asyncio.sleep(BURST_CHECK)
 
@@ -222,16 +219,24 @@ class DeliveryWorker:
             delivery: Delivery | None = None
             while True:
                 if delivery is None:
+                    if index > 0:
+                        await self._hold_during_burst()
                     delivery = await self._queue.get()
                     if delivery is _STOP:
                         return
-                await self._yield_to_acks(index)
+                if time.time() + self.policy.timeout + 1 >= delivery.lease_until:
+                    # waited too long in the queue: the store will hand it out again
+                    self._outstanding -= 1
+                    delivery = None
+                    continue
+                if index == 0 and self.ingest_busy():
+                    await asyncio.sleep(BURST_CHECK)  # the trickle
                 outcome = await self._attempt(client, delivery)
-                claim_next = 0 if self._stopping else 1
+                keep_going = not self._stopping and (index == 0 or not self.ingest_busy())
                 try:
                     following = await self.store.finish(
-                        delivery.id, outcome, claim_next=claim_next, now=time.time(),
-                        lease=self.lease)
+                        delivery.id, outcome, claim_next=1 if keep_going else 0,
+                        now=time.time(), lease=self.lease)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the store failed: the lease brings the item back

@@ -194,3 +194,16 @@ def test_one_url_for_several_numbers_routes_by_phone_number_id(db: str) -> None:
             assert post_event(client, relay.webhook("shop"), body, SECRET) == 200
             wait_until(lambda: first.message_ids() == ["s1"] and second.message_ids() == ["t1"])
     assert PNID != "2000000002"
+
+
+def test_a_never_ending_ack_burst_still_lets_deliveries_trickle_out(tmp_path: Path) -> None:
+    receiver = Receiver()
+    with running_receiver(receiver) as hook, \
+            running_relay(str(tmp_path / "relay.db"), {"shop": channel_table(hook)}) as relay, \
+            httpx.Client() as client:
+        relay.worker.ingest_busy = lambda: True  # acks always "busy": only slot 0 runs
+        for n in range(6):
+            body = cloud_event([(f"49{n}", f"m{n}", "x")])
+            assert post_event(client, relay.webhook(), body, SECRET) == 200
+        wait_until(lambda: len(receiver.message_ids()) == 6)
+    assert sorted(receiver.message_ids()) == [f"m{n}" for n in range(6)]
