@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import io
+import tokenize
 from collections import Counter
 from typing import Any
 
@@ -78,10 +80,19 @@ def _by_rule(result: RunResult) -> list[tuple[str, int]]:
     return sorted(counts.items())
 
 
+def _decode(data: bytes) -> str:
+    """Text in the file's own encoding (PEP 263 cookie), for display."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode(encoding, errors="replace")
+
+
 def unified_diff(fr: FileResult) -> str:
     assert fr.original is not None and fr.outcome.new_data is not None
-    old = fr.original.decode("utf-8", errors="replace").splitlines(keepends=True)
-    new = fr.outcome.new_data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    old = _decode(fr.original).splitlines(keepends=True)
+    new = _decode(fr.outcome.new_data).splitlines(keepends=True)
     text = "".join(difflib.unified_diff(old, new, f"a/{fr.display}", f"b/{fr.display}"))
     return text if text.endswith("\n") else text + "\n"
 

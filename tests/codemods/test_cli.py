@@ -190,3 +190,31 @@ def test_real_process_with_a_worker_pool(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["summary"] == {"files_scanned": 11, "files_with_findings": 10,
                               "findings": 20, "errors": 1}
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+
+    _tree(tmp_path, **{"a.py": ONPREM})
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stderr is the pseudo-terminal
+        os.execv(sys.executable, [sys.executable, "-c", "from shim.cli import main; main()",
+                                  "rewrite", str(tmp_path), "--target", "360dialog", "--check"])
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+    assert b"analysing" in out  # the bar, drawn on the terminal
+    assert b"1 would change" in out
