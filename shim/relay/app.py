@@ -2,9 +2,10 @@
 
 ``POST /webhooks/{channel}`` answers 200 only after the raw event is durably
 committed (group commit keeps that fast), and answers 4xx for anything it
-will never accept (unknown channel, bad signature, not JSON, over 3 MB), so the
-sender stops retrying those and nothing is stored. A storage failure answers
-503, so the sender retries later.
+will never accept (unknown channel, bad signature, wrong content type, not
+JSON or not webhook-shaped, over 3 MB): nothing is stored. A storage failure
+answers 503, so the sender retries later. Full translation happens in the
+worker; a webhook-shaped body it cannot translate becomes a dead letter.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from shim.mapping.hosts import MAX_WEBHOOK_BYTES
 from shim.relay.channels import RelayChannel
 from shim.relay.store import Store
 from shim.relay.worker import DeliveryWorker
-from shim.translate import TranslationError, translate_webhook
 from shim.webhooks.asgi import BodyTooLarge, handshake, lower_headers, read_body, refusal
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
+
+_ONPREM_KEYS = frozenset({"contacts", "messages", "statuses", "errors"})
 
 #: Concurrent POSTs from which the worker holds back most delivery slots ...
 BUSY_ACKS = 4
@@ -111,17 +113,28 @@ class Ingest:
 
 
 def _check(body: bytes) -> str | None:
-    """Why ``body`` is not a webhook body the worker can translate (None: it is)."""
+    """Why ``body`` is not a webhook body at all (None: it looks like one).
+
+    Only the envelope is checked here; the worker translates the rest. A body
+    that is JSON and webhook-shaped but that the translator cannot handle is
+    kept and dead-lettered (replayable after a fix) rather than refused, since
+    a 4xx only makes Meta retry the same bytes for days.
+    """
     try:
         value = json.loads(body)
     except UnicodeDecodeError:
         return "body is not UTF-8 JSON"
     except json.JSONDecodeError as exc:
         return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-    try:
-        translate_webhook(value)
-    except TranslationError as exc:
-        return f"not a webhook body: {exc}"
+    if not isinstance(value, dict):
+        return f"not a webhook body: $: expected a JSON object, got {type(value).__name__}"
+    if "entry" in value:
+        if not isinstance(value["entry"], list):
+            return "not a webhook body: $.entry: expected a JSON array"
+        return None
+    if "object" in value or not value.keys() & _ONPREM_KEYS:
+        return ('not a webhook body: $: expected Cloud "entry" or On-Prem '
+                '"messages"/"statuses"/"contacts"/"errors"')
     return None
 
 

@@ -207,3 +207,16 @@ def test_a_never_ending_ack_burst_still_lets_deliveries_trickle_out(tmp_path: Pa
             assert post_event(client, relay.webhook(), body, SECRET) == 200
         wait_until(lambda: len(receiver.message_ids()) == 6)
     assert sorted(receiver.message_ids()) == [f"m{n}" for n in range(6)]
+
+
+def test_webhook_shaped_body_the_translator_refuses_is_kept_as_a_dead_letter(db: str) -> None:
+    receiver = Receiver()
+    with running_receiver(receiver) as hook, running_relay(db, {"shop": channel_table(hook)}) \
+            as relay, httpx.Client() as client:
+        odd = {"object": "whatsapp_business_account",
+               "entry": [{"id": "1", "changes": [{"field": "messages", "value": "nope"}]}]}
+        assert post_event(client, relay.webhook(), odd, SECRET) == 200  # no Meta retry storm
+        wait_until(lambda: client.get(f"{relay.url}/healthz").json()["dead_letters"] == 1)
+        (letter,) = relay.store.dead_letters()
+    assert letter.kind == "event" and "$.entry[0].changes[0].value" in (letter.last_error or "")
+    assert receiver.bodies == []
