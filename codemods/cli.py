@@ -79,17 +79,21 @@ def _codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset[str]:
 
 
 def _common(f: Any) -> Any:
-    f = click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
-                     help="Skip paths matching this gitignore-style pattern (repeatable).")(f)
-    f = click.option("--select", multiple=True, metavar="CODES",
-                     help="Only these rule codes or prefixes (comma-separated, e.g. WM1,WM301)."
-                     )(f)
-    f = click.option("--ignore", multiple=True, metavar="CODES",
-                     help="Leave out these rule codes or prefixes.")(f)
-    f = click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                     help="Worker processes (default: CPU count).")(f)
-    f = click.option("--no-prefilter", is_flag=True,
-                     help="Parse every file, not only those the byte prefilter picks.")(f)
+    options = [
+        click.option("--select", multiple=True, metavar="CODES",
+                     help="Only these rule codes or prefixes (comma-separated, e.g. "
+                     "WM1,WM301)."),
+        click.option("--ignore", multiple=True, metavar="CODES",
+                     help="Leave out these rule codes or prefixes."),
+        click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+                     help="Skip paths matching this gitignore-style pattern (repeatable)."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes (default: CPU count)."),
+        click.option("--no-prefilter", is_flag=True,
+                     help="Parse every file, not only those the byte prefilter picks."),
+    ]
+    for option in reversed(options):  # click lists the last decorator applied first
+        f = option(f)
     return f
 
 
