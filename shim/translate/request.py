@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from shim.mapping import fields
 from shim.mapping.endpoints import (
     Body,
+    CloudRoute,
     EndpointMatch,
     Kind,
     fill,
@@ -70,7 +71,7 @@ def translate_request(
 ) -> CloudRequest | OnPremResponse:
     """Translate one On-Prem call; local endpoints come back already answered."""
     if not isinstance(target, Target):
-        target = Target(target)
+        target = _TARGETS.get(target) or Target(target)
     path_only, _, raw_query = path.partition("?")
     match = match_endpoint(method, path_only)
     if match is None:
@@ -85,35 +86,48 @@ def translate_request(
     if target is Target.ONPREM:
         return CloudRequest(endpoint.name, endpoint.method, path, body=body,
                             body_kind=endpoint.onprem_body)
-    warnings: Warnings = []
     if endpoint.kind is Kind.LOCAL:
         return answer_locally(endpoint.name, body, phone_number=phone_number)
     route = endpoint.route(target)
     assert route is not None  # every TRANSLATE row has both Cloud routes
-    filled = dict(match.params)
-    for key, value in (("phone_number_id", phone_number_id), ("waba_id", waba_id)):
-        if value is not None:
+    filled: Mapping[str, str] = match.params
+    needs = _placeholders(route)
+    if needs:
+        filled = dict(filled)
+        for key in needs:
+            value = phone_number_id if key == "phone_number_id" else waba_id
+            if value is None:
+                raise MissingFieldError(key, f"the {target.value} target needs {key} for "
+                                        f"{endpoint.method} {endpoint.onprem_path}")
             filled[key] = value
-        elif "{" + key + "}" in route.path or "{" + key + "}" in route.query.values():
-            raise MissingFieldError(key, f"the {target.value} target needs {key} for "
-                                    f"{endpoint.method} {endpoint.onprem_path}")
     query = {k: fill(v, filled) for k, v in route.query.items()} if route.query else {}
     if raw_query:
         query.update(_passthrough_query(endpoint.name, raw_query))
-    request = CloudRequest(
-        endpoint=endpoint.name,
-        method=route.method,
-        path=fill(route.path, filled),
-        query=query,
-        body_kind=route.body,
-        warnings=warnings,
-    )
+    request = CloudRequest(endpoint.name, route.method, fill(route.path, filled), query,
+                           None, route.body, None, [])
+    if endpoint.name == "send_message":  # the hot path: no per-call helper objects
+        request.body = translate_send_body(body, request.warnings)
+        return request
     builder = _BODY_BUILDERS.get(endpoint.name)
     if builder is not None:
         builder(request, _Input(body, match, target, verify_token, content, content_type))
     elif route.body is Body.JSON:
         request.body = body
     return request
+
+
+def _placeholders(route: CloudRoute) -> tuple[str, ...]:
+    """Which channel ids (phone_number_id, waba_id) a Cloud route needs filled in."""
+    needs = _NEEDS.get(id(route))
+    if needs is None:
+        text = route.path + "".join(route.query.values())
+        needs = tuple(k for k in ("phone_number_id", "waba_id") if "{" + k + "}" in text)
+        _NEEDS[id(route)] = needs  # routes are module constants: their ids are stable
+    return needs
+
+
+_NEEDS: dict[int, tuple[str, ...]] = {}
+_TARGETS: dict[str, Target] = {t.value: t for t in Target}
 
 
 def _passthrough_query(endpoint: str, raw_query: str) -> dict[str, str]:
@@ -152,8 +166,10 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     src = expect_object(body, "$")
     out: dict[str, Any] = {"messaging_product": MESSAGING_PRODUCT}
     out.update(src)
-    for rule in fields.SEND_RULES:
-        _SEND_HANDLERS[rule.onprem](out, rule, warnings)
+    first, rule = _PIPELINE[0]
+    first(out, rule, warnings)  # validates the envelope and settles out["type"]
+    for handler, rule in _PIPELINES[out["type"]]:
+        handler(out, rule, warnings)
     return out
 
 
@@ -392,14 +408,34 @@ _SEND_HANDLERS: Mapping[str, _SendHandler] = {
     "context.id": _rename_context,
 }
 assert {r.onprem for r in fields.SEND_RULES} == set(_SEND_HANDLERS), "rule without handler"
+#: The send rules in table order, each with its handler (resolved once).
+_PIPELINE: tuple[tuple[_SendHandler, FieldRule], ...] = tuple(
+    (_SEND_HANDLERS[rule.onprem], rule) for rule in fields.SEND_RULES
+)
+assert fields.SEND_RULES[0].onprem == "", "the envelope rule must come first"
+
+
+def _applies_to(rule: FieldRule) -> frozenset[str]:
+    """Message types a rule can touch, read off its On-Prem path's first segment."""
+    head = rule.onprem.split(".", 1)[0]
+    if head == "{media}":
+        return fields.MEDIA_TYPES | {"interactive"}
+    if head == "template":
+        return frozenset({"template", "hsm"})  # hsm becomes a template first
+    if head in fields.ONPREM_SEND_TYPES:
+        return frozenset({head})
+    return fields.ONPREM_SEND_TYPES
+
+
+#: Per message type, the rules after the first that can apply to it (table order).
+_PIPELINES: Mapping[str, tuple[tuple[_SendHandler, FieldRule], ...]] = {
+    kind: tuple(step for step in _PIPELINE[1:] if kind in _applies_to(step[1]))
+    for kind in fields.ONPREM_SEND_TYPES
+}
 assert all(r.action in Action for r in fields.SEND_RULES)
 
 
 # --- other endpoints ------------------------------------------------------
-
-
-def _send(req: CloudRequest, inp: _Input) -> None:
-    req.body = translate_send_body(inp.body, req.warnings)
 
 
 def _mark_read(req: CloudRequest, inp: _Input) -> None:
@@ -484,7 +520,6 @@ def _json_object(req: CloudRequest, inp: _Input) -> None:
 
 
 _BODY_BUILDERS: Mapping[str, Callable[[CloudRequest, _Input], None]] = {
-    "send_message": _send,
     "mark_read": _mark_read,
     "upload_media": _upload,
     "set_webhook": _set_webhook,
