@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from shim.config import CONFIG_ENV_VAR, ConfigError, EnvRef, load_config
-from shim.mapping.hosts import D360_PARTNER_BASE_URL
+from shim.mapping.hosts import D360_CLOUD_BASE_URL, D360_PARTNER_BASE_URL
 from shim.partner import (
     PartnerAuthError,
     PartnerClient,
@@ -101,7 +101,7 @@ def _channel_env_var(config_path: str | None, channel: str | None) -> tuple[str,
 
 
 def _next_steps(address: str | None, target: tuple[str, str] | None) -> list[str]:
-    host = address or "https://waba-v2.360dialog.io"
+    host = address or D360_CLOUD_BASE_URL
     if target is not None:
         name, var = target
         store = (
