@@ -81,6 +81,13 @@ SEND_RULES: Final = (
        decision="The On-Prem send-side name is UNCONFIRMED; both id and message_id are accepted."),
 )
 
+#: The date_time parameter keys On-Prem accepted besides fallback_value (Cloud
+#: takes fallback_value only).
+ONPREM_DATE_TIME_KEYS: Final = (
+    "day_of_week", "day_of_month", "year", "month", "hour", "minute", "calendar",
+    "timestamp", "component", "unix_epoch",
+)
+
 #: Mark-read: On-Prem PUT /v1/messages/{id} {"status": "read"}.
 MARK_READ_STATUS: Final = "read"
 

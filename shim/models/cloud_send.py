@@ -21,6 +21,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, JsonValue, PlainValidator, TypeAdapter, model_validator
 
+from shim.mapping import fields
 from shim.models.base import (
     WaModel,
     dispatch_by_type,
@@ -73,31 +74,16 @@ __all__ = [
     "parse_cloud_send",
 ]
 
-_ONPREM_ONLY_ENVELOPE: Final = {
-    "preview_url": "preview_url belongs inside text on Cloud (text.preview_url)",
-    "ttl": "ttl is On-Prem only; Cloud has no per-message TTL",
-    "hsm": "hsm is On-Prem only; Cloud sends templates (type template)",
-}
-_ONPREM_ONLY_MEDIA: Final = {
-    "provider": "media provider is On-Prem only; Cloud fetches link itself",
-}
-_NO_CAPTION: Final = {"caption": "Cloud audio and sticker messages have no caption"}
+# Why each On-Prem leftover is refused: the mapping table's own reasons.
+_WHY: Final = {rule.onprem: rule.why for rule in fields.SEND_RULES}
+_ONPREM_ONLY_ENVELOPE: Final = {key: _WHY[key] for key in ("preview_url", "ttl", "hsm")}
+_ONPREM_ONLY_MEDIA: Final = {"provider": _WHY["{media}.provider"]}
+_NO_CAPTION: Final = {"caption": _WHY["audio.caption"]}
 _ONPREM_ONLY_DATE_TIME: Final = {
-    key: f"date_time.{key} is On-Prem only; Cloud date_time carries fallback_value only"
-    for key in (
-        "day_of_week",
-        "day_of_month",
-        "year",
-        "month",
-        "hour",
-        "minute",
-        "calendar",
-        "timestamp",
-        "component",
-        "unix_epoch",
-    )
+    key: _WHY["template.components.*.parameters.*.date_time.*"]
+    for key in fields.ONPREM_DATE_TIME_KEYS
 }
-_ONPREM_ONLY_TEMPLATE: Final = {"namespace": "template namespace is On-Prem only; Cloud has none"}
+_ONPREM_ONLY_TEMPLATE: Final = {"namespace": _WHY["template.namespace"]}
 
 
 class CloudUncaptionedMedia(WaModel):
