@@ -244,14 +244,10 @@ def _media(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
         return
     if kind not in fields.MEDIA_TYPES:
         return
-    media = dict(out[kind])
-    out[kind] = media
-    if "provider" in media:
-        del media["provider"]
-        _warn(warnings, rule, f"$.{kind}.provider")
-    if "id" not in media and "link" not in media:
+    if "id" not in out[kind] and "link" not in out[kind]:
         raise MissingFieldError(f"$.{kind}", 'needs "id" (an uploaded media id) or "link"')
-    _check_media_id(media.get("id"), f"$.{kind}.id")
+    # A fresh copy either way: later rules (captions) edit it in place.
+    out[kind] = _clean_media(dict(out[kind]), f"$.{kind}", warnings)
 
 
 def _check_media_id(media_id: object, path: str) -> None:
