@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from shim.mapping import fields
-from shim.mapping.endpoints import ENDPOINTS
+from shim.mapping.endpoints import ENDPOINTS, match_endpoint
 from shim.mapping.hosts import Target
 from shim.translate._util import expect_object, expect_str, fail, require
 from shim.translate.request import translate_request
@@ -72,8 +72,6 @@ def _response(src: dict[str, Any], target: Target) -> tuple[JSON, list[Translati
 
 
 def _default_method(path: str) -> str:
-    from shim.mapping.endpoints import match_endpoint
-
     for endpoint in ENDPOINTS:
         if match_endpoint(endpoint.method, path) is not None:
             return endpoint.method
