@@ -13,6 +13,7 @@ compare (exit 1 and the list of stale pages when they differ).
 
 from __future__ import annotations
 
+import argparse
 import ast
 import enum
 import importlib
@@ -656,11 +657,22 @@ def write(docs_dir: Path = DOCS_DIR) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    only_check = "--check" in args
-    rest = [a for a in args if a != "--check"]
-    docs_dir = Path(rest[0]) if rest else DOCS_DIR
-    if only_check:
+    parser = argparse.ArgumentParser(
+        prog="python -m shim.docs_gen",
+        description="Regenerate the reference pages under docs/ from the mapping table, "
+        "the config model and the codemod rules.",
+    )
+    parser.add_argument(
+        "docs_dir", nargs="?", type=Path, default=DOCS_DIR,
+        help=f"the docs directory to write into (default: {DOCS_DIR})",
+    )
+    parser.add_argument(
+        "--check", action="store_true",
+        help="write nothing; exit 1 and list the pages that are missing or stale",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    docs_dir: Path = args.docs_dir
+    if args.check:
         stale = check(docs_dir)
         for rel in stale:
             print(f"stale: {docs_dir / rel}", file=sys.stderr)

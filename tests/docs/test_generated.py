@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +121,14 @@ def test_codemod_page_shows_every_rule_with_before_and_after() -> None:
         assert rule.before.rstrip("\n") in section, rule.code
         assert rule.after.rstrip("\n") in section, rule.code
         assert f"--select {rule.code}" in section
+
+
+def test_help_prints_usage_and_writes_nothing(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shim.docs_gen", "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout and "--check" in done.stdout
+    assert list(tmp_path.iterdir()) == []
