@@ -19,7 +19,9 @@ Endpoints
     /v1/configs/templates``, ``DELETE /v1/configs/templates/{name}``, ``GET
     /v1/configs/phone_number``, ``/v1/settings/profile/about``,
     ``/v1/settings/business/profile``, ``GET /v1/settings/profile/photo``,
-    ``PATCH /v1/settings/application`` (webhook URL only). Operations with no
+    ``GET|PATCH /v1/settings/application`` (``webhooks.url`` applied through the
+    backend's webhook configuration; every other setting ignored with warning
+    W304 in ``X-Waba-Migrate-Warnings``). Operations with no
     Cloud equivalent answer 501 naming the replacement; unknown paths 404/1006.
 
     ``GET /healthz``: liveness (always 200 while the process serves) and, per

@@ -199,10 +199,21 @@ ENDPOINTS: Final = (
         "only exposes a URL.",
     ),
     _E(
+        "get_application_settings", "GET", "/v1/settings/application",
+        _R("GET", "/v1/configs/webhook", body=Body.NONE),
+        _R("GET", "/{phone_number_id}", {"fields": "webhook_configuration"}, Body.NONE),
+        onprem_body=Body.NONE,
+        note="Answered in the On-Prem shape {settings: {application: {webhooks: {url}}}} from "
+        "the backend's webhook configuration; no other setting exists on Cloud.",
+    ),
+    _E(
         "set_application_webhook", "PATCH", "/v1/settings/application",
         _R("POST", "/v1/configs/webhook"), _R("POST", "/{phone_number_id}"),
-        note="Only the webhooks.url part maps (to set_webhook); any other setting is refused "
-        "with the reason.",
+        note="Only the webhooks.url part maps (with 360dialog's webhooks.headers), through the "
+        "backend's webhook configuration like set_webhook; every other setting is ignored "
+        "with warning W304 per key (fields.APPLICATION_SETTINGS_IGNORED).",
+        decision="A body with no webhooks.url is answered locally (nothing to apply); the "
+        'answer is On-Prem\'s success shape {"meta": {...}} either way.',
     ),
 )
 
@@ -223,10 +234,9 @@ UNSUPPORTED: Final = (
     _U(_ANY, "/v1/settings/application/media/providers{rest:path}",
        "Cloud fetches media links without credentials; there are no media providers.",
        "Serve media from a public HTTPS link or upload it (POST /v1/media)."),
-    _U(_ANY, "/v1/settings/application",
-       "Application settings (callback backoff, auto-download, pass_through, ...) do not "
-       "exist on Cloud; only the webhook URL maps.",
-       "Set the webhook with POST /v1/configs/webhook; drop the other settings."),
+    _U(frozenset({"POST", "PUT", "DELETE"}), "/v1/settings/application",
+       "Cloud has no application settings to replace or reset; only the webhook URL maps.",
+       "Use PATCH /v1/settings/application with webhooks.url, or POST /v1/configs/webhook."),
     _U(_ANY, "/v1/settings/account/two-step",
        "Cloud sets the PIN with POST /{phone_number_id} {pin} and cannot disable it.",
        "Set the two-step PIN in 360dialog's hub or with Meta's API directly."),

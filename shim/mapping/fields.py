@@ -154,10 +154,34 @@ HEALTH_UNKNOWN: Final = "uninitialized"
 #: On-Prem business profile fields (GET /v1/settings/business/profile).
 BUSINESS_PROFILE_FIELDS: Final = ("address", "description", "email", "vertical", "websites")
 
+#: ``PATCH /v1/settings/application``: the keys that carry the webhook. Only
+#: these reach Cloud (through the backend's webhook configuration, like
+#: ``POST /v1/configs/webhook``); ``headers`` is 360dialog's addition.
+APPLICATION_WEBHOOK_KEYS: Final = ("url", "headers")
+
+#: On-Prem application settings with no Cloud meaning, and why. A key named here
+#: (or any other key, and any ``webhooks`` sub-key but url/headers) is ignored
+#: with warning W304 per key; the rest of the body is still applied.
+APPLICATION_SETTINGS_IGNORED: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "on_call_pager": "Cloud sends no pager alerts; watch health and status webhooks.",
+        "callback_persist": "Cloud keeps undelivered webhooks and retries for up to 7 days.",
+        "callback_backoff_delay_ms": "Cloud's webhook retry schedule is fixed.",
+        "max_callback_backoff_delay_ms": "Cloud's webhook retry schedule is fixed.",
+        "pass_through": "Cloud stores no messages on a node of yours.",
+        "sent_status": "Cloud always sends sent statuses.",
+        "tcp_listen_address": "There is no node to listen on.",
+        "heartbeat_interval": "There are no high-availability nodes on Cloud.",
+        "unhealthy_interval": "There are no high-availability nodes on Cloud.",
+        "media": "Cloud never auto-downloads media to a node; fetch it with GET /v1/media/{id}.",
+        "webhooks.max_concurrent_requests": "Cloud decides webhook concurrency itself.",
+    }
+)
 #: Warning codes emitted outside the rule tables.
 W_CONTACTS_LOCAL: Final = "W301"  # /v1/contacts answered locally
 W_HEALTH_LIMITED: Final = "W302"  # LIMITED health mapped to connected
 W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
+W_SETTING_IGNORED: Final = "W304"  # an application setting with no Cloud meaning, ignored
 W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
 W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
 W_PLACEHOLDER_PATH: Final = "W001"  # Meta path holds a placeholder phone-number id

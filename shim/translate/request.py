@@ -31,6 +31,7 @@ from shim.translate._util import (
     require,
     type_name,
 )
+from shim.translate.error import META_INFO
 from shim.translate.local import answer_locally
 from shim.translate.types import (
     JSON,
@@ -108,6 +109,10 @@ def translate_request(
     if endpoint.name == "send_message":  # the hot path: no per-call helper objects
         request.body = translate_send_body(body, request.warnings)
         return request
+    if endpoint.name == "set_application_webhook":
+        answered = _set_application(request, _Input(body, match, target, verify_token, None,
+                                                     None))
+        return answered or request
     builder = _BODY_BUILDERS.get(endpoint.name)
     if builder is not None:
         builder(request, _Input(body, match, target, verify_token, content, content_type))
@@ -483,17 +488,35 @@ def _set_webhook(req: CloudRequest, inp: _Input) -> None:
                                           "verify_token": inp.verify_token}}
 
 
-def _set_application(req: CloudRequest, inp: _Input) -> None:
+def _set_application(req: CloudRequest, inp: _Input) -> OnPremResponse | None:
     body = expect_object(inp.body, "$")
-    others = sorted(set(body) - {"webhooks"})
-    if others or "webhooks" not in body:
-        # Only the webhook URL has a Cloud home; every other setting is refused (501).
-        unsupported = match_unsupported("GET", "/v1/settings/application")
-        assert unsupported is not None
-        raise UnsupportedEndpointError(f"$.{others[0]}" if others else "$", unsupported)
-    webhooks = expect_object(body["webhooks"], "$.webhooks")
-    url = require(webhooks, "url", "$.webhooks")
-    _set_webhook(req, _Input({"url": url}, inp.match, inp.target, inp.verify_token, None, None))
+    webhook: dict[str, Any] = {}
+    for key, value in body.items():
+        if key != "webhooks":
+            _ignore_setting(req.warnings, key)
+            continue
+        if value is None:
+            _ignore_setting(req.warnings, key)
+            continue
+        for sub, sub_value in expect_object(value, "$.webhooks").items():
+            if sub in fields.APPLICATION_WEBHOOK_KEYS and sub_value is not None:
+                webhook[sub] = sub_value
+            else:
+                _ignore_setting(req.warnings, f"webhooks.{sub}")
+    if "url" not in webhook:
+        # Nothing Cloud knows was asked for: answered here, like On-Prem would.
+        return OnPremResponse(200, {"meta": dict(META_INFO)}, req.warnings)
+    expect_str(webhook["url"], "$.webhooks.url")
+    if "headers" in webhook:
+        expect_object(webhook["headers"], "$.webhooks.headers")
+    _set_webhook(req, _Input(webhook, inp.match, inp.target, inp.verify_token, None, None))
+    return None
+
+
+def _ignore_setting(warnings: Warnings, key: str) -> None:
+    why = fields.APPLICATION_SETTINGS_IGNORED.get(key, "not an On-Prem setting Cloud knows.")
+    warnings.append(TranslationWarning(
+        fields.W_SETTING_IGNORED, f"$.{key}", f"application setting {key} ignored: {why}"))
 
 
 def _set_about(req: CloudRequest, inp: _Input) -> None:
@@ -519,7 +542,6 @@ _BODY_BUILDERS: Mapping[str, Callable[[CloudRequest, _Input], None]] = {
     "mark_read": _mark_read,
     "upload_media": _upload,
     "set_webhook": _set_webhook,
-    "set_application_webhook": _set_application,
     "set_about": _set_about,
     "set_business_profile": _set_profile,
     "create_template": _json_object,

@@ -9,7 +9,7 @@ from shim.mapping import fields
 from shim.mapping.endpoints import match_endpoint
 from shim.mapping.hosts import Target, rewrite_lookaside_url
 from shim.translate._util import expect_object, expect_str, require
-from shim.translate.error import is_error_body, translate_error
+from shim.translate.error import META_INFO, is_error_body, translate_error
 from shim.translate.types import JSON, OnPremResponse, TranslationError, TranslationWarning
 
 
@@ -91,6 +91,19 @@ def _webhook(status: int, body: JSON, target: Target) -> OnPremResponse:
     return OnPremResponse(status, {"url": url} if url else {})
 
 
+def _settings_saved(status: int, body: JSON, target: Target) -> OnPremResponse:
+    if isinstance(body, dict) and body.get("success") is False:
+        return translate_error(status, body)
+    return OnPremResponse(status, {"meta": dict(META_INFO)})
+
+
+def _application_settings(status: int, body: JSON, target: Target) -> OnPremResponse:
+    url = _webhook(status, body, target).body.get("url")
+    webhooks = {"url": url} if isinstance(url, str) and url else {}
+    return OnPremResponse(status, {"settings": {"application": {"webhooks": webhooks}},
+                                   "meta": dict(META_INFO)})
+
+
 def _templates(status: int, body: JSON, target: Target) -> OnPremResponse:
     src = expect_object(body, "$")
     if target is Target.D360 or "waba_templates" in src:
@@ -144,7 +157,8 @@ _HANDLERS: Mapping[str, Callable[[int, JSON, Target], OnPremResponse]] = {
     "get_business_profile": _business_profile,
     "set_business_profile": _empty,
     "get_profile_photo": _photo,
-    "set_application_webhook": _empty,
+    "set_application_webhook": _settings_saved,
+    "get_application_settings": _application_settings,
 }
 
 

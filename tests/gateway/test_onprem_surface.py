@@ -192,6 +192,27 @@ def test_webhook_config(gw: RunningGateway, channel: Channel, receiver_url: str)
     assert got.json().get("url") == hook
 
 
+def test_application_settings_set_the_webhook_and_warn_per_ignored_key(
+    gw: RunningGateway, channel: Channel, receiver_url: str
+) -> None:
+    hook = f"{receiver_url}/settings-hook"
+    body = {"on_call_pager": "+27000000000", "webhooks": {"url": hook},
+            "callback_backoff_delay_ms": "3000", "sent_status": False}
+    with gw.caller(channel) as http:
+        patched = http.patch("/v1/settings/application", json=body)
+        got = http.get("/v1/settings/application")
+        only_ignored = http.patch("/v1/settings/application", json={"pass_through": True})
+        webhook = http.get("/v1/configs/webhook")
+    assert patched.status_code == 200, patched.text
+    assert set(patched.json()) == {"meta"}
+    assert patched.headers["x-waba-migrate-warnings"] == "W304"
+    assert got.status_code == 200, got.text
+    assert got.json()["settings"]["application"]["webhooks"] == {"url": hook}
+    assert webhook.json()["url"] == hook
+    assert only_ignored.status_code == 200 and set(only_ignored.json()) == {"meta"}
+    assert only_ignored.headers["x-waba-migrate-warnings"] == "W304"
+
+
 def test_query_is_forwarded_even_with_a_url_in_it(gw: RunningGateway, channel: Channel) -> None:
     with gw.caller(channel) as http:
         response = http.get("/v1/configs/templates?limit=5&note=https://example.com/x")

@@ -367,17 +367,48 @@ def test_webhook_config_per_target() -> None:
         )
 
 
-def test_settings_application_webhook_only() -> None:
+def test_settings_application_webhook_applies_and_every_other_key_warns() -> None:
     body = load_example("onprem-settings-application-webhook")
     out = translate_request("PATCH", "/v1/settings/application", body, target="360dialog")
     assert isinstance(out, CloudRequest) and out.path == "/v1/configs/webhook"
-    with pytest.raises(UnsupportedEndpointError):
-        translate_request(
-            "PATCH",
-            "/v1/settings/application",
-            {**body, "callback_persist": True},
-            target="360dialog",
-        )
+    assert out.body == {"url": body["webhooks"]["url"]}
+    assert [w.path for w in out.warnings] == ["$.webhooks.max_concurrent_requests"]
+    # What wabclient's set_settings sends: the webhook plus every callback default.
+    wab = {
+        "on_call_pager": "+27000000000", "webhooks": {"url": "https://h/x", "headers": {"A": "b"}},
+        "callback_persist": True, "callback_backoff_delay_ms": "3000",
+        "max_callback_backoff_delay_ms": "900000", "pass_through": False, "sent_status": False,
+        "tcp_listen_address": "any", "heartbeat_interval": 5, "unhealthy_interval": 30,
+        "brand_new_setting": 1,
+    }
+    d360 = translate_request("PATCH", "/v1/settings/application", wab, target="360dialog")
+    assert isinstance(d360, CloudRequest)
+    assert d360.body == {"url": "https://h/x", "headers": {"A": "b"}}
+    ignored = sorted(set(wab) - {"webhooks"})
+    assert sorted(w.path for w in d360.warnings) == [f"$.{k}" for k in ignored]
+    assert {w.code for w in d360.warnings} == {fields.W_SETTING_IGNORED}
+    meta = translate_request("PATCH", "/v1/settings/application", wab, target="meta",
+                             phone_number_id="9", verify_token="tok")
+    assert isinstance(meta, CloudRequest) and meta.path == "/9"
+    assert meta.body["webhook_configuration"]["override_callback_uri"] == "https://h/x"
+    assert fields.W_WEBHOOK_HEADERS in codes(meta)
+
+
+def test_settings_without_a_webhook_are_answered_locally_in_onprem_shape() -> None:
+    out = translate_request("PATCH", "/v1/settings/application",
+                            {"sent_status": True, "webhooks": {"max_concurrent_requests": 4}},
+                            target="meta", phone_number_id="9")
+    assert isinstance(out, OnPremResponse) and out.status == 200
+    assert set(out.body) == {"meta"}
+    assert [w.path for w in out.warnings] == ["$.sent_status", "$.webhooks.max_concurrent_requests"]
+
+
+@pytest.mark.parametrize("body", [[], {"webhooks": "x"}, {"webhooks": {"url": 5}},
+                                  {"webhooks": {"url": "u", "headers": []}}])
+def test_settings_of_the_wrong_type_are_located_errors(body: Any) -> None:
+    with pytest.raises(TranslationError) as err:
+        translate_request("PATCH", "/v1/settings/application", body, target="360dialog")
+    assert err.value.path.startswith("$")
 
 
 def test_profile_about_and_business_profile() -> None:
