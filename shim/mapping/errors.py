@@ -285,6 +285,12 @@ D360_GATEWAY_MESSAGE_TO_ONPREM: Final = (
     ("not available", 1011),
 )
 
+#: Decision: a translated Cloud error keeps the backend's HTTP status (a 4xx
+#: stays a 4xx, a 5xx a 5xx). The exceptions are these On-Prem codes, whose
+#: HTTP status On-Prem callers branch on: rate limits answered 429 on On-Prem
+#: (Cloud says 400), and clients map 429 to their rate-limit exception.
+ONPREM_HTTP_STATUS_OVERRIDES: Final[Mapping[int, int]] = MappingProxyType({429: 429, 1015: 429})
+
 #: Throttling signals a client should back off on (error codes in any envelope).
 THROTTLE_CODES: Final = frozenset(
     c.code for c in CLOUD_ERRORS.values() if c.retry in (Retry.THROTTLE, Retry.PAIR)

@@ -12,6 +12,7 @@ from typing import Any
 from shim.mapping import fields
 from shim.mapping.errors import cloud_to_onprem_code, onprem_title
 from shim.translate._util import expect_list, expect_object, fail
+from shim.translate.error import as_text
 from shim.translate.types import (
     JSON,
     OnPremWebhook,
@@ -163,6 +164,7 @@ def _errors(errors: JSON, path: str) -> list[Any]:
                 err["cloud_title"] = err["title"]
             err["code"] = onprem
             err["title"] = onprem_title(onprem)
-            err.setdefault("details", detail or original or "")
+            if "details" not in err or not isinstance(err["details"], str):
+                err["details"] = as_text(err.get("details") or detail or original or "")
         out.append(err)
     return out

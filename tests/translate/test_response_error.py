@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import pytest
@@ -151,14 +153,51 @@ def test_webhook_config_meta_response() -> None:
 )
 def test_graph_error_examples(example: str, code: int, status: int) -> None:
     cloud = load_example(example)
-    out = translate_error(400, cloud)
+    out = translate_error(CLOUD_ERRORS[cloud["error"]["code"]].http_status, cloud)
     assert out.status == status
     err = out.body["errors"][0]
     assert err["code"] == code
     assert err["title"] == ONPREM_ERRORS[code].title
     assert str(cloud["error"]["code"]) in err["details"]
     assert out.body["meta"]["cloud_error"] == cloud["error"]
+    assert out.body["meta"]["cloud_body"] == cloud
     assert set(load_example("onprem-error-envelope")) <= set(out.body)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (400, {"error": {"message": "Invalid request", "type": "OAuthException"}}, 1000),
+        (400, {"error": {"message": "(#1) An unknown error occurred", "code": 1}}, 1000),
+        (400, {"success": False}, 1009),
+        (404, {"error": {"message": "nope", "code": 100}}, 1009),
+        (403, {"error": {"message": "(#10) denied", "code": 10}}, 1005),
+        (503, {"error": {"message": "(#2) down", "code": 2}}, 1011),
+    ],
+)
+def test_the_backend_status_is_kept_and_details_are_clean_text(
+    status: int, body: Any, code: int
+) -> None:
+    out = translate_error(status, body)
+    assert out.status == status
+    err = out.body["errors"][0]
+    assert err["code"] == code
+    assert isinstance(err["details"], str) and "'" not in err["details"]
+    assert "False" not in err["details"]
+    assert out.body["meta"]["cloud_body"] == body
+    json.loads(json.dumps(out.body))
+
+
+def test_success_false_details_are_json_not_a_python_repr() -> None:
+    out = translate_error(400, {"success": False})
+    assert '{"success": false}' in out.body["errors"][0]["details"]
+
+
+def test_rate_limits_answer_429_as_on_prem_did() -> None:
+    out = translate_error(400, graph_error(130429))
+    assert (out.status, out.body["errors"][0]["code"]) == (429, 429)
+    out = translate_error(400, graph_error(80007))
+    assert (out.status, out.body["errors"][0]["code"]) == (429, 1015)
 
 
 @pytest.mark.parametrize(
