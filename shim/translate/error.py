@@ -95,7 +95,7 @@ def translate_error(status: int, body: JSON) -> OnPremResponse:
 def _graph_error(status: int, error: dict[str, Any], body: dict[str, Any]) -> OnPremResponse:
     raw_code = error.get("code")
     has_code = isinstance(raw_code, int) and not isinstance(raw_code, bool)
-    cloud_code = raw_code if has_code else -1
+    cloud_code: int = raw_code if isinstance(raw_code, int) and has_code else -1
     message = as_text(error.get("message", ""))
     data = error.get("error_data")
     detail = as_text(data.get("details")) if isinstance(data, dict) and data.get("details") else ""
