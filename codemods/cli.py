@@ -17,12 +17,15 @@ from typing import Any
 import click
 
 from codemods.engine import Options
+from codemods.reading import parse_size
 from codemods.report import (
     error_line,
     rewrite_summary,
     scan_json,
     scan_text,
+    skipped_line,
     unified_diff,
+    unreadable_line,
 )
 from codemods.rules import UnknownRuleError, select_codes
 from codemods.runner import Progress, RunResult, run, write_file
@@ -71,6 +74,19 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         bar.progress.stop()
 
 
+class _SizeParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]  # generic from 8.3
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a size such as 2MB, 500k or 1500000", param, ctx)
+
+
 def _codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset[str]:
     try:
         return select_codes(select, ignore)
@@ -91,6 +107,10 @@ def _common(f: Any) -> Any:
                      help="Worker processes (default: CPU count)."),
         click.option("--no-prefilter", is_flag=True,
                      help="Parse every file, not only those the byte prefilter picks."),
+        click.option("--max-file-size", type=_SizeParam(), default="2MB", show_default=True,
+                     metavar="SIZE",
+                     help="Skip (and report) files bigger than this (e.g. 500k, 8MB; 0: no "
+                     "limit)."),
     ]
     for option in reversed(options):  # click lists the last decorator applied first
         f = option(f)
@@ -108,18 +128,19 @@ def _common(f: Any) -> Any:
 @_common
 def scan(paths: tuple[str, ...], fmt: str, target: str, strategy: str,
          excludes: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
-         jobs: int | None, no_prefilter: bool) -> None:
+         jobs: int | None, no_prefilter: bool, max_file_size: int) -> None:
     """Report every On-Prem call site and webhook handler with a rule code and fix applicability."""
     options = Options(target=Target(target), strategy=strategy,  # type: ignore[arg-type]
                       codes=_codes(select, ignore), prefilter=not no_prefilter)
     with _progress(fmt == "text") as bar:
-        result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar)
+        result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar,
+                     max_file_size=max_file_size)
     if fmt == "json":
         click.echo(json.dumps(scan_json(result), indent=2))
     else:
         for line in scan_text(result):
             click.echo(line)
-    sys.exit(2 if result.errors or result.missing else 0)
+    sys.exit(2 if result.failed else 0)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,13 +160,14 @@ def scan(paths: tuple[str, ...], fmt: str, target: str, strategy: str,
 @_common
 def rewrite(paths: tuple[str, ...], target: str, strategy: str, mode: str, unsafe: bool,
             excludes: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
-            jobs: int | None, no_prefilter: bool) -> None:
+            jobs: int | None, no_prefilter: bool, max_file_size: int) -> None:
     """Rewrite On-Prem API code for a Cloud target (diff by default)."""
     options = Options(target=Target(target), strategy=strategy,  # type: ignore[arg-type]
                       codes=_codes(select, ignore), unsafe=unsafe, rewrite=True,
                       prefilter=not no_prefilter)
     with _progress(True) as bar:
-        result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar)
+        result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar,
+                     max_file_size=max_file_size)
     _finish_rewrite(result, mode=mode, target=target, strategy=strategy)
 
 
@@ -167,9 +189,13 @@ def _finish_rewrite(result: RunResult, *, mode: str, target: str, strategy: str)
         click.echo(error_line(fr.display, fr.outcome.error), err=True)
     for missing in result.missing:
         click.echo(f"{missing}: error: not-found: no such file or directory", err=True)
+    for u in result.unreadable:
+        click.echo(unreadable_line(u), err=True)
+    for s in result.skipped:
+        click.echo(skipped_line(s), err=True)
     for line in rewrite_summary(result, mode=mode, target=target, strategy=strategy):
         click.echo(line, err=True)
-    if result.errors or result.missing:
+    if result.failed:
         sys.exit(2)
     if mode == "check" and result.changed:
         sys.exit(1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
+import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -105,10 +107,35 @@ def _parser_message(exc: cst.ParserSyntaxError) -> str:
     return " ".join(exc.message.split()) or "invalid syntax"
 
 
+def decode_error(data: bytes) -> FileError | None:
+    """Why ``data`` cannot be decoded as the source it claims to be, with the first bad byte."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or conflicting coding line
+        return FileError("decode-error", " ".join(str(exc.msg).split()), exc.lineno)
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        declared = encoding != "utf-8" and encoding != "utf-8-sig"
+        return FileError("decode-error", f"byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                         f"is not valid {encoding}"
+                         + ("" if declared else " and no coding line declares another "
+                            "encoding"), line, column)
+    return None
+
+
 def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
-    module = cst.parse_module(data)
+    try:
+        module = cst.parse_module(data)
+    except (SyntaxError, UnicodeDecodeError):  # libcst could not decode it: say where
+        error = decode_error(data)
+        if error is None:
+            raise
+        return Outcome(error=error)
     analysis = analyze(module, options.target, options.strategy, _text(data, module), data)
     out = Outcome()
     out.findings = sorted(

@@ -8,6 +8,7 @@ import tokenize
 from collections import Counter
 from typing import Any
 
+from codemods.discover import Skipped, Unreadable
 from codemods.engine import FileError, Finding
 from codemods.runner import FileResult, RunResult
 
@@ -19,6 +20,14 @@ def error_line(display: str, err: FileError) -> str:
     return f"{display}{where}: error: {err.type}: {err.message}"
 
 
+def skipped_line(s: Skipped) -> str:
+    return f"{s.display}: skipped: {s.type}: {s.message}"
+
+
+def unreadable_line(u: Unreadable) -> str:
+    return f"{u.display}: error: unreadable: {u.message}"
+
+
 def finding_line(display: str, f: Finding) -> str:
     return f"{display}:{f.line}:{f.column}: {f.rule} [{f.fix}] {f.message}"
 
@@ -27,7 +36,11 @@ def scan_json(result: RunResult) -> dict[str, Any]:
     """``{"files": [{"path", "findings": [...]}], "summary": {...}}`` (pinned by issue 6).
 
     Only files with findings or errors are listed; a failed file carries an
-    additional ``error`` object (type, message, line, column).
+    additional ``error`` object (type, message, line, column). A path that was
+    not read on purpose (not a regular file, over ``--max-file-size``, part of
+    waba-migrate) is listed with a ``skipped`` object (type, message) and
+    counts neither as scanned nor as an error; a directory that could not be
+    listed is an entry with an ``unreadable`` error and counts as an error.
     """
     files: list[dict[str, Any]] = []
     for fr in result.files:
@@ -42,13 +55,19 @@ def scan_json(result: RunResult) -> dict[str, Any]:
     for missing in result.missing:
         files.append({"path": missing, "findings": [],
                       "error": FileError("not-found", "no such file or directory").as_json()})
+    for u in result.unreadable:
+        files.append({"path": u.display, "findings": [],
+                      "error": FileError("unreadable", u.message).as_json()})
+    for s in result.skipped:
+        files.append({"path": s.display, "findings": [],
+                      "skipped": {"type": s.type, "message": s.message}})
     return {
         "files": files,
         "summary": {
             "files_scanned": result.scanned,
             "files_with_findings": sum(1 for fr in result.files if fr.outcome.findings),
             "findings": sum(len(fr.outcome.findings) for fr in result.files),
-            "errors": len(result.errors) + len(result.missing),
+            "errors": len(result.errors) + len(result.missing) + len(result.unreadable),
         },
     }
 
@@ -62,12 +81,15 @@ def scan_text(result: RunResult) -> list[str]:
             lines.append(finding_line(fr.display, f))
     for missing in result.missing:
         lines.append(f"{missing}: error: not-found: no such file or directory")
+    lines.extend(unreadable_line(u) for u in result.unreadable)
+    lines.extend(skipped_line(s) for s in result.skipped)
     doc = scan_json(result)["summary"]
     by_fix: Counter[str] = Counter(f.fix for fr in result.files for f in fr.outcome.findings)
     lines.append(
         f"Scanned {doc['files_scanned']} files: {doc['files_with_findings']} with findings, "
         f"{doc['findings']} findings (safe {by_fix['safe']}, unsafe {by_fix['unsafe']}, "
-        f"manual {by_fix['manual']}), {doc['errors']} errors."
+        f"manual {by_fix['manual']}), {doc['errors']} errors"
+        + (f", {len(result.skipped)} skipped." if result.skipped else ".")
     )
     by_rule = _by_rule(result)
     if by_rule:
@@ -104,7 +126,8 @@ def rewrite_summary(result: RunResult, *, mode: str, target: str, strategy: str)
     lines = [
         f"waba-migrate rewrite ({target}, {strategy}): {result.scanned} files scanned, "
         f"{candidates} analysed, {len(changed)} {verb}, "
-        f"{len(result.errors) + len(result.missing)} failed."
+        f"{len(result.errors) + len(result.missing) + len(result.unreadable)} failed"
+        + (f", {len(result.skipped)} skipped." if result.skipped else ".")
     ]
     applied: Counter[str] = Counter()
     held = 0
