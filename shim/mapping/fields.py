@@ -48,6 +48,11 @@ _F = FieldRule
 
 #: Send request rules, On-Prem -> Cloud, applied in this order.
 SEND_RULES: Final = (
+    _F(Action.DROP, "**=null", None, "W109",
+       "On-Prem ignored optional fields set to null (wabclient sends \"caption\": null); "
+       "Cloud refuses them, so they are dropped.",
+       decision="Any object key whose value is null, at any depth; a required field set to "
+       "null is then refused as missing, as On-Prem did."),
     _F(Action.ADD, "", "messaging_product", None,
        'Cloud requires "messaging_product": "whatsapp" on every send.'),
     _F(Action.REJECT, "recipient_type", None, None,

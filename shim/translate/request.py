@@ -169,6 +169,8 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     """Translate a ``POST /v1/messages`` body; Cloud-shaped input comes back as is."""
     warnings = [] if warnings is None else warnings
     src = expect_object(body, "$")
+    if _has_null(src):
+        src = _without_nulls(src, "$", _NULL_RULE, warnings)
     out: dict[str, Any] = {"messaging_product": MESSAGING_PRODUCT}
     out.update(src)
     first, rule = _PIPELINE[0]
@@ -176,6 +178,29 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     for handler, rule in _PIPELINES[out["type"]]:
         handler(out, rule, warnings)
     return out
+
+
+def _has_null(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v) for v in value)
+    return False
+
+
+def _without_nulls(value: Any, path: str, rule: FieldRule, warnings: Warnings) -> Any:
+    """A copy without null-valued keys, one warning per dropped key (fields.SEND_RULES)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                _warn(warnings, rule, f"{path}.{key}")
+            else:
+                out[key] = _without_nulls(item, f"{path}.{key}", rule, warnings)
+        return out
+    if isinstance(value, list):
+        return [_without_nulls(v, f"{path}[{i}]", rule, warnings) for i, v in enumerate(value)]
+    return value
 
 
 def _warn(warnings: Warnings, rule: FieldRule, path: str) -> None:
@@ -208,6 +233,9 @@ def _add_product(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> No
         expect_list(payload, "$.contacts")
     else:
         expect_object(payload, f"$.{kind}")
+    if kind == "text":
+        # On-Prem refused a text without a body (1008); so does the shim.
+        expect_str(require(payload, "body", "$.text"), "$.text.body")
 
 
 def _reject_group(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
@@ -394,7 +422,12 @@ def _rename_context(out: dict[str, Any], rule: FieldRule, warnings: Warnings) ->
 
 
 _SendHandler = Callable[[dict[str, Any], FieldRule, Warnings], None]
+def _null_rule_marker(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
+    """The null rule runs before the envelope (translate_send_body), on the raw body."""
+
+
 _SEND_HANDLERS: Mapping[str, _SendHandler] = {
+    "**=null": _null_rule_marker,
     "": _add_product,
     "recipient_type": _reject_group,
     "preview_url": _move_preview_url,
@@ -409,11 +442,13 @@ _SEND_HANDLERS: Mapping[str, _SendHandler] = {
     "context.id": _rename_context,
 }
 assert {r.onprem for r in fields.SEND_RULES} == set(_SEND_HANDLERS), "rule without handler"
-#: The send rules in table order, each with its handler (resolved once).
+_NULL_RULE = fields.SEND_RULES[0]
+assert _NULL_RULE.onprem == "**=null", "the null rule must come first"
+#: The send rules after the null rule in table order, each with its handler.
 _PIPELINE: tuple[tuple[_SendHandler, FieldRule], ...] = tuple(
-    (_SEND_HANDLERS[rule.onprem], rule) for rule in fields.SEND_RULES
+    (_SEND_HANDLERS[rule.onprem], rule) for rule in fields.SEND_RULES[1:]
 )
-assert fields.SEND_RULES[0].onprem == "", "the envelope rule must come first"
+assert fields.SEND_RULES[1].onprem == "", "the envelope rule must come right after it"
 
 
 def _applies_to(rule: FieldRule) -> frozenset[str]:

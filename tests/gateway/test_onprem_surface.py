@@ -10,6 +10,7 @@ import pytest
 
 from shim.sandbox.runner import running_asgi
 from tests.gateway.conftest import TO, Channel, RunningGateway
+from tests.gateway.helpers import onprem_error
 
 
 def test_send_text_answers_onprem_and_the_backend_gets_cloud(
@@ -211,6 +212,23 @@ def test_application_settings_set_the_webhook_and_warn_per_ignored_key(
     assert webhook.json()["url"] == hook
     assert only_ignored.status_code == 200 and set(only_ignored.json()) == {"meta"}
     assert only_ignored.headers["x-waba-migrate-warnings"] == "W304"
+
+
+def test_null_caption_is_dropped_and_text_without_body_refused(
+    gw: RunningGateway, channel: Channel
+) -> None:
+    with gw.caller(channel) as http:
+        uploaded = http.post("/v1/media", content=b"\xff\xd8\xff\xe0 fake jpeg",
+                             headers={"Content-Type": "image/jpeg"})
+        media_id = uploaded.json()["media"][0]["id"]
+        image = http.post("/v1/messages", json={
+            "to": TO, "type": "image", "image": {"id": media_id, "caption": None}})
+        no_body = http.post("/v1/messages", json={"to": TO, "type": "text", "text": {}})
+    assert image.status_code == 200, image.text
+    assert image.headers["x-waba-migrate-warnings"] == "W109"
+    assert "$.text.body" in onprem_error(no_body, 400, 1008)
+    sent = channel.sandbox.outbox()
+    assert len(sent) == 1 and "caption" not in sent[0]["body"]["image"]
 
 
 def test_query_is_forwarded_even_with_a_url_in_it(gw: RunningGateway, channel: Channel) -> None:

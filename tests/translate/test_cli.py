@@ -57,6 +57,17 @@ def test_translation_error_exit_1_with_path() -> None:
     assert err.startswith("error: $.type: unknown message type 'fax'")
 
 
+def test_text_without_body_exits_1_naming_the_field_and_nulls_warn() -> None:
+    doc = {"path": "/v1/messages", "body": {"to": "1", "type": "text", "text": {}}}
+    code, out, err = run("request", stdin=json.dumps(doc))
+    assert code == 1 and out == "" and err.startswith("error: $.text.body: ")
+    doc = {"path": "/v1/messages",
+           "body": {"to": "1", "type": "image", "image": {"id": "12", "caption": None}}}
+    code, out, err = run("request", stdin=json.dumps(doc))
+    assert code == 0 and json.loads(out)["body"]["image"] == {"id": "12"}
+    assert err.startswith("warning: $.image.caption: ")
+
+
 def test_malformed_json_names_line_and_column(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{\n  "path": "/v1/messages",\n  "body": {oops}\n}\n')

@@ -526,3 +526,34 @@ def test_media_upload_of_a_type_cloud_refuses() -> None:
         translate_request("POST", "/v1/media", target="360dialog", content=b"GIF89a",
                           content_type="image/gif")
     assert info.value.status == 415 and "image/gif" in info.value.reason
+
+
+def test_null_optional_fields_are_dropped_with_a_warning_each() -> None:
+    # What wabclient sends for an image without caption, plus a null at depth.
+    body = {"recipient_type": "individual", "to": "4915", "type": "image", "preview_url": None,
+            "image": {"id": "1234567890", "caption": None}, "context": None}
+    out = send(body)
+    assert out.body["image"] == {"id": "1234567890"}
+    assert "context" not in out.body and "preview_url" not in out.body
+    assert sorted(w.path for w in out.warnings if w.code == "W109") == [
+        "$.context", "$.image.caption", "$.preview_url"]
+    assert body["image"]["caption"] is None  # the caller's body is not modified
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"to": "4915", "type": "text", "text": {}}, "$.text.body"),
+        ({"to": "4915", "type": "text", "text": {"body": None}}, "$.text.body"),
+        ({"to": "4915", "text": {"preview_url": True}}, "$.text.body"),
+        ({"to": "4915", "type": "image", "image": {"caption": "x"}}, "$.image"),
+        ({"to": "4915", "type": "document", "document": {"id": None}}, "$.document"),
+        ({"to": "4915", "type": "template", "template": {"language": {"code": "en"}}},
+         "$.template.name"),
+        ({"to": None, "type": "text", "text": {"body": "x"}}, "$.to"),
+    ],
+)
+def test_requests_on_prem_refused_are_refused_naming_the_field(body: Any, path: str) -> None:
+    with pytest.raises(MissingFieldError) as err:
+        send(body)
+    assert err.value.path == path
