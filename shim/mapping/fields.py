@@ -107,6 +107,14 @@ WEBHOOK_RULES: Final = (
        'On-Prem delivered voice notes as type "voice" with a voice object.'),
     _F(Action.RENAME, "messages.*.type=unsupported", "messages.*.type=unknown", None,
        'On-Prem called unsupported inbound messages "unknown".'),
+    _F(Action.CONVERT, "messages.*(type not in ONPREM_INBOUND_TYPES)", "messages.*.type=unknown",
+       "W205",
+       'On-Prem delivered messages it could not handle as type "unknown" with error 501; '
+       "Cloud-only types (edit, revoke, interactive call_permission_reply, request_welcome, any "
+       "type added later) would otherwise reach On-Prem handlers that do not know them.",
+       decision='The Cloud item is kept whole under "cloud_message"; from, id, timestamp and '
+       "context stay at the top. One rule: every type or interactive sub-type not in "
+       "ONPREM_INBOUND_TYPES / ONPREM_INBOUND_INTERACTIVE_TYPES."),
     _F(Action.RENAME, "messages.*.system.wa_id", "messages.*.system.new_wa_id", None,
        "On-Prem named the changed number new_wa_id."),
     _F(Action.ADD, "statuses.*.recipient_id", "statuses.*.message.recipient_id", None,
@@ -136,6 +144,26 @@ BSUID_FILLS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
     }
 )
 W_BSUID: Final = "W204"
+
+#: Inbound message types an On-Prem handler knows. ``reaction`` is kept although
+#: On-Prem support is UNCONFIRMED (the reference forwards it as-is).
+ONPREM_INBOUND_TYPES: Final = frozenset(
+    {
+        "text", "image", "audio", "voice", "video", "document", "sticker", "location",
+        "contacts", "button", "interactive", "order", "system", "reaction", "unknown",
+        "ephemeral",
+    }
+)
+#: Interactive reply sub-types an On-Prem handler knows. ``nfm_reply`` (Flows) is
+#: Cloud-only but answers a message the app sent itself: passed through with W202.
+ONPREM_INBOUND_INTERACTIVE_TYPES: Final = frozenset({"button_reply", "list_reply", "nfm_reply"})
+UNKNOWN_MESSAGE_TYPE: Final = "unknown"
+#: Where a Cloud-only message item is kept, whole, inside its ``unknown`` message.
+CLOUD_ITEM_KEY: Final = "cloud_message"
+#: Keys of a Cloud-only message kept at the top of its ``unknown`` message.
+UNKNOWN_KEEPS: Final = ("from", "id", "timestamp", "context", "from_user_id", "username")
+#: The On-Prem error an ``unknown`` message carries (code, details).
+UNKNOWN_ERROR: Final = (501, "Message type is not currently supported")
 
 #: Inbound message type renames (Cloud -> On-Prem).
 INBOUND_TYPE_RENAMES: Final[Mapping[str, str]] = MappingProxyType({"unsupported": "unknown"})
@@ -188,6 +216,7 @@ W_HEALTH_LIMITED: Final = "W302"  # LIMITED health mapped to connected
 W_WEBHOOK_HEADERS: Final = "W303"  # Meta webhook override cannot carry headers
 W_SETTING_IGNORED: Final = "W304"  # an application setting with no Cloud meaning, ignored
 W_NFM_REPLY: Final = "W202"  # nfm_reply has no On-Prem counterpart; passed through
+W_CLOUD_ONLY_TYPE: Final = "W205"  # Cloud-only inbound type delivered as type unknown
 W_OTHER_FIELD: Final = "W203"  # non-"messages" change passed through untranslated
 W_PLACEHOLDER_PATH: Final = "W001"  # Meta path holds a placeholder phone-number id
 W_PREVIEW_URL_NOT_TEXT: Final = "W107"  # preview_url on a non-text message, dropped

@@ -90,6 +90,10 @@ def _message(message: JSON, path: str, warnings: list[TranslationWarning]) -> di
     out = dict(expect_object(message, path))
     _fill_bsuid(out, "messages", path, warnings)
     kind = out.get("type")
+    if isinstance(kind, str) and kind not in fields.INBOUND_TYPE_RENAMES:
+        cloud_type = _cloud_only_type(out, kind)
+        if cloud_type is not None:
+            return _as_unknown(out, message, cloud_type, path, warnings)
     if kind == "audio" and isinstance(out.get("audio"), dict) and out["audio"].get("voice"):
         audio = out.pop("audio")
         out["type"] = "voice"
@@ -104,6 +108,33 @@ def _message(message: JSON, path: str, warnings: list[TranslationWarning]) -> di
             "nfm_reply (Flows/address reply) has no On-Prem counterpart; passed through"))
     if "errors" in out:
         out["errors"] = _errors(out["errors"], f"{path}.errors")
+    return out
+
+
+def _cloud_only_type(message: dict[str, Any], kind: str) -> str | None:
+    """The Cloud type name when On-Prem handlers would not know this message."""
+    if kind not in fields.ONPREM_INBOUND_TYPES:
+        return kind
+    if kind == "interactive":
+        sub = _sub_type(message)
+        if isinstance(sub, str) and sub not in fields.ONPREM_INBOUND_INTERACTIVE_TYPES:
+            return f"interactive.{sub}"
+    return None
+
+
+def _as_unknown(message: dict[str, Any], original: JSON, cloud_type: str, path: str,
+                warnings: list[TranslationWarning]) -> dict[str, Any]:
+    out = {k: message[k] for k in fields.UNKNOWN_KEEPS if k in message}
+    out["type"] = fields.UNKNOWN_MESSAGE_TYPE
+    code, details = fields.UNKNOWN_ERROR
+    out["errors"] = [{"code": code, "title": onprem_title(code),
+                      "details": f'{details} (Cloud type "{cloud_type}"; the Cloud item is in '
+                      f"{fields.CLOUD_ITEM_KEY})"}]
+    out[fields.CLOUD_ITEM_KEY] = original
+    warnings.append(TranslationWarning(
+        fields.W_CLOUD_ONLY_TYPE, f"{path}.type",
+        f"Cloud-only message type {cloud_type!r} delivered as type unknown; the Cloud item "
+        f"is kept under {fields.CLOUD_ITEM_KEY}"))
     return out
 
 

@@ -314,3 +314,37 @@ def test_phone_numbers_win_over_bsuid() -> None:
                                 "timestamp": "1", "type": "text", "text": {"body": "x"}}]})
     body = translate_webhook(cloud).bodies[0].body
     assert body["contacts"][0]["wa_id"] == "49" and body["messages"][0]["from"] == "49"
+
+
+@pytest.mark.parametrize(
+    ("item", "cloud_type"),
+    [
+        ({"type": "edit", "edit": {"original_message_id": "wamid.A", "text": {"body": "fixed"}}},
+         "edit"),
+        ({"type": "revoke", "revoke": {"original_message_id": "wamid.A"}}, "revoke"),
+        ({"type": "interactive", "interactive": {
+            "type": "call_permission_reply",
+            "call_permission_reply": {"response": "accept", "is_permanent": False}}},
+         "interactive.call_permission_reply"),
+        ({"type": "request_welcome"}, "request_welcome"),
+        ({"type": "hologram_2031", "hologram_2031": {"x": 1}}, "hologram_2031"),
+    ],
+)
+def test_cloud_only_types_arrive_as_unknown_with_the_cloud_item_kept(
+    item: dict[str, Any], cloud_type: str
+) -> None:
+    message = {"from": "4915", "id": "wamid.B", "timestamp": "1700000000", **item}
+    result = translate_webhook(wrap({"messages": [message]}))
+    out = result.bodies[0].body["messages"][0]
+    assert out["type"] == "unknown"
+    assert (out["from"], out["id"], out["timestamp"]) == ("4915", "wamid.B", "1700000000")
+    assert out["cloud_message"] == message
+    assert out["errors"][0]["code"] == 501 and cloud_type in out["errors"][0]["details"]
+    assert item["type"] not in out or (item["type"] == "interactive" and "interactive" not in out)
+    assert [w.code for w in result.warnings] == ["W205"]
+
+
+def test_known_types_and_nfm_reply_are_not_turned_into_unknown() -> None:
+    for name in CLOUD_WEBHOOKS:
+        result = translate_webhook(load_example(name))
+        assert "W205" not in [w.code for w in result.warnings], name
