@@ -1,48 +1,62 @@
-"""Gateway round trip (client -> gateway -> sandbox) vs calling the sandbox directly.
+"""Gateway cost: flat under concurrency, near a bare proxy, invisible at Cloud latency.
 
-Method (same run, same loopback, same sandbox):
+Every server runs in its own process (sandbox playing 360dialog Cloud, the
+gateway ``waba-migrate serve`` with its access log on and written to
+/dev/null, and a bare pass-through proxy, ``bench/_passthrough_proxy.py``), so
+CPU is read per process from /proc and no server's time lands on the client.
+The client is one asyncio loop with raw keep-alive sockets (the cheapest
+client there is, the same for every side), each connection posting JSON and
+checking for a ``messages[0].id`` in a 200. Every request goes to a different
+recipient, so the pair rate limit never paces the gateway.
 
-* The sandbox (360dialog Cloud surface, ``waba-migrate sandbox``) and the
-  gateway (``waba-migrate serve``, one worker, access log on and written to
-  /dev/null) each run in their own process, so neither server's CPU time
-  lands on the client's GIL.
-* Client: the standard library's ``http.client`` with keep-alive connections,
-  the cheapest client there is, so its own cost does not dilute the ratio.
-* direct: ``POST {sandbox}/messages`` with the Cloud-shaped body and the Cloud
-  key; gateway: ``POST {gateway}/v1/messages`` with the On-Prem body and the
-  caller's legacy key (key check, translation, routing, pacing, idempotency
-  key, backend call over a pooled httpx client, answer translated back).
-  Both read ``messages[0].id``. Every request goes to a different recipient
-  (the pair rate limit would otherwise pace the gateway).
-* Two shapes: sequential (one connection: the latency a caller sees) and
-  concurrent (``--connections`` threads, one connection each: throughput).
-  Direct and gateway blocks alternate; the median of the per-block ratios is
-  reported (robust against a noisy machine), with totals next to it.
+Comparisons, each alternating its sides in blocks over ``--rounds`` rounds and
+printing min/median/max of the per-round ratio:
 
-Target: overhead <= 1.3x. Run: ``python bench/gateway_roundtrip.py [--quick]``.
+1. concurrency: the gateway at 1 connection vs at ``--connections`` (64):
+   gateway CPU per request (target <= 1.3x) and requests/s (target >= 1.0x).
+2. vs proxy: gateway CPU per request over the proxy's, at 1 and at 64
+   connections (target <= 1.5x). The proxy uses the gateway's sharded pool, so
+   httpx's pool cost at high concurrency does not flatter the gateway.
+3. latency: with a second sandbox answering every send ``--backend-latency-ms``
+   (50) late, requests/s through the gateway over requests/s calling that
+   sandbox directly, at 64 connections (target >= 0.9x).
+4. vs direct on bare loopback (for reference; no target): the whole round trip
+   through the gateway over calling the sandbox directly, 1 and 64 connections.
+
+What it does not measure: TLS (every hop is plain HTTP on loopback), real
+network latency variance, several gateway workers, and media uploads.
+CPU times come from /proc in clock ticks (10 ms), so blocks are sized to make
+a tick under 2 % of a block's CPU in the full run; ``--quick`` is for smoke
+tests only and its ratios are noise.
+
+Run: ``python bench/gateway_roundtrip.py [--quick] [--rounds 3] [--connections 64]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-TARGET = 1.3
 CLOUD_KEY = "bench-gw-cloud-key"
 LEGACY_KEY = "bench-gw-legacy-key"
+TARGET_FLAT_CPU = 1.3
+TARGET_FLAT_RPS = 1.0
+TARGET_PROXY_CPU = 1.5
+TARGET_LATENCY_RPS = 0.9
+POOL: list[str] = []
+BENCH_DIR = Path(__file__).resolve().parent
 
 
 def _command() -> list[str]:
@@ -57,26 +71,24 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            return float("nan")
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def server(args: list[str], env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Run ``waba-migrate ARGS`` and yield its base URL (printed first) and pid."""
+def process(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Run ``cmd`` and yield its base URL (the first word of stdout that is one) and pid."""
     proc = subprocess.Popen(
-        [*_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            raise RuntimeError(f"{args[0]} did not start: {line!r}")
-        yield Server(line, proc.pid)
+        url = next((w for w in line.split() if w.startswith("http://")), None)
+        if url is None:
+            raise RuntimeError(f"{cmd[-1]} did not start: {line!r}")
+        yield Server(url.rstrip("/.,"), proc.pid)
     finally:
         proc.terminate()
         try:
@@ -85,41 +97,46 @@ def server(args: list[str], env: dict[str, str] | None = None) -> Iterator[Serve
             proc.kill()
 
 
-def gateway_config(directory: Path, sandbox_url: str) -> Path:
-    path = directory / "bench.toml"
+def sandbox() -> contextlib.AbstractContextManager[Server]:
+    return process([*_command(), "sandbox", "--api", "360dialog", "--port", "0", "--api-key",
+                    CLOUD_KEY, "--open-windows", "--log-level", "error"])
+
+
+def gateway(directory: Path, backend: Server) -> contextlib.AbstractContextManager[Server]:
+    path = directory / f"gw-{backend.pid}.toml"
     path.write_text(f"""
 [channels.bench]
 phone_number = "+4915100000001"
 backend = "360dialog"
-base_url = "{sandbox_url}"
+base_url = "{backend.url}"
 api_key = "env:BENCH_GW_CLOUD_KEY"
 legacy_api_key = "env:BENCH_GW_LEGACY_KEY"
 mps = 1000
 """, encoding="utf-8")
-    return path
+    env = {"BENCH_GW_CLOUD_KEY": CLOUD_KEY, "BENCH_GW_LEGACY_KEY": LEGACY_KEY}
+    return process([*_command(), "serve", "--config", str(path), "--port", "0"], env)
 
 
-class Caller:
-    """One keep-alive connection posting JSON and reading ``messages[0].id``."""
+def proxy(backend: Server) -> contextlib.AbstractContextManager[Server]:
+    return process([sys.executable, str(BENCH_DIR / "_passthrough_proxy.py"), backend.url, *POOL])
 
-    def __init__(self, base_url: str, path: str, key: str) -> None:
-        parts = urlsplit(base_url)
-        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                               timeout=30)
-        self.path = path
-        self.headers = {"D360-API-KEY": key, "Content-Type": "application/json"}
 
-    def send(self, body: bytes) -> None:
-        self.conn.request("POST", self.path, body, self.headers)
-        response = self.conn.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
-        if not json.loads(data)["messages"][0]["id"]:
-            raise RuntimeError("no message id")
+def add_backend_latency(server: Server, delay_ms: int) -> None:
+    """A delay fault on every send: the sandbox sleeps before answering."""
+    import http.client
 
-    def close(self) -> None:
-        self.conn.close()
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    body = json.dumps({"delay_ms": delay_ms, "count": 100_000, "path": "/messages"})
+    conn.request("POST", "/_sandbox/faults", body, {"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    if answer.status >= 300:
+        raise SystemExit(f"sandbox refused the latency fault: HTTP {answer.status}")
+
+
+# -- the client -------------------------------------------------------------------------
 
 
 def onprem_body(i: int) -> bytes:
@@ -135,187 +152,182 @@ def cloud_body(i: int) -> bytes:
                       ).encode()
 
 
-def timed_block(callers: list[Caller], bodies: list[bytes]) -> float:
-    """Send ``bodies`` spread over ``callers`` (one thread each); wall seconds.
+@dataclass(frozen=True)
+class Target:
+    """One side of a comparison: where to POST, what, and whose CPU counts."""
 
-    Each block starts on fresh connections: the other side's block may outlast
-    the servers' keep-alive timeout.
-    """
-    for caller in callers:
-        caller.close()
-    if len(callers) == 1:
-        start = time.perf_counter()
-        for body in bodies:
-            callers[0].send(body)
-        return time.perf_counter() - start
-    errors: list[BaseException] = []
-    share = [bodies[i :: len(callers)] for i in range(len(callers))]
+    name: str
+    server: Server           # the process whose CPU is this side's cost
+    url: str                 # where requests go
+    path: str
+    key: str
+    body: Callable[[int], bytes]
 
-    def work(caller: Caller, mine: list[bytes]) -> None:
-        try:
-            for body in mine:
-                caller.send(body)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(c, s)) for c, s in zip(callers, share,
-                                                                          strict=True)]
+class Counter:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def take(self) -> int:
+        self.value += 1
+        return self.value
+
+
+async def _connection(target: Target, n: int, counter: Counter) -> None:
+    parts = urlsplit(target.url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    head = (f"POST {target.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"D360-API-KEY: {target.key}\r\nContent-Type: application/json\r\n")
+    try:
+        for _ in range(n):
+            body = target.body(counter.take())
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            data = await reader.readexactly(length)
+            if b" 200 " not in status_line or b'"messages"' not in data:
+                raise RuntimeError(f"{target.name}: {status_line!r} {data[:200]!r}")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def block(target: Target, connections: int, requests: int, counter: Counter
+          ) -> tuple[float, float]:
+    """Send ``requests`` over ``connections`` fresh connections: (wall s, server CPU s)."""
+    share = [requests // connections + (1 if i < requests % connections else 0)
+             for i in range(connections)]
+
+    async def run() -> None:
+        await asyncio.gather(*(_connection(target, n, counter) for n in share if n))
+
+    cpu = target.server.cpu_seconds()
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - start
+    asyncio.run(run())
+    return time.perf_counter() - start, target.server.cpu_seconds() - cpu
 
 
 @dataclass
-class Side:
-    """Totals of one side (direct or gateway) over all its timed blocks."""
-
-    wall: float = 0.0
-    client_cpu: float = 0.0
-    sandbox_cpu: float = 0.0
-    gateway_cpu: float = 0.0
-
-    def block(self, callers: list[Caller], bodies: list[bytes], sandbox: Server,
-              gateway: Server) -> float:
-        cpu = (time.process_time(), sandbox.cpu_seconds(), gateway.cpu_seconds())
-        wall = timed_block(callers, bodies)
-        self.wall += wall
-        self.client_cpu += time.process_time() - cpu[0]
-        self.sandbox_cpu += sandbox.cpu_seconds() - cpu[1]
-        self.gateway_cpu += gateway.cpu_seconds() - cpu[2]
-        return wall
-
-    def cpu(self) -> float:
-        return self.client_cpu + self.sandbox_cpu + self.gateway_cpu
+class Sample:
+    rps: float
+    cpu_ms: float
 
 
-def compare(label: str, sandbox: Server, gateway: Server, connections: int, per_block: int,
-            blocks: int, counter: list[int]) -> tuple[float, Side, Side]:
-    direct = [Caller(sandbox.url, "/messages", CLOUD_KEY) for _ in range(connections)]
-    via = [Caller(gateway.url, "/v1/messages", LEGACY_KEY) for _ in range(connections)]
-
-    def next_bodies(shape: Callable[[int], bytes], n: int = per_block) -> list[bytes]:
-        start = counter[0]
-        counter[0] += n
-        return [shape(i) for i in range(start, start + n)]
-
-    d_side, g_side, ratios = Side(), Side(), []
-    try:
-        warm = max(20, per_block // 5)  # connections, pools, code paths
-        timed_block(direct, next_bodies(cloud_body, warm))
-        timed_block(via, next_bodies(onprem_body, warm))
-        for _ in range(blocks):
-            d = d_side.block(direct, next_bodies(cloud_body), sandbox, gateway)
-            g = g_side.block(via, next_bodies(onprem_body), sandbox, gateway)
-            ratios.append(g / d)
-    finally:
-        for c in (*direct, *via):
-            c.close()
-    n = per_block * blocks
-    ratio = statistics.median(ratios)
-    print(f"{label:<11} {connections:>5} {n:>6} "
-          f"{d_side.wall / n * 1e3:>8.3f}ms {n / d_side.wall:>7.0f}/s "
-          f"{g_side.wall / n * 1e3:>8.3f}ms {n / g_side.wall:>7.0f}/s {ratio:>6.2f}x")
-    return ratio, d_side, g_side
+def alternate(sides: list[tuple[Target, int]], requests: int, rounds: int,
+              counter: Counter) -> list[list[Sample]]:
+    """Each round runs one block per side, in turn; per side, one sample per round."""
+    for target, conns in sides:  # warm pools, code paths, connections
+        block(target, conns, max(conns * 4, requests // 5), counter)
+    samples: list[list[Sample]] = [[] for _ in sides]
+    for r in range(rounds):
+        order = list(enumerate(sides))
+        if r % 2:
+            order.reverse()  # ABBA: neither side always runs first
+        for i, (target, conns) in order:
+            wall, cpu = block(target, conns, requests, counter)
+            samples[i].append(Sample(requests / wall, cpu * 1e3 / requests))
+    return samples
 
 
-def breakdown(gateway: Server, n: int, counter: list[int]) -> None:
-    """Gateway CPU per request for calls that stop at successive layers."""
-    parts = urlsplit(gateway.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    headers = {"D360-API-KEY": LEGACY_KEY, "Content-Type": "application/json"}
-    contacts = json.dumps({"blocking": "wait", "contacts": ["+4915100000000"]}).encode()
-    layers: list[tuple[str, str, str, Callable[[int], bytes | None]]] = [
-        ("GET /healthz", "GET", "/healthz", lambda i: None),
-        ("POST /v1/contacts", "POST", "/v1/contacts", lambda i: contacts),
-        ("POST /v1/messages", "POST", "/v1/messages", onprem_body),
-    ]
-    print("gateway CPU per request by layer (same process, sequential):")
-    try:
-        for label, method, path, body in layers:
-            before = gateway.cpu_seconds()
-            for _ in range(n):
-                counter[0] += 1
-                conn.request(method, path, body(counter[0]), headers)
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{label}: HTTP {response.status}")
-            print(f"  {label:<18} {(gateway.cpu_seconds() - before) * 1e3 / n:6.3f} ms")
-    finally:
-        conn.close()
-    print("  (healthz: HTTP framing + a small JSON document; contacts: + key check, limits,"
-          " routing, local answer, metrics, access log; messages: + translation both ways"
-          " and the backend call)")
+def spread(values: list[float]) -> str:
+    return (f"min {min(values):5.2f}  median {statistics.median(values):5.2f}  "
+            f"max {max(values):5.2f}")
 
 
-def cpu_line(label: str, side: Side, n: int) -> str:
-    per = 1e3 / n
-    return (f"  {label:<8} client {side.client_cpu * per:6.3f}  sandbox "
-            f"{side.sandbox_cpu * per:6.3f}  gateway {side.gateway_cpu * per:6.3f}  "
-            f"total {side.cpu() * per:6.3f} ms/request")
+def verdict(value: float, target: float, at_most: bool) -> str:
+    ok = value <= target if at_most else value >= target
+    return f"target {'<=' if at_most else '>='} {target:.2f}: {'met' if ok else 'MISSED'}"
 
 
-def add_backend_latency(sandbox_url: str, delay_ms: int) -> None:
-    """A delay fault on every send: the sandbox sleeps before answering."""
-    parts = urlsplit(sandbox_url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
-    body = json.dumps({"delay_ms": delay_ms, "count": 10**9, "path": "/messages"})
-    conn.request("POST", "/_sandbox/faults", body, {"Content-Type": "application/json"})
-    answer = conn.getresponse()
-    answer.read()
-    conn.close()
-    if answer.status >= 300:
-        raise SystemExit(f"sandbox refused the latency fault: HTTP {answer.status}")
+def side_line(label: str, samples: list[Sample]) -> str:
+    rps = statistics.median(s.rps for s in samples)
+    cpu = statistics.median(s.cpu_ms for s in samples)
+    return f"    {label:<28} {rps:8.0f} req/s  {cpu:7.3f} ms CPU/request (medians)"
+
+
+def ratio_line(label: str, values: list[float], target: float, at_most: bool) -> float:
+    median = statistics.median(values)
+    print(f"  {label:<30} {spread(values)}  {verdict(median, target, at_most)}")
+    return median
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--connections", type=int, default=8,
-                        help="connections for the concurrent shape (default 8)")
-    parser.add_argument("--backend-latency-ms", type=int, default=0,
-                        help="make the sandbox answer every send this much later (a stand-in "
-                        "for Cloud's network round trip; default 0: bare loopback)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=0,
+                        help="requests per block (default 2000; 60 with --quick)")
+    parser.add_argument("--backend-latency-ms", type=int, default=50)
     args = parser.parse_args()
-    per_block, blocks = (25, 4) if args.quick else (100, 30)
-    env = {"BENCH_GW_CLOUD_KEY": CLOUD_KEY, "BENCH_GW_LEGACY_KEY": LEGACY_KEY}
-    counter = [0]
-    results = []
-    with tempfile.TemporaryDirectory() as tmp, server(
-        ["sandbox", "--api", "360dialog", "--port", "0", "--api-key", CLOUD_KEY,
-         "--open-windows", "--log-level", "error"]
-    ) as sandbox:
-        if args.backend_latency_ms:
-            add_backend_latency(sandbox.url, args.backend_latency_ms)
-            print(f"backend latency: every send answered {args.backend_latency_ms} ms late")
-        config = gateway_config(Path(tmp), sandbox.url)
-        with server(["serve", "--config", str(config), "--port", "0"], env) as gateway:
-            print(f"sandbox {sandbox.url}, gateway {gateway.url}; {per_block} requests x "
-                  f"{blocks} alternating blocks per shape; {os.cpu_count()} CPUs")
-            print(f"{'shape':<11} {'conns':>5} {'n':>6} {'direct/req':>10} {'direct':>9} "
-                  f"{'gateway/req':>10} {'gateway':>9} {'ratio':>7}")
-            for label, conns in (("sequential", 1), ("concurrent", args.connections)):
-                results.append((label, *compare(label, sandbox, gateway, conns, per_block,
-                                                blocks, counter)))
-            breakdown(gateway, per_block * 4, counter)
-    n = per_block * blocks
-    print("CPU time per request (all processes; robust on a busy machine):")
-    for label, _, d_side, g_side in results:
-        print(f" {label}")
-        print(cpu_line("direct", d_side, n))
-        print(cpu_line("gateway", g_side, n))
-        added = (g_side.cpu() - d_side.cpu()) * 1e3 / n
-        print(f"  gateway adds {added:.3f} ms CPU per request "
-              f"({g_side.cpu() / d_side.cpu():.2f}x the direct total)")
-    seq, conc = results[0][1], results[1][1]
-    print(f"ratio gateway/direct: sequential {seq:.2f}x, concurrent {conc:.2f}x "
-          f"(target <= {TARGET:.1f}x: {'met' if max(seq, conc) <= TARGET else 'MISSED'})")
+    requests = args.requests or (60 if args.quick else 2000)
+    rounds = max(1, args.rounds)
+    many = args.connections
+    counter = Counter()
+    missed = 0
+    print(f"{requests} requests per block, {rounds} rounds, 1 vs {many} connections, "
+          f"{os.cpu_count()} CPUs{' (quick: ratios are noise)' if args.quick else ''}")
+    with tempfile.TemporaryDirectory() as tmp, sandbox() as sb, gateway(Path(tmp), sb) as gw, \
+            proxy(sb) as px:
+        via = Target("gateway", gw, gw.url, "/v1/messages", LEGACY_KEY, onprem_body)
+        bare = Target("proxy", px, px.url, "/messages", CLOUD_KEY, cloud_body)
+        direct = Target("direct", sb, sb.url, "/messages", CLOUD_KEY, cloud_body)
+
+        print(f"1. concurrency: gateway at 1 vs {many} connections")
+        one, lots = alternate([(via, 1), (via, many)], requests, rounds, counter)
+        print(side_line("gateway, 1 connection", one))
+        print(side_line(f"gateway, {many} connections", lots))
+        cpu = ratio_line("CPU/request ratio", [b.cpu_ms / a.cpu_ms for a, b in
+                                                zip(one, lots, strict=True)],
+                         TARGET_FLAT_CPU, True)
+        rps = ratio_line("requests/s ratio", [b.rps / a.rps for a, b in
+                                               zip(one, lots, strict=True)],
+                         TARGET_FLAT_RPS, False)
+        missed += cpu > TARGET_FLAT_CPU or rps < TARGET_FLAT_RPS
+
+        print("2. gateway vs a bare pass-through proxy (server CPU per request)")
+        for conns in (1, many):
+            g, p = alternate([(via, conns), (bare, conns)], requests, rounds, counter)
+            print(side_line(f"gateway, {conns} conn", g))
+            print(side_line(f"proxy, {conns} conn", p))
+            value = ratio_line(f"CPU ratio at {conns} conn", [a.cpu_ms / b.cpu_ms for a, b in
+                                                               zip(g, p, strict=True)],
+                               TARGET_PROXY_CPU, True)
+            missed += value > TARGET_PROXY_CPU
+
+        print("4. (reference) whole round trip vs calling the sandbox directly, bare loopback")
+        for conns in (1, many):
+            g, d = alternate([(via, conns), (direct, conns)], requests, rounds, counter)
+            print(side_line(f"gateway, {conns} conn", g))
+            print(side_line(f"direct, {conns} conn", d))
+            values = [b.rps / a.rps for a, b in zip(g, d, strict=True)]
+            print(f"  {'wall ratio at ' + str(conns) + ' conn':<30} {spread(values)}"
+                  "  (no target on bare loopback)")
+
+    if args.backend_latency_ms:
+        with tempfile.TemporaryDirectory() as tmp, sandbox() as slow, \
+                gateway(Path(tmp), slow) as gw:
+            add_backend_latency(slow, args.backend_latency_ms)
+            via = Target("gateway", gw, gw.url, "/v1/messages", LEGACY_KEY, onprem_body)
+            direct = Target("direct", slow, slow.url, "/messages", CLOUD_KEY, cloud_body)
+            print(f"3. backend answering {args.backend_latency_ms} ms late, {many} connections")
+            g, d = alternate([(via, many), (direct, many)], requests, rounds, counter)
+            print(side_line("gateway", g))
+            print(side_line("direct", d))
+            value = ratio_line("requests/s gateway/direct",
+                               [a.rps / b.rps for a, b in zip(g, d, strict=True)],
+                               TARGET_LATENCY_RPS, False)
+            missed += value < TARGET_LATENCY_RPS
+    print("all targets met" if not missed else f"{missed} target(s) MISSED")
     return 0
 
 

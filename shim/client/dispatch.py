@@ -10,6 +10,10 @@ a quarter of the CPU of a send and the shim needs none of them. Exchanges that
 must follow redirects (Meta media downloads) go through an ``httpx.Client``
 wrapping the same transport, so there is still only one pool. A caller-supplied
 client (tests, the gateway) is used as is, for every exchange.
+
+The async side pools through :class:`shim.client.pool.ShardedAsyncTransport`:
+httpcore's single pool walks every connection on every request, which made the
+gateway slower at 64 concurrent callers than at one.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import anyio
 import httpx
 
 from shim.client.core import UNSET, RequestOptions, Router
+from shim.client.pool import ShardedAsyncTransport
 from shim.client.response import ShimResponse
 from shim.client.steps import Exchange, Plan, StepResult, classify
 
@@ -128,9 +133,9 @@ class AsyncDispatcher:
     def __init__(self, router: Router, *, http: httpx.AsyncClient | None = None) -> None:
         self.router = router
         self._own = http is None
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
         if http is None:
-            self._transport = httpx.AsyncHTTPTransport(limits=default_limits())
+            self._transport = ShardedAsyncTransport(keepalive_expiry=KEEPALIVE_EXPIRY)
             http = httpx.AsyncClient(transport=self._transport, trust_env=False)
         self.http = http
 
