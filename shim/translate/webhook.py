@@ -124,7 +124,7 @@ def _cloud_only_type(message: dict[str, Any], kind: str) -> str | None:
 
 def _as_unknown(message: dict[str, Any], original: JSON, cloud_type: str, path: str,
                 warnings: list[TranslationWarning]) -> dict[str, Any]:
-    out = {k: message[k] for k in fields.UNKNOWN_KEEPS if k in message}
+    out: dict[str, Any] = {k: message[k] for k in fields.UNKNOWN_KEEPS if k in message}
     out["type"] = fields.UNKNOWN_MESSAGE_TYPE
     code, details = fields.UNKNOWN_ERROR
     out["errors"] = [{"code": code, "title": onprem_title(code),
