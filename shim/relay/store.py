@@ -7,6 +7,13 @@ one row per item to forward (state ``pending`` -> ``inflight`` -> ``done``, or
 A delivery may go out only while no earlier delivery of the same conversation
 is pending or in flight, so each conversation keeps its order and a failing
 one holds back nobody else.
+
+That rule is kept as a flag, not a query: ``head`` is 1 on exactly the oldest
+active delivery of each conversation (set on insert when the conversation has
+nothing active, passed on when the head is done or dead). Claims read a
+partial index over pending heads ordered by due time, so their cost does not
+grow with the number of deliveries waiting behind the heads (an app outage
+queues them up by the hundred thousand).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ __all__ = [
     "Outcome",
     "QueueStats",
     "Split",
+    "Step",
     "Store",
     "open_store",
 ]
@@ -86,6 +94,16 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """What one worker round trip did: ``expanded`` events split, deliveries ``claimed``,
+    and when the next pending head or lease comes due (None: nothing active)."""
+
+    expanded: int
+    claimed: list[Delivery]
+    next_due: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStats:
     pending_deliveries: int
     new_events: int
@@ -116,6 +134,12 @@ class Store(Protocol):
                      now: float = 0.0, lease: float = 30.0) -> list[Delivery]:
         """Record an attempt's outcome and, in the same transaction, claim up to
         ``claim_next`` more (so a delivery slot costs one round trip per item)."""
+
+    async def step(self, outcomes: Sequence[tuple[Delivery, Outcome]], split: Split | None, *,
+                   expand: int, claim: int, now: float, lease: float) -> Step:
+        """The worker's one round trip: record ``outcomes`` (each applies only while that
+        claim is still in flight), split up to ``expand`` new events, claim up to ``claim``
+        due heads, and say when the next one comes due; one transaction."""
 
     async def stats(self) -> QueueStats: ...
 

@@ -1,11 +1,16 @@
 """PostgreSQL store: several relay instances (behind one load balancer) share one queue.
 
-Workers claim conversation heads with ``FOR UPDATE SKIP LOCKED`` and a lease,
-so instances never hand out the same delivery twice and a crashed instance's
-deliveries come back once its lease runs out. Splitting events into
-deliveries is serialised with a transaction-level advisory lock, which keeps
-delivery ids (the per-conversation order) in commit order across instances.
-Ingest and queue work use separate connections so claims never delay an ack.
+Workers claim conversation heads with ``FOR UPDATE SKIP LOCKED`` over the
+partial index of pending heads, and a lease, so instances never hand out the
+same delivery twice and a crashed instance's deliveries come back once its
+lease runs out. Everything that moves a head (splitting events into
+deliveries, finishing a head) takes one transaction-level advisory lock
+first: that keeps delivery ids (the per-conversation order) in commit order
+across instances, stops a split and a finish of the same conversation from
+each missing the other's row, and, taken before any row lock, cannot form a
+lock cycle. Ingest and queue work use separate connections so claims never
+delay an ack; queue statements are prepared once and batches of outcomes go
+out pipelined (``executemany``).
 
 An instance that restarts under the same ``instance`` name (default: host and
 port) takes back its own in-flight deliveries at once instead of waiting for
@@ -17,14 +22,20 @@ from __future__ import annotations
 import psycopg
 
 from shim.relay.store import Delivery
-from shim.relay.store_sql import DELIVERY_COLUMNS, DUE, HEAD, SQLStore, delivery
+from shim.relay.store_sql import (
+    BACKFILL_HEADS,
+    DELIVERY_COLUMNS,
+    HEAD_INDEXES,
+    SQLStore,
+    delivery,
+)
 from shim.relay.writer import GroupCommitWriter
 
 __all__ = ["PostgresStore"]
 
 #: Advisory lock keys (any constants unique to this schema).
 SCHEMA_LOCK = 0x7761_6261_0001
-EXPAND_LOCK = 0x7761_6261_0002
+HEADS_LOCK = 0x7761_6261_0002
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS relay_events (
@@ -51,7 +62,8 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     lease_until DOUBLE PRECISION,
     claimed_by TEXT,
     done_at DOUBLE PRECISION,
-    last_error TEXT
+    last_error TEXT,
+    head SMALLINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS relay_deliveries_dedupe
     ON relay_deliveries (channel, dedupe_key);
@@ -101,26 +113,49 @@ class PostgresStore(SQLStore):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
+            _migrate(conn)
+            conn.execute(HEAD_INDEXES)
         conn.commit()
+        conn.prepare_threshold = 0  # the same few statements run all day: prepare at once
         return conn
 
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    def _expand_lock(self, conn: psycopg.Connection[tuple[object, ...]]) -> bool:
-        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (EXPAND_LOCK,)).fetchone()
-        return bool(row and row[0])
+    def _lock_heads(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (HEADS_LOCK,))
 
     def _claim(self, conn: psycopg.Connection[tuple[object, ...]], limit: int, now: float,
                lease: float) -> list[Delivery]:
-        sql = self.q(
-            f"""WITH heads AS (
-                SELECT d.id FROM relay_deliveries d WHERE {DUE} AND {HEAD}
-                ORDER BY d.id LIMIT ? FOR UPDATE OF d SKIP LOCKED)
-            UPDATE relay_deliveries u
-            SET state = 'inflight', lease_until = ?, claimed_by = ?, attempts = u.attempts + 1
-            FROM heads WHERE u.id = heads.id
-            RETURNING {", ".join("u." + c.strip() for c in DELIVERY_COLUMNS.split(","))}"""
-        )
-        rows = conn.execute(sql, (now, now, limit, now + lease, self.instance)).fetchall()
-        return sorted((delivery(row, now + lease) for row in rows), key=lambda d: d.id)
+        params = (now + lease, self.instance)
+        rows = conn.execute(CLAIM_EXPIRED, (now, limit, *params)).fetchall()
+        if len(rows) < limit:
+            rows += conn.execute(CLAIM_DUE, (now, limit - len(rows), *params)).fetchall()
+        return [delivery(row, now + lease) for row in rows]
+
+
+_RETURNING = ", ".join("u." + c.strip() for c in DELIVERY_COLUMNS.split(","))
+_TAKE = f"""UPDATE relay_deliveries u
+    SET state = 'inflight', lease_until = %s, claimed_by = %s, attempts = u.attempts + 1
+    FROM c WHERE u.id = c.id
+    RETURNING {_RETURNING}"""
+#: Claims read the partial indexes only: in-flight rows whose lease ran out, then
+#: pending conversation heads by due time; rows another instance holds are skipped.
+CLAIM_EXPIRED = f"""WITH c AS (
+    SELECT id FROM relay_deliveries WHERE state = 'inflight' AND lease_until < %s
+    ORDER BY lease_until LIMIT %s FOR UPDATE SKIP LOCKED)
+{_TAKE}"""
+CLAIM_DUE = f"""WITH c AS (
+    SELECT id FROM relay_deliveries WHERE head = 1 AND state = 'pending' AND next_at <= %s
+    ORDER BY next_at, id LIMIT %s FOR UPDATE SKIP LOCKED)
+{_TAKE}"""
+
+
+def _migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Bring a database written by an older relay up to date (under the schema lock)."""
+    found = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = 'relay_deliveries' AND column_name = 'head'").fetchone()
+    if found is None:
+        conn.execute("ALTER TABLE relay_deliveries ADD COLUMN head SMALLINT NOT NULL DEFAULT 0")
+        conn.execute(BACKFILL_HEADS)

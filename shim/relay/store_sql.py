@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shim.relay.dedupe import Item
-from shim.relay.store import DeadLetter, Delivery, Outcome, QueueStats, Split
+from shim.relay.store import DeadLetter, Delivery, Outcome, QueueStats, Split, Step
 from shim.relay.writer import GroupCommitWriter
 
 __all__ = ["SQLStore"]
@@ -21,24 +21,17 @@ Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and
 
 ACTIVE = "('pending', 'inflight')"
 
-#: A delivery is a conversation head when nothing older of its conversation is active.
-HEAD = f"""NOT EXISTS (
-    SELECT 1 FROM relay_deliveries e
-    WHERE e.channel = d.channel AND e.conv_key = d.conv_key
-      AND e.state IN {ACTIVE} AND e.id < d.id)"""
-
-DUE = f"""d.state IN {ACTIVE}
-    AND ((d.state = 'pending' AND d.next_at <= ?)
-         OR (d.state = 'inflight' AND d.lease_until < ?))"""
-
 DELIVERY_COLUMNS = (
     "id, channel, conv_key, dedupe_key, phone_number_id, body, attempts, created_at"
 )
 
-INSERT_DELIVERY = """INSERT INTO relay_deliveries
+#: New deliveries are the head of their conversation when it has nothing active.
+INSERT_DELIVERY = f"""INSERT INTO relay_deliveries
     (event_id, channel, conv_key, dedupe_key, phone_number_id, kind, body, state,
-     attempts, created_at, next_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+     attempts, created_at, next_at, head)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, CASE WHEN EXISTS (
+        SELECT 1 FROM relay_deliveries e WHERE e.channel = ? AND e.conv_key = ?
+          AND e.state IN {ACTIVE}) THEN 0 ELSE 1 END)
     ON CONFLICT DO NOTHING"""
 
 INSERT_DEAD_EVENT = """INSERT INTO relay_deliveries
@@ -46,11 +39,49 @@ INSERT_DEAD_EVENT = """INSERT INTO relay_deliveries
      done_at, last_error)
     VALUES (?, ?, '', 'event', ?, 'dead', 0, ?, ?, ?, ?)"""
 
+#: Outcomes apply to a claim still in flight (``attempts`` names the claim): a late
+#: answer to a claim whose lease ran out and was taken again changes nothing.
+RETRY = """UPDATE relay_deliveries SET state = 'pending', next_at = ?, lease_until = NULL,
+    last_error = ? WHERE id = ? AND state = 'inflight'"""
+FINAL = """UPDATE relay_deliveries SET state = ?, done_at = ?, lease_until = NULL,
+    last_error = ?, head = 0 WHERE id = ? AND state = 'inflight'"""
+CLAIM_GUARD = " AND attempts = ?"
+#: After a head is done or dead, the oldest active delivery of its conversation leads
+#: (rows already leading are left alone, so nothing waits on their row locks).
+PROMOTE = f"""UPDATE relay_deliveries SET head = 1 WHERE head = 0 AND id = (
+    SELECT e.id FROM relay_deliveries f JOIN relay_deliveries e
+      ON e.channel = f.channel AND e.conv_key = f.conv_key
+    WHERE f.id = ? AND f.state IN ('done', 'dead') AND e.state IN {ACTIVE}
+    ORDER BY e.id LIMIT 1)"""
+#: Recompute one conversation's head (after a replay put an older item back).
+REHEAD = f"""UPDATE relay_deliveries SET head = CASE WHEN id = (
+        SELECT MIN(e.id) FROM relay_deliveries e WHERE e.channel = ? AND e.conv_key = ?
+          AND e.state IN {ACTIVE}) THEN 1 ELSE 0 END
+    WHERE channel = ? AND conv_key = ? AND state IN {ACTIVE}"""
+#: Set heads on a database written before the flag existed (or repair them).
+BACKFILL_HEADS = f"""UPDATE relay_deliveries SET head = CASE WHEN id IN (
+        SELECT MIN(e.id) FROM relay_deliveries e WHERE e.state IN {ACTIVE}
+        GROUP BY e.channel, e.conv_key) THEN 1 ELSE 0 END
+    WHERE state IN {ACTIVE} OR head <> 0"""
+
+#: Both read one partial index (cheap whatever the depth of the queue).
+NEXT_PENDING = ("SELECT MIN(next_at) FROM relay_deliveries "
+                "WHERE head = 1 AND state = 'pending'")
+NEXT_LEASE = "SELECT MIN(lease_until) FROM relay_deliveries WHERE state = 'inflight'"
+
+#: Indexes on the head flag (created after a migration has added the column).
+HEAD_INDEXES = """
+CREATE INDEX IF NOT EXISTS relay_deliveries_ready
+    ON relay_deliveries (next_at, id) WHERE head = 1 AND state = 'pending';
+CREATE INDEX IF NOT EXISTS relay_deliveries_leased
+    ON relay_deliveries (lease_until) WHERE state = 'inflight';
+"""
+
 
 class SQLStore:
     """Queue operations over a DB-API-ish connection, run on group-commit writers.
 
-    Subclasses provide ``q`` (placeholder rewrite), ``_expand_lock`` and
+    Subclasses provide ``q`` (placeholder rewrite), ``_lock_heads`` and
     ``_claim``, and set ``_ingest``/``_work`` writers (may be the same one).
     """
 
@@ -80,8 +111,24 @@ class SQLStore:
     async def finish(self, delivery_id: int, outcome: Outcome, *, claim_next: int = 0,
                      now: float = 0.0, lease: float = 30.0) -> list[Delivery]:
         def op(conn: Conn) -> list[Delivery]:
-            self._finish(conn, delivery_id, outcome)
+            self._lock_heads(conn)
+            self._record(conn, [(delivery_id, None, outcome)])
             return self._claim(conn, claim_next, now, lease) if claim_next > 0 else []
+
+        return await self._on(self._work, op)
+
+    async def step(self, outcomes: Sequence[tuple[Delivery, Outcome]], split: Split | None, *,
+                   expand: int, claim: int, now: float, lease: float) -> Step:
+        records = [(d.id, d.attempts, o) for d, o in outcomes]
+
+        def op(conn: Conn) -> Step:
+            expanding = split is not None and expand > 0 and self._has_new(conn)
+            if records or expanding:
+                self._lock_heads(conn)  # first, before any row lock: no lock-order cycles
+            self._record(conn, records)
+            expanded = self._expand(conn, split, expand) if split is not None and expanding else 0
+            claimed = self._claim(conn, claim, now, lease) if claim > 0 else []
+            return Step(expanded, claimed, self._next_due(conn))
 
         return await self._on(self._work, op)
 
@@ -106,15 +153,15 @@ class SQLStore:
 
     # -- operations (run on a writer thread, inside its transaction) -----------
 
-    def _expand_lock(self, conn: Conn) -> bool:
-        return True
-
     def _claim(self, conn: Conn, limit: int, now: float, lease: float) -> list[Delivery]:
         raise NotImplementedError
 
+    def _has_new(self, conn: Conn) -> bool:
+        return conn.execute("SELECT 1 FROM relay_events WHERE state = 'new' LIMIT 1"
+                            ).fetchone() is not None
+
     def _expand(self, conn: Conn, split: Split, limit: int) -> int:
-        if not self._expand_lock(conn):
-            return 0
+        self._lock_heads(conn)  # deliveries get ids in split order; heads stay consistent
         rows = conn.execute(
             self.q("SELECT id, channel, received_at, body FROM relay_events "
                    "WHERE state = 'new' ORDER BY id LIMIT ?"),
@@ -139,14 +186,34 @@ class SQLStore:
                          (state, event_id))
         return len(rows)
 
-    def _finish(self, conn: Conn, delivery_id: int, outcome: Outcome) -> None:
-        if outcome.state == "pending":
-            sql = ("UPDATE relay_deliveries SET state = 'pending', next_at = ?, "
-                   "lease_until = NULL, last_error = ? WHERE id = ?")
-        else:  # done or dead: done_at records when
-            sql = (f"UPDATE relay_deliveries SET state = '{outcome.state}', done_at = ?, "
-                   "lease_until = NULL, last_error = ? WHERE id = ?")
-        conn.execute(self.q(sql), (outcome.at, outcome.error, delivery_id))
+    def _lock_heads(self, conn: Conn) -> None:
+        """Serialise head changes with other processes sharing the queue (none for SQLite)."""
+
+    def _record(self, conn: Conn, records: Sequence[tuple[int, int | None, Outcome]]) -> None:
+        """Apply outcomes; ``attempts`` None (admin, tests) accepts any in-flight claim."""
+        groups: dict[tuple[str, bool], list[tuple[Any, ...]]] = {}
+        promote = []
+        params: tuple[Any, ...]
+        for delivery_id, attempts, outcome in records:
+            if outcome.state == "pending":
+                sql, params = RETRY, (outcome.at, outcome.error, delivery_id)
+            else:  # done or dead: done_at records when; the next item leads
+                sql, params = FINAL, (outcome.state, outcome.at, outcome.error, delivery_id)
+                promote.append((delivery_id,))
+            guarded = attempts is not None
+            groups.setdefault((sql, guarded), []).append(
+                (*params, attempts) if guarded else params)
+        cursor = conn.cursor()
+        for (sql, guarded), rows in groups.items():
+            cursor.executemany(self.q(sql + CLAIM_GUARD if guarded else sql), rows)
+        if promote:
+            cursor.executemany(self.q(PROMOTE), promote)
+
+    def _next_due(self, conn: Conn) -> float | None:
+        (pending,) = conn.execute(NEXT_PENDING).fetchone()
+        (leased,) = conn.execute(NEXT_LEASE).fetchone()
+        stamps = [float(t) for t in (pending, leased) if t is not None]
+        return min(stamps) if stamps else None
 
     def _stats(self, conn: Conn) -> QueueStats:
         pending, oldest = conn.execute(
@@ -180,6 +247,7 @@ class SQLStore:
         return [DeadLetter(*row) for row in conn.execute(self.q(sql), params).fetchall()]
 
     def _replay(self, conn: Conn, ids: Sequence[int], now: float) -> int:
+        self._lock_heads(conn)
         count = 0
         for dl in self._dead_letters(conn, ids, 1_000_000):
             if dl.kind == "event":  # split it again (the event row may have been pruned)
@@ -191,6 +259,10 @@ class SQLStore:
                 conn.execute(self.q("UPDATE relay_deliveries SET state = 'pending', next_at = ?, "
                                     "created_at = ?, attempts = 0, last_error = NULL, "
                                     "done_at = NULL WHERE id = ?"), (now, now, dl.id))
+                (conv_key,) = conn.execute(
+                    self.q("SELECT conv_key FROM relay_deliveries WHERE id = ?"), (dl.id,)
+                ).fetchone()
+                conn.execute(self.q(REHEAD), (dl.channel, conv_key, dl.channel, conv_key))
             count += 1
         return count
 
@@ -198,7 +270,7 @@ class SQLStore:
 def _row(event_id: int, item: Item, received_at: float) -> tuple[Any, ...]:
     body = json.dumps(item.body, ensure_ascii=False, separators=(",", ":"))
     return (event_id, item.channel, item.conv_key, item.dedupe_key, item.phone_number_id,
-            "body", body, "pending", received_at, received_at)
+            "body", body, "pending", received_at, received_at, item.channel, item.conv_key)
 
 
 def delivery(row: Sequence[Any], lease_until: float) -> Delivery:

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import IO
 
 from shim.relay.store import Delivery
-from shim.relay.store_sql import DELIVERY_COLUMNS, DUE, HEAD, SQLStore, delivery
+from shim.relay.store_sql import (
+    BACKFILL_HEADS,
+    DELIVERY_COLUMNS,
+    HEAD_INDEXES,
+    SQLStore,
+    delivery,
+)
 from shim.relay.writer import GroupCommitWriter
 
 __all__ = ["SQLiteStore", "StoreLockedError"]
@@ -46,7 +52,8 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     lease_until REAL,
     claimed_by TEXT,
     done_at REAL,
-    last_error TEXT
+    last_error TEXT,
+    head INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS relay_deliveries_dedupe
     ON relay_deliveries (channel, dedupe_key);
@@ -59,6 +66,11 @@ CREATE INDEX IF NOT EXISTS relay_deliveries_dead
 CREATE INDEX IF NOT EXISTS relay_deliveries_done
     ON relay_deliveries (done_at) WHERE state = 'done';
 """
+
+
+#: Pending conversation heads by due time, read from the partial index ``relay_deliveries_ready``.
+CLAIM_DUE = (f"SELECT {DELIVERY_COLUMNS} FROM relay_deliveries "
+             "WHERE head = 1 AND state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?")
 
 
 class StoreLockedError(RuntimeError):
@@ -104,15 +116,20 @@ class SQLiteStore(SQLStore):
             raise RuntimeError(f"{self.path}: cannot switch SQLite to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.executescript(SCHEMA)
+        _migrate(conn)
+        conn.executescript(HEAD_INDEXES)
         return conn
 
     def _claim(self, conn: sqlite3.Connection, limit: int, now: float,
                lease: float) -> list[Delivery]:
+        # Expired leases first (only in flight rows are read), then due heads by due time.
         rows = conn.execute(
-            f"SELECT {DELIVERY_COLUMNS} FROM relay_deliveries d WHERE {DUE} AND {HEAD} "
-            "ORDER BY d.id LIMIT ?",
-            (now, now, limit),
+            f"SELECT {DELIVERY_COLUMNS} FROM relay_deliveries "
+            "WHERE state = 'inflight' AND lease_until < ? ORDER BY lease_until LIMIT ?",
+            (now, limit),
         ).fetchall()
+        if len(rows) < limit:
+            rows += conn.execute(CLAIM_DUE, (now, limit - len(rows))).fetchall()
         conn.executemany(
             "UPDATE relay_deliveries SET state = 'inflight', lease_until = ?, "
             "attempts = attempts + 1 WHERE id = ?",
@@ -130,6 +147,21 @@ class SQLiteStore(SQLStore):
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older relay up to date (in one transaction)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(relay_deliveries)")}
+    if "head" not in columns:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("ALTER TABLE relay_deliveries "
+                         "ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
+            conn.execute(BACKFILL_HEADS)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def _run(conn: sqlite3.Connection, sql: str) -> None:

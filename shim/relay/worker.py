@@ -33,6 +33,8 @@ DAY = 24 * 3600.0
 BURST_CHECK = 0.02
 #: During an ack burst, split new events into deliveries at most this often (seconds).
 BURST_EXPAND_EVERY = 0.25
+#: Wake this much after the next due time, so the item is due when the claim runs.
+DUE_SLACK = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,14 @@ def make_split(by_phone_number_id: Mapping[str, str] | None = None) -> Split:
 class DeliveryWorker:
     """Drains the store: ``concurrency`` delivery slots, at most one item per conversation.
 
+    One runner talks to the store: each round trip records the outcomes the
+    slots reported since the last one, splits new events, and claims a batch
+    of due heads (``Store.step``), so a delivery costs a share of one
+    transaction rather than one of its own. With nothing due the runner sleeps
+    until the next retry or lease comes due, or until an acknowledged event or
+    a finished delivery wakes it: an app that is down costs nothing between
+    retries, however many deliveries wait behind them (it still looks every
+    ``poll`` seconds for work other processes queued: a few index probes).
     Each slot owns one keep-alive connection (see ``forward``).
     """
 
@@ -104,13 +114,16 @@ class DeliveryWorker:
         self.split = split
         self.policy = policy or RetryPolicy()
         self.concurrency = concurrency
+        #: Longest idle sleep: work added by other processes (a ``dlq replay``, other
+        #: instances) is seen within it. Each look is a few index probes.
         self.poll = poll
         self.batch = batch
         self.dedupe_window = dedupe_window
         self.lease = max(30.0, 3 * self.policy.timeout)
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._outstanding = 0  # claimed and not yet finished
+        self._outstanding = 0  # claimed and not yet reported back by a slot
+        self._outcomes: list[tuple[Delivery, Outcome]] = []  # reported, not yet recorded
         self._stopping = False
         self._last_expand = 0.0
         #: Set by the app: true while many acknowledgements are being handled at once.
@@ -120,6 +133,7 @@ class DeliveryWorker:
         self._tls: ssl.SSLContext | None = None
         self.delivered = 0
         self.failed_attempts = 0
+        self.steps = 0  # store round trips (for tests and benchmarks)
 
     def wake(self) -> None:
         """New work may be there (called after each acknowledged event)."""
@@ -145,7 +159,7 @@ class DeliveryWorker:
                        for n in range(self.concurrency)]
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming, give started POSTs ``grace`` seconds, then abandon the rest.
+        """Stop claiming, give started POSTs ``grace`` seconds, record their outcomes.
 
         Abandoned deliveries stay ``inflight`` and are retried after a restart
         (SQLite; PostgreSQL under the same instance id) or when their lease ends.
@@ -164,13 +178,20 @@ class DeliveryWorker:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            try:
+                await self.store.step(outcomes, None, expand=0, claim=0, now=time.time(),
+                                      lease=self.lease)
+            except Exception:  # their leases bring them back (sent again: at least once)
+                log.exception("could not record %d outcome(s) at shutdown", len(outcomes))
 
     async def _run(self) -> None:
         last_prune = 0.0
         while True:
             self._wake.clear()
             try:
-                progressed = await self._step()
+                delay = await self._step()
                 if time.time() - last_prune > 3600:
                     last_prune = time.time()
                     await self.store.prune(last_prune - self.dedupe_window)
@@ -178,74 +199,67 @@ class DeliveryWorker:
                 raise
             except Exception:
                 log.exception("relay worker step failed; retrying")
-                progressed = False
-                await asyncio.sleep(self.poll)
+                delay = self.poll
             if self.ingest_busy():  # coalesce: one look per interval, not one per ack
                 await asyncio.sleep(BURST_CHECK)
-            elif not progressed:
+            elif delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll):
+                    async with asyncio.timeout(delay):
                         await self._wake.wait()
 
-    async def _step(self) -> bool:
+    async def _step(self) -> float:
+        """One store round trip; returns how long to sleep unless woken (0: go again)."""
         busy = self.ingest_busy()
-        slots = 1 if busy else self.concurrency
-        free = max(0, slots - self._outstanding)
-        expand = not busy or time.monotonic() - self._last_expand >= BURST_EXPAND_EVERY
-        expanded = 0
-        claimed: list[Delivery] = []
-        if expand and free:  # submitted together, so usually one transaction (one commit)
-            expanded, claimed = await asyncio.gather(
-                self.store.expand(self.split, self.batch),
-                self.store.claim(free, time.time(), self.lease),
-            )
-        elif expand:
-            expanded = await self.store.expand(self.split, self.batch)
-        elif free:
-            claimed = await self.store.claim(free, time.time(), self.lease)
-        if expand:
+        # Claim ahead of the free slots (up to twice the slots in all), so slots find
+        # work while the next round trip is under way.
+        want = 1 if busy else 2 * self.concurrency
+        claim = max(0, want - self._outstanding)
+        expand = 0
+        if not busy or time.monotonic() - self._last_expand >= BURST_EXPAND_EVERY:
+            expand = self.batch
             self._last_expand = time.monotonic()
-        self._outstanding += len(claimed)
-        for delivery in claimed:
+        outcomes, self._outcomes = self._outcomes, []
+        if not (outcomes or expand or claim):
+            return self.poll
+        try:
+            step = await self.store.step(outcomes, self.split, expand=expand, claim=claim,
+                                         now=time.time(), lease=self.lease)
+        except BaseException:
+            self._outcomes[:0] = outcomes  # not recorded: try again next time
+            raise
+        self.steps += 1
+        self._outstanding += len(step.claimed)
+        for delivery in step.claimed:
             self._queue.put_nowait(delivery)
-        # More events than one batch: go again now (unless acks are busy: they come
-        # first). Otherwise sleep until an ack or a finished POST wakes us, or the
-        # poll interval passes (retries coming due).
-        return expanded >= self.batch and not busy
+        if expand and step.expanded >= expand:
+            return 0.0 if not busy else BURST_CHECK  # more events than one batch
+        if self._outstanding >= want:
+            return self.poll  # slots are full: the next reported outcome wakes us
+        # Fewer claimed than asked: nothing else is due before ``next_due``.
+        delay = self.poll
+        if step.next_due is not None:
+            delay = max(0.0, step.next_due - time.time()) + DUE_SLACK
+        return min(delay, self.poll)  # other processes (dlq replay, instances) add work
 
     async def _slot(self, index: int) -> None:
         client = Forwarder(timeout=self.policy.timeout, tls=self._tls)
         try:
-            delivery: Delivery | None = None
             while True:
-                if delivery is None:
-                    if index > 0:
-                        await self._hold_during_burst()
-                    delivery = await self._queue.get()
-                    if delivery is _STOP:
-                        return
+                if index > 0:
+                    await self._hold_during_burst()
+                delivery = await self._queue.get()
+                if delivery is _STOP:
+                    return
                 if time.time() + self.policy.timeout + 1 >= delivery.lease_until:
                     # waited too long in the queue: the store will hand it out again
                     self._outstanding -= 1
-                    delivery = None
                     continue
                 if index == 0 and self.ingest_busy():
                     await asyncio.sleep(BURST_CHECK)  # the trickle
                 outcome = await self._attempt(client, delivery)
-                keep_going = not self._stopping and (index == 0 or not self.ingest_busy())
-                try:
-                    following = await self.store.finish(
-                        delivery.id, outcome, claim_next=1 if keep_going else 0,
-                        now=time.time(), lease=self.lease)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the store failed: the lease brings the item back
-                    log.exception("could not record the outcome of delivery %s", delivery.id)
-                    following = []
-                self._outstanding += len(following) - 1
-                delivery = following[0] if following else None
-                if delivery is None:
-                    self._wake.set()  # idle: let the runner top us up
+                self._outcomes.append((delivery, outcome))
+                self._outstanding -= 1
+                self._wake.set()
         finally:
             await client.close()
 

@@ -188,3 +188,115 @@ async def test_events_survive_reopening(db: str) -> None:
         assert ids_of(await store.claim(10, now, LEASE)) == ["m1"]
     finally:
         store.close()
+
+
+async def test_one_step_records_outcomes_claims_the_next_heads_and_says_when_next(
+        store: Store) -> None:
+    await add(store, cloud_event([("111", "a1", "x"), ("222", "b1", "x")]))
+    await add(store, cloud_event([("111", "a2", "x"), ("222", "b2", "x")]))
+    now = time.time()
+    first = await store.step([], split, expand=100, claim=10, now=now, lease=LEASE)
+    assert first.expanded == 2 and ids_of(first.claimed) == ["a1", "b1"]
+    a1, b1 = first.claimed
+    assert first.next_due == pytest.approx(now + LEASE)  # only leases are active heads
+    second = await store.step([(a1, Outcome.done(now)), (b1, Outcome.retry(now + 60, "503"))],
+                              split, expand=100, claim=10, now=now, lease=LEASE)
+    assert second.expanded == 0 and ids_of(second.claimed) == ["a2"]  # b2 waits behind b1
+    assert second.next_due == pytest.approx(now + 60)
+    (a2,) = second.claimed
+    third = await store.step([(a2, Outcome.done(now))], None, expand=0, claim=10, now=now,
+                             lease=LEASE)
+    assert third.claimed == [] and third.next_due == pytest.approx(now + 60)
+    later = await store.step([], None, expand=0, claim=10, now=now + 61, lease=LEASE)
+    assert ids_of(later.claimed) == ["b1"] and later.claimed[0].attempts == 2
+
+
+async def test_a_late_outcome_of_a_claim_taken_again_changes_nothing(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x"), ("111", "m2", "x")]))
+    await store.expand(split, 100)
+    now = time.time()
+    (old,) = await store.claim(10, now, 5)
+    (new,) = await store.claim(10, now + 6, 5)  # the lease ran out: claimed again
+    assert (old.id, old.attempts, new.attempts) == (new.id, 1, 2)
+    late = await store.step([(old, Outcome.done(now + 7))], None, expand=0, claim=10,
+                            now=now + 7, lease=5)
+    assert late.claimed == []  # m1 is still in flight under the new claim; m2 waits
+    done = await store.step([(new, Outcome.done(now + 8))], None, expand=0, claim=10,
+                            now=now + 8, lease=5)
+    assert ids_of(done.claimed) == ["m2"]
+
+
+async def test_replaying_an_older_dead_letter_puts_it_back_at_the_head(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x"), ("111", "m2", "y"), ("111", "m3", "z")]))
+    await store.expand(split, 100)
+    now = time.time()
+    (m1,) = await store.claim(10, now, LEASE)
+    (m2,) = await store.finish(m1.id, Outcome.dead(now, "HTTP 500"), claim_next=5, now=now,
+                               lease=LEASE)
+    await store.finish(m2.id, Outcome.retry(now + 3600, "HTTP 500"))
+    assert store.replay([m1.id], now) == 1
+    assert ids_of(await store.claim(10, now, LEASE)) == ["m1"]  # before m2, which waits
+
+
+OLD_ROWS = [("111", "m0", "done"), ("111", "m1", "pending"), ("222", "m3", "pending"),
+            ("111", "m2", "pending")]
+OLD_INSERT = ("INSERT INTO relay_deliveries (event_id, channel, conv_key, dedupe_key, kind, body, "
+              "state, created_at, next_at) VALUES (1, 'shop', %s, %s, 'body', %s, %s, 0, 0)")
+
+
+def _old_schema_db(db: str) -> None:
+    """A queue as relays before the head flag wrote it: m1, m2 (conversation 111) and m3
+    (222) pending, one older item of 111 already done."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        from shim.relay.store_postgres import SCHEMA as PG_SCHEMA
+
+        old = PG_SCHEMA.replace(",\n    head SMALLINT NOT NULL DEFAULT 0", "")
+        assert old != PG_SCHEMA
+        with psycopg.connect(db) as pg:
+            pg.execute(old)
+            for conv, mid, state in OLD_ROWS:
+                body = json.dumps({"messages": [{"from": conv, "id": mid}]})
+                pg.execute(OLD_INSERT, (conv, f"msg:{mid}", body, state))
+        return
+    import sqlite3
+
+    from shim.relay.store_sqlite import SCHEMA
+
+    old = SCHEMA.replace(",\n    head INTEGER NOT NULL DEFAULT 0", "")
+    assert old != SCHEMA
+    conn = sqlite3.connect(db)
+    conn.executescript(old)
+    for conv, mid, state in OLD_ROWS:
+        body = json.dumps({"messages": [{"from": conv, "id": mid}]})
+        conn.execute(OLD_INSERT.replace("%s", "?"), (conv, f"msg:{mid}", body, state))
+    conn.commit()
+    conn.close()
+
+
+async def test_a_database_from_before_the_head_flag_is_migrated(db: str) -> None:
+    _old_schema_db(db)
+    store = open_store(db)
+    try:
+        now = time.time()
+        claimed = await store.claim(10, now, LEASE)
+        assert ids_of(claimed) == ["m1", "m3"]
+        await store.finish(claimed[0].id, Outcome.done(now))
+        assert ids_of(await store.claim(10, now, LEASE)) == ["m2"]
+    finally:
+        store.close()
+
+
+def test_sqlite_claims_read_the_index_of_heads_not_the_queue(tmp_path: Path) -> None:
+    import sqlite3
+
+    from shim.relay.store_sqlite import CLAIM_DUE
+
+    path = tmp_path / "relay.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    plan = " ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {CLAIM_DUE}",
+                                                         (0.0, 5)))
+    conn.close()
+    assert "relay_deliveries_ready" in plan and "TEMP B-TREE" not in plan, plan
