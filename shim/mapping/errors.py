@@ -89,6 +89,7 @@ CLOUD_ERRORS: Final[Mapping[int, CloudErrorCode]] = _index(
         _C(131053, "Media upload error", 400, Retry.TRANSIENT),
         _C(131056, "(Business Account, Consumer Account) pair rate limit hit", 400, Retry.PAIR),
         _C(131057, "Account in maintenance mode", 400, Retry.THROTTLE),
+        _C(131062, "Business-scoped User ID recipients are not supported for this message", 400),
         _C(132000, "Template Param Count Mismatch", 400),
         _C(132001, "Template does not exist", 404),
         _C(132005, "Template Hydrated Text Too Long", 400),
@@ -201,6 +202,8 @@ ERROR_CODE_PAIRS: Final = (
     _P(131045, 430, False, "certificate problems"),
     _P(131026, 1026, True, "undeliverable / receiver incapable"),
     _P(131021, 1013, False, "recipient is sender -> user is not valid"),
+    _P(131062, 1013, False, "BSUID recipient not supported (e.g. OTP templates) -> user is "
+       "not valid"),
     _P(1, 1000, False, "unknown API error"),
     _P(3, 1000, False, "API method error"),
     _P(131031, 1005, False, "account locked -> access denied"),

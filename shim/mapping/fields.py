@@ -59,6 +59,15 @@ SEND_RULES: Final = (
        'The legacy On-Prem groups API (recipient_type "group") has no Cloud equivalent; '
        "Cloud's Groups API is different.",
        decision='Only "group" is rejected; "individual" passes through.'),
+    _F(Action.MOVE, "to(BSUID)", "recipient", None,
+       "A user with a username may have no phone number: inbound messages then carry a "
+       "business-scoped user id (BSUID, e.g. US.13491208655302741918) in from, and Cloud "
+       'accepts a BSUID only in the send field "recipient"; in "to" it is refused as an '
+       "invalid phone number.",
+       decision="A to matching BSUID_PATTERN moves to recipient (both Cloud backends: 360dialog "
+       "passes Meta's body through); phone numbers stay in to. Per Meta's BSUID send form, "
+       "to wins when both are present, so to is removed. The response's contacts[].user_id "
+       "also fills contacts[].wa_id (W204)."),
     _F(Action.MOVE, "preview_url", "text.preview_url", None,
        "Cloud reads preview_url inside the text object."),
     _F(Action.DROP, "ttl", None, "W101",
@@ -85,6 +94,12 @@ SEND_RULES: Final = (
        "Cloud replies reference the quoted message as context.message_id.",
        decision="The On-Prem send-side name is UNCONFIRMED; both id and message_id are accepted."),
 )
+
+#: A business-scoped user id: ISO 3166 alpha-2 country code, a dot, then up to
+#: 128 alphanumerics (a parent BSUID adds a segment, e.g. ``HK.ENT.xxx``).
+BSUID_PATTERN: Final = r"^[A-Z]{2}\.(?:[A-Z]{2,8}\.)?[A-Za-z0-9]{1,128}$"
+#: The Cloud send field that takes a BSUID.
+BSUID_SEND_FIELD: Final = "recipient"
 
 #: The date_time parameter keys On-Prem accepted besides fallback_value (Cloud
 #: takes fallback_value only).

@@ -25,6 +25,9 @@ INVALID_KEY_MESSAGE = "Invalid api_key or token expired"
 BLOCKED_PATH_MESSAGE = (
     "This URL {path} is blocked. More info: https://docs.360dialog.com/whatsapp-api/whatsapp-api"
 )
+#: Paths 360dialog's hosted On-Prem blocked although the shim maps them for Cloud:
+#: application settings (its webhook lived at /v1/configs/webhook instead).
+_ALSO_BLOCKED = frozenset({"/v1/settings/application"})
 _D360_HEADER = D360_API_KEY_HEADER.lower().encode("latin-1")
 _AUTHORIZATION = b"authorization"
 
@@ -79,7 +82,10 @@ class AuthMiddleware:
         if not self._valid(self._presented(scope)):
             await self._reject()(scope, receive, send)
             return
-        if self.is_onprem and match_unsupported(scope["method"], scope["path"]) is not None:
+        if self.is_onprem and (
+            scope["path"].rstrip("/") in _ALSO_BLOCKED
+            or match_unsupported(scope["method"], scope["path"]) is not None
+        ):
             blocked = d360_gateway_error(403, BLOCKED_PATH_MESSAGE.format(path=scope["path"]))
             await blocked(scope, receive, send)
             return

@@ -87,7 +87,11 @@ class CloudMessages:
             raise ApiError(131047, WINDOW_CLOSED)
         if not state.take_pair_slot(wa_id):
             raise ApiError(131056, PAIR_LIMITED)
-        to = body["to"]
+        to = body.get("to")
+        contact = {"input": to, "wa_id": wa_id}
+        if to is None:  # sent to a BSUID: Cloud answers user_id instead of wa_id
+            to = body["recipient"]
+            contact = {"input": to, "user_id": to}
         message_id = ids.cloud_message_id(wa_id)
         self.core.accept(
             OutboundMessage(message_id, to, body, wa_id, body.get("biz_opaque_callback_data"))
@@ -98,7 +102,7 @@ class CloudMessages:
         return json_response(
             {
                 "messaging_product": MESSAGING_PRODUCT,
-                "contacts": [{"input": to, "wa_id": wa_id}],
+                "contacts": [contact],
                 "messages": [sent],
             }
         )

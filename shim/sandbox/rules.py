@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from shim.mapping.fields import (
+    BSUID_PATTERN,
+    BSUID_SEND_FIELD,
     MEDIA_TYPES,
     MESSAGING_PRODUCT,
     ONPREM_INTERACTIVE_TYPES,
@@ -123,13 +125,27 @@ def check_cloud_envelope(body: Any) -> Mapping[str, Any]:
     return body
 
 
+_BSUID: Final = re.compile(BSUID_PATTERN)
+
+
 def check_cloud_send(body: Mapping[str, Any]) -> tuple[str, str]:
-    """Shape checks of a Cloud send; returns ``(type, wa_id)`` or raises ApiError(100)."""
-    to = _cloud_str(body, "to", "to")
-    assert to is not None
-    wa_id = wa_id_of(to)
-    if not _valid_number(wa_id):
-        raise _cloud_invalid("to", "must be a valid phone number")
+    """Shape checks of a Cloud send; returns ``(type, wa_id)`` or raises ApiError(100).
+
+    A send to a business-scoped user id carries it in ``recipient`` instead of
+    ``to`` (``to`` wins when both are present, as on Cloud); its "wa_id" is the BSUID.
+    """
+    if body.get("to") is None and body.get(BSUID_SEND_FIELD) is not None:
+        bsuid = _cloud_str(body, BSUID_SEND_FIELD, BSUID_SEND_FIELD)
+        assert bsuid is not None
+        if not _BSUID.match(bsuid):
+            raise _cloud_invalid(BSUID_SEND_FIELD, "must be a valid business-scoped user ID")
+        wa_id = bsuid
+    else:
+        to = _cloud_str(body, "to", "to")
+        assert to is not None
+        wa_id = wa_id_of(to)
+        if not _valid_number(wa_id):
+            raise _cloud_invalid("to", "must be a valid phone number")
     recipient_type = body.get("recipient_type", "individual")
     if recipient_type != "individual":
         raise _cloud_invalid("recipient_type", "must be 'individual'")

@@ -46,6 +46,7 @@ from shim.translate.types import (
 
 Warnings = list[TranslationWarning]
 _ONPREM_MEDIA_ID = re.compile(fields.ONPREM_MEDIA_ID_PATTERN)
+_BSUID = re.compile(fields.BSUID_PATTERN)
 _PROVIDER_RULE = next(r for r in fields.SEND_RULES if r.onprem == "{media}.provider")
 
 
@@ -246,6 +247,13 @@ def _reject_group(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> N
         fail("$.recipient_type", f'expected "individual", got {value!r}')
 
 
+def _bsuid_recipient(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
+    to = out["to"]
+    if to[:1].isalpha() and _BSUID.match(to):
+        del out["to"]
+        out[fields.BSUID_SEND_FIELD] = to
+
+
 def _move_preview_url(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
     if "preview_url" not in out:
         return
@@ -430,6 +438,7 @@ _SEND_HANDLERS: Mapping[str, _SendHandler] = {
     "**=null": _null_rule_marker,
     "": _add_product,
     "recipient_type": _reject_group,
+    "to(BSUID)": _bsuid_recipient,
     "preview_url": _move_preview_url,
     "ttl": _drop_ttl,
     "{media}.provider": _media,

@@ -46,7 +46,20 @@ def _sent(status: int, body: JSON, target: Target) -> OnPremResponse:
     messages = require(src, "messages", "$")
     out: dict[str, Any] = {k: v for k, v in src.items() if k != "messaging_product"}
     out["messages"] = messages
-    return OnPremResponse(status, out)
+    warnings = []
+    contacts = out.get("contacts")
+    if isinstance(contacts, list):
+        key, source = fields.BSUID_FILLS["contacts"]
+        filled = []
+        for i, contact in enumerate(contacts):
+            if isinstance(contact, dict) and key not in contact and contact.get(source):
+                contact = {**contact, key: contact[source]}
+                warnings.append(TranslationWarning(
+                    fields.W_BSUID, f"$.contacts[{i}].{key}",
+                    f"sent to a BSUID; {key} set to the BSUID from {source}"))
+            filled.append(contact)
+        out["contacts"] = filled
+    return OnPremResponse(status, out, warnings)
 
 
 def _uploaded(status: int, body: JSON, target: Target) -> OnPremResponse:

@@ -231,6 +231,17 @@ def test_null_caption_is_dropped_and_text_without_body_refused(
     assert len(sent) == 1 and "caption" not in sent[0]["body"]["image"]
 
 
+def test_reply_to_a_username_user_goes_to_its_bsuid(gw: RunningGateway, channel: Channel) -> None:
+    bsuid = "US.13491208655302741918"
+    with gw.caller(channel) as http:
+        sent = http.post("/v1/messages", json={"to": bsuid, "text": {"body": "hi"}})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["contacts"] == [{"input": bsuid, "user_id": bsuid, "wa_id": bsuid}]
+    assert sent.headers["x-waba-migrate-warnings"] == "W204"
+    [out] = channel.sandbox.outbox()
+    assert out["body"]["recipient"] == bsuid and "to" not in out["body"]
+
+
 def test_query_is_forwarded_even_with_a_url_in_it(gw: RunningGateway, channel: Channel) -> None:
     with gw.caller(channel) as http:
         response = http.get("/v1/configs/templates?limit=5&note=https://example.com/x")

@@ -44,6 +44,22 @@ def test_text_send_inside_window_is_accepted_and_recorded(
     assert cloud.outbox() == [{"id": message_id, "to": "+49 151 12345678", "body": request}]
 
 
+def test_a_bsuid_is_accepted_in_recipient_and_refused_in_to(
+    cloud: RunningSandbox, api: httpx.Client
+) -> None:
+    bsuid = "US.13491208655302741918"
+    cloud.configure(open_windows=True)
+    request = {"messaging_product": "whatsapp", "recipient": bsuid, "type": "text",
+               "text": {"body": "hi"}}
+    response = api.post("/messages", json=request)
+    assert response.status_code == 200, response.text
+    assert response.json()["contacts"] == [{"input": bsuid, "user_id": bsuid}]
+    in_to = api.post("/messages", json=text_send(bsuid))
+    assert "valid phone number" in graph_error(in_to, 100)["message"] + in_to.text
+    bad = api.post("/messages", json={**request, "recipient": "not a bsuid"})
+    graph_error(bad, 100)
+
+
 @pytest.mark.parametrize(
     "example",
     [

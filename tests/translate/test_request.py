@@ -557,3 +557,16 @@ def test_requests_on_prem_refused_are_refused_naming_the_field(body: Any, path: 
     with pytest.raises(MissingFieldError) as err:
         send(body)
     assert err.value.path == path
+
+
+@pytest.mark.parametrize("bsuid", ["US.13491208655302741918", "HK.ENT.abc123XYZ"])
+def test_a_bsuid_to_is_sent_in_recipient(bsuid: str) -> None:
+    for target in ("360dialog", "meta"):
+        out = send({"to": bsuid, "text": {"body": "hi"}}, target, phone_number_id="9")
+        assert "to" not in out.body and out.body["recipient"] == bsuid
+
+
+@pytest.mark.parametrize("to", ["+49 151 2345678", "4915112345678", "US", "us.123"])
+def test_phone_numbers_and_lookalikes_stay_in_to(to: str) -> None:
+    out = send({"to": to, "text": {"body": "hi"}})
+    assert out.body["to"] == to and "recipient" not in out.body
