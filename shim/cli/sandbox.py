@@ -52,6 +52,13 @@ def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
 )
 @click.option("--seed", type=int, help="Seed for webhook batching/reordering.")
 @click.option(
+    "--keep-messages",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Sent messages remembered for the outbox and status lookups (oldest forgotten first).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="warning",
@@ -68,6 +75,7 @@ def sandbox(
     accept_any_key: bool,
     open_windows: bool,
     seed: int | None,
+    keep_messages: int,
     log_level: str,
 ) -> None:
     """Run a local emulator of the WhatsApp Business APIs; prints its base URL when ready.
@@ -86,6 +94,7 @@ def sandbox(
         webhook_url=webhook_url,
         knobs=RuntimeKnobs(open_windows=open_windows),
         seed=seed,
+        keep_messages=keep_messages,
     )
 
     def ready(base_url: str) -> None:

@@ -99,6 +99,9 @@ class SandboxSettings:
     webhook_concurrency: int = 4
     media_url_ttl_s: float = 300.0
     seed: int | None = None
+    #: Sent messages remembered (outbox, status lookups); the oldest are forgotten
+    #: first, so a long load test runs in bounded memory.
+    keep_messages: int = 100_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api", Target(self.api))
@@ -106,6 +109,8 @@ class SandboxSettings:
             raise ValueError("webhook_max_attempts must be at least 1")
         if self.webhook_concurrency < 1:
             raise ValueError("webhook_concurrency must be at least 1")
+        if self.keep_messages < 1:
+            raise ValueError("keep_messages must be at least 1")
 
     @property
     def is_cloud(self) -> bool:

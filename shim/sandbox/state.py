@@ -7,6 +7,7 @@ needed; other threads reach it through the control endpoints.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,8 @@ class SandboxState:
         self.templates = TemplateStore(seed_templates())
         self.faults = FaultQueue()
         self.knobs: RuntimeKnobs = settings.knobs.copy()
-        self.outbox: list[OutboundMessage] = []
-        self.messages: dict[str, OutboundMessage] = {}
+        self.outbox: deque[OutboundMessage] = deque(maxlen=settings.keep_messages)
+        self.messages: OrderedDict[str, OutboundMessage] = OrderedDict()
         #: inbound message id -> sender wa_id (mark-as-read targets)
         self.inbound: dict[str, str] = {}
         self.read_marks: list[str] = []
@@ -137,5 +138,7 @@ class SandboxState:
 
     def record(self, message: OutboundMessage, *, in_outbox: bool = True) -> None:
         self.messages[message.id] = message
+        if len(self.messages) > self.settings.keep_messages:
+            self.messages.popitem(last=False)
         if in_outbox:
             self.outbox.append(message)

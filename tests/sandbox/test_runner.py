@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,5 +144,6 @@ def test_benchmark_quick_mode_runs() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "baseline (minimal starlette handler):" in result.stdout
-    assert "ratio:" in result.stdout
+    assert "baseline (minimal starlette handler)" in result.stdout
+    assert re.search(r"ratio: min [\d.]+ median [\d.]+ max [\d.]+", result.stdout), result.stdout
+    assert "sandbox RSS after" in result.stdout
