@@ -281,7 +281,8 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
             report.hard.append("rescan: " + err)
 
     for name, fr in report.files.items():
-        _check_file(fr, before[name], after[name], again[name], rescan.get(name, []))
+        _check_file(fr, before[name], after[name], again[name], rescan.get(name, []),
+                    unsafe_applied="--unsafe" in extra)
         if fr.changed != fr.in_diff:
             report.hard.append(f"{name}: --diff and --write disagree "
                                f"(diff {fr.in_diff}, write changed {fr.changed})")
@@ -293,7 +294,7 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
 
 
 def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
-                after_findings: list[dict[str, Any]]) -> None:
+                after_findings: list[dict[str, Any]], unsafe_applied: bool = False) -> None:
     fr.changed = old_b != new_b
     fr.parses = _parses(new_b)
     fr.idempotent = new_b == again_b
@@ -313,9 +314,10 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
         span = _enclosing(new_spans, new_line)
         codes = _marker_codes_near(new, span) if new else set()
         still_there = any(r == rule and span[0] <= ln <= span[1] for ln, r in remaining)
+        held = fix == "manual" or (fix == "unsafe" and not unsafe_applied)
         if rule in codes:
             fr.marked += 1
-        elif still_there or fix == "manual" or (fix == "unsafe" and not fr.changed):
+        elif still_there or held:
             (fr.held_unmarked if fix in ("unsafe", "manual") else fr.unmarked).append(where)
         else:
             fr.applied += 1
@@ -342,12 +344,12 @@ def _load_index(path: Path | None) -> dict[str, str]:
 
 def _print_mode(rep: ModeReport, cats: dict[str, str]) -> None:
     print(f"\n== {rep.key} ==")
-    print(f"{'file':60} {'cat':10} {'find s/u/m':>10} chg parse idem applied marked "
+    print(f"{'file':80} {'cat':10} {'find s/u/m':>10} chg parse idem applied marked "
           f"unmarked held-unmarked outside  hint")
     for name in sorted(rep.files):
         fr = rep.files[name]
         fx = fr.fixes()
-        print(f"{name[:60]:60} {cats.get(name, '-')[:10]:10} "
+        print(f"{name[:80]:80} {cats.get(name, '-')[:10]:10} "
               f"{fx['safe']:>3}/{fx['unsafe']}/{fx['manual']:<3} "
               f"{'y' if fr.changed else '-':>3} {'y' if fr.parses else 'NO':>5} "
               f"{'y' if fr.idempotent else 'NO':>4} {fr.applied:>7} {fr.marked:>6} "
@@ -444,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
               f"negative files touched {t['negative_files_touched']}, hints {t['hints']}, "
               f"hard failures {t['hard_failures']}")
     doc = {"totals": totals, "files": {
-        r.key: {n: {**{k: v for k, v in vars(f).items() if k != "findings"},
+        r.key: {n: {**vars(f),
                     "fixes": dict(f.fixes()), "hint": f.hint(),
                     "category": cats.get(n, "")}
                 for n, f in sorted(r.files.items())} for r in reports}}

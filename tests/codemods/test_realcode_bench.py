@@ -111,3 +111,15 @@ def test_checks_accept_a_marker_and_an_added_import() -> None:
     assert (report.marked, report.unmarked, report.held_unmarked) == (1, [], [])
     assert report.outside == []
     assert report.hint() == "P"
+
+
+def test_a_held_back_unsafe_fix_needs_a_marker_even_when_the_rescan_loses_it() -> None:
+    bench = _load()
+    old = b'import requests\n\nrequests.post(URL + "/v1/messages", headers=h, json=x)\n'
+    new = b'import requests\n\nrequests.post(URL + "/messages", headers=h, json=x)\n'
+    report = bench.FileReport("f.py", findings=[
+        {"line": 3, "rule": "WM202", "fix": "unsafe", "message": "", "column": 0},
+        {"line": 3, "rule": "WM101", "fix": "safe", "message": "", "column": 0}])
+    bench._check_file(report, old, new, new, [])
+    assert report.held_unmarked == ["WM202@3"]
+    assert report.applied == 1
