@@ -22,6 +22,9 @@ Example::
     [channels.shop.timeouts]
     read = 20.0
 
+    [state]                               # optional: share state between processes
+    url = "sqlite:///waba-state.db"       # or "env:WABA_STATE_URL" for postgresql://...
+
 Errors never echo a value from the file (it might be a pasted secret); they
 name the file and the dotted key instead.
 """
@@ -59,7 +62,9 @@ __all__ = [
     "ConfigError",
     "EnvRef",
     "MissingSecretError",
+    "MissingStateUrlError",
     "RetryPolicy",
+    "StateConfig",
     "Timeouts",
     "load_config",
     "parse_config",
@@ -375,10 +380,64 @@ class ChannelConfig(_Strict):
         return out
 
 
+_STATE_SCHEMES: Final = ("memory", "sqlite:///", "postgresql://", "postgres://")
+
+
+def _parse_state_url(value: object) -> str | EnvRef:
+    if isinstance(value, EnvRef):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if value.startswith(ENV_PREFIX):
+        return _parse_env_ref(value)
+    if not value.startswith(_STATE_SCHEMES):
+        raise ValueError('must be "memory", "sqlite:///path/to/state.db", '
+                         '"postgresql://user@host/db" or "env:VARIABLE_NAME"')
+    netloc = urlsplit(value).netloc if "://" in value else ""
+    if "@" in netloc and ":" in netloc.rpartition("@")[0]:
+        # Never echo the value: it holds a password.
+        raise ValueError("a password in the URL is refused; put the whole URL in an "
+                         'environment variable and write "env:VARIABLE_NAME" here')
+    return value
+
+
+class StateConfig(_Strict):
+    """``[state]``: where clients, gateways and relays share keys, outcomes, pacing, media.
+
+    Without it each process keeps its own state in memory.
+    """
+
+    url: Annotated[str | EnvRef, BeforeValidator(_parse_state_url)] = "memory"
+    """`memory`, `sqlite:///relative.db` / `sqlite:////absolute.db` (one machine),
+    `postgresql://user@host/db` (several machines), or `env:NAME` holding one of
+    them (required when the URL carries a password)."""
+    outcome_ttl: float = Field(default=86400.0, gt=0, le=30 * 86400)
+    """Seconds a completed keyed call's answer is replayed to a retry with its key."""
+    settle_timeout: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    """Seconds after which an outcome-unknown key no status webhook settled is
+    reported as overdue (it stays unknown; it is never resent by itself)."""
+
+    def resolved_url(self, environ: Mapping[str, str] | None = None) -> str:
+        if isinstance(self.url, EnvRef):
+            value = self.url.resolve(environ)
+            if value is None:
+                raise MissingStateUrlError(
+                    f"state.url: environment variable {self.url.var} is not set "
+                    f"(the config references it as env:{self.url.var})"
+                )
+            return value
+        return self.url
+
+
+class MissingStateUrlError(LookupError):
+    """``[state] url`` names an environment variable that is not set."""
+
+
 class Config(_Strict):
     """A validated, frozen config file."""
 
     channels: dict[str, ChannelConfig]
+    state: StateConfig | None = None
     source: str = "<config>"
 
     @field_validator("channels")
@@ -427,8 +486,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError(source, [("", "the top level must be a table")])
     problems: list[tuple[str, str]] = []
-    extra = sorted(set(data) - {"channels"})
-    problems += [(key, "unknown key (expected only [channels.NAME] tables)") for key in extra]
+    extra = sorted(set(data) - {"channels", "state"})
+    problems += [(key, "unknown key (expected [channels.NAME] tables and [state])")
+                 for key in extra]
     raw_channels = data.get("channels")
     if raw_channels is None:
         problems.append(("channels", "no [channels.NAME] table found"))
@@ -449,7 +509,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             continue
         channels[name] = {**table, "name": name}
     try:
-        config = Config.model_validate({"channels": channels, "source": source})
+        state = data.get("state")
+        config = Config.model_validate(
+            {"channels": channels, "source": source,
+             **({"state": state} if state is not None else {})}
+        )
     except ValidationError as exc:
         problems += _format_errors(exc)
     if problems:

@@ -522,6 +522,8 @@ each backend needs.
         + _table(head, _model_rows(config_module.RetryPolicy, "retry.")),
         "## `[channels.NAME.timeouts]`\n\n"
         + _table(head, _model_rows(config_module.Timeouts, "timeouts.")),
+        "## `[state]` (optional)\n\n"
+        + _table(head, _model_rows(config_module.StateConfig, "")),
         "Backends: "
         + ", ".join(_code(t.value) for t in hosts.Target)
         + f". Throughput (`mps`) is capped at {config_module.MAX_MPS} messages per second.",

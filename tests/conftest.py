@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.pgserver import PostgresServer, postgres, postgres_db
+
+__all__ = ["PostgresServer", "postgres", "postgres_db"]
+
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
 

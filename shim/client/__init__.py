@@ -10,8 +10,8 @@ from shim.client.bulk import BulkMessage, SendResult
 from shim.client.core import UNSET, LegacyUrl, RequestOptions, Router
 from shim.client.dispatch import AsyncDispatcher, Dispatcher
 from shim.client.errors import ApiError, ChannelError, OutcomeUnknown, ShimError
-from shim.client.idempotency import IdempotencyStore, MemoryIdempotencyStore, StoredOutcome
 from shim.client.response import Outcome, ShimResponse
+from shim.client.state import MemoryStateStore, StateStore, open_state
 from shim.client.sync import Client
 
 __all__ = [
@@ -23,9 +23,8 @@ __all__ = [
     "ChannelError",
     "Client",
     "Dispatcher",
-    "IdempotencyStore",
     "LegacyUrl",
-    "MemoryIdempotencyStore",
+    "MemoryStateStore",
     "Outcome",
     "OutcomeUnknown",
     "RequestOptions",
@@ -33,5 +32,6 @@ __all__ = [
     "SendResult",
     "ShimError",
     "ShimResponse",
-    "StoredOutcome",
+    "StateStore",
+    "open_state",
 ]

@@ -26,9 +26,9 @@ from shim.client.bulk import (
 from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.dispatch import AsyncDispatcher
 from shim.client.errors import OutcomeUnknown
-from shim.client.idempotency import IdempotencyStore
 from shim.client.pacing import PairLimit
 from shim.client.response import ShimResponse
+from shim.client.state import StateStore
 from shim.config import Config, load_config
 
 __all__ = ["AsyncClient"]
@@ -43,7 +43,7 @@ class AsyncClient:
         *,
         channel: str | None = None,
         http: httpx.AsyncClient | None = None,
-        idempotency: IdempotencyStore | None = None,
+        state: StateStore | None = None,
         environ: Mapping[str, str] | None = None,
         raise_on_unknown: bool = True,
         pair_limit: PairLimit | None = None,
@@ -51,7 +51,7 @@ class AsyncClient:
         self.router = Router(
             config,
             default_channel=channel,
-            idempotency=idempotency,
+            state=state,
             environ=environ,
             pair_limit=pair_limit,
         )
@@ -265,6 +265,7 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         await self.dispatcher.aclose()
+        self.router.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

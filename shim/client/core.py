@@ -75,7 +75,9 @@ import functools
 import hmac
 import json as jsonlib
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,20 +87,21 @@ from urllib.parse import urlsplit
 import httpx
 
 from shim.client.errors import ChannelError, refusal
+from shim.client.fleet_pacing import SharedPairLimiter, SharedRateLimiter
 from shim.client.idempotency import (
     CALLBACK_FIELD,
+    FORCE_HEADER,
     MAX_CALLBACK_DATA,
-    IdempotencyStore,
-    MemoryIdempotencyStore,
-    StoredOutcome,
     key_from,
     new_key,
     stamp_callback_data,
 )
-from shim.client.media_ids import MediaOrigins, check_media_ids
+from shim.client.media_ids import MediaOwners, check_media_ids
+from shim.client.outcomes import settled_answer
 from shim.client.pacing import PairLimit, PairLimiter, RateLimiter, channel_burst
 from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
+from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, StateStore, open_state
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
 from shim.config import ChannelConfig, Config, MissingSecretError, RetryPolicy
 from shim.mapping.endpoints import Body, match_endpoint, match_unsupported
@@ -162,6 +165,9 @@ class RequestOptions:
     pace: bool = True
     #: take a slot from the recipient's pair limiter (send_many reserves it up front)
     pace_pair: bool = True
+    #: send even though an earlier call with this key has an unknown (or failed)
+    #: outcome: the caller accepts the risk of a double send
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +193,9 @@ class _Call:
     auth: dict[str, str]
     key: str | None = None
     key_explicit: bool = False
+    #: another call holds the key: wait for its outcome before anything else
+    waiting: bool = False
+    lease: float = 0.0
     recipient: str | None = None
     pace: bool = False
     pace_pair: bool = False
@@ -208,7 +217,7 @@ class Router:
         default_channel: str | None = None,
         require_key: bool = False,
         environ: Mapping[str, str] | None = None,
-        idempotency: IdempotencyStore | None = None,
+        state: StateStore | None = None,
         rng: random.Random | None = None,
         clock: Any = time.monotonic,
         pair_limit: PairLimit | None = None,
@@ -222,18 +231,37 @@ class Router:
         self.default_channel = default_channel
         self.require_key = require_key
         self.environ = environ
-        self.idempotency: IdempotencyStore = idempotency or MemoryIdempotencyStore()
-        self.media_origins = MediaOrigins()
+        settings = config.state
+        self.outcome_ttl = settings.outcome_ttl if settings else DEFAULT_OUTCOME_TTL
+        self._own_state = state is None
+        self.state: StateStore = state or open_state(
+            settings.resolved_url(environ) if settings else None
+        )
+        #: this router's name on the ledger (claims it holds carry it)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+        self.media_origins = MediaOwners(self.state)
         self.rng = rng or random.Random()
         self.clock = clock
-        self._limiters = {
-            name: RateLimiter(ch.mps, channel_burst(ch.mps), clock=clock)
-            for name, ch in config.channels.items()
-        }
         pair = pair_limit or PairLimit()
-        self._pairs = {
-            name: PairLimiter(pair.interval_s, pair.burst, clock=clock) for name in config.channels
-        }
+        self._limiters: dict[str, RateLimiter | SharedRateLimiter]
+        self._pairs: dict[str, PairLimiter | SharedPairLimiter]
+        if self.state.shared:  # the budget holds for every instance on the store
+            self._limiters = {
+                name: SharedRateLimiter(self.state, f"mps:{name}", ch.mps)
+                for name, ch in config.channels.items()
+            }
+            self._pairs = {
+                name: SharedPairLimiter(self.state, name, pair) for name in config.channels
+            }
+        else:
+            self._limiters = {
+                name: RateLimiter(ch.mps, channel_burst(ch.mps), clock=clock)
+                for name, ch in config.channels.items()
+            }
+            self._pairs = {
+                name: PairLimiter(pair.interval_s, pair.burst, clock=clock)
+                for name in config.channels
+            }
         self._extensions = {
             name: {"timeout": _timeout(ch, None).as_dict()} for name, ch in config.channels.items()
         }
@@ -250,11 +278,16 @@ class Router:
                 f"(known: {', '.join(sorted(self.config.channels))})"
             ) from None
 
-    def limiter(self, channel: str) -> RateLimiter:
+    def limiter(self, channel: str) -> RateLimiter | SharedRateLimiter:
         return self._limiters[channel]
 
-    def pair_limiter(self, channel: str) -> PairLimiter:
+    def pair_limiter(self, channel: str) -> PairLimiter | SharedPairLimiter:
         return self._pairs[channel]
+
+    def close(self) -> None:
+        """Close the state store the router opened itself (a database connection)."""
+        if self._own_state:
+            self.state.close()
 
     def channel_for_key(self, presented: str) -> ChannelConfig | None:
         """The channel whose ``legacy_api_key``/``api_key`` equals ``presented``.
@@ -457,9 +490,6 @@ class Router:
                         where, f"an idempotency key may have at most {MAX_CALLBACK_DATA} characters"
                     )
                 key, explicit = given, True
-                stored = self.idempotency.get(ch.name, key)
-                if stored is not None and stored.state == "ok":
-                    return self._replay(ch, endpoint, key, stored)
             else:
                 key = new_key()
 
@@ -505,6 +535,14 @@ class Router:
             policy = policy.model_copy(update={"max_attempts": max(1, options.max_attempts)})
         is_send = endpoint == "send_message"
         recipient = body.get("to") if is_send and isinstance(body, dict) else None
+        lease = _claim_lease(ch, policy)
+        waiting = False
+        if explicit and key is not None:
+            force = options.force or (_header(headers, FORCE_HEADER) or "").lower() == "true"
+            decided = self._claim(ch, endpoint, path, key, lease, force=force, to=recipient)
+            if isinstance(decided, ShimResponse):
+                return decided
+            waiting = decided
         return _Call(
             channel=ch,
             method=method,
@@ -517,6 +555,8 @@ class Router:
             auth=auth,
             key=key,
             key_explicit=explicit,
+            waiting=waiting,
+            lease=lease,
             recipient=recipient if isinstance(recipient, str) else None,
             pace=is_send and options.pace,
             pace_pair=is_send and options.pace_pair,
@@ -525,8 +565,84 @@ class Router:
 
     # -- execution -----------------------------------------------------------
 
+    def _claim(
+        self,
+        ch: ChannelConfig,
+        endpoint: str,
+        path: str,
+        key: str,
+        lease: float,
+        *,
+        force: bool = False,
+        to: Any = None,
+    ) -> ShimResponse | bool:
+        """Claim ``key`` for this call: False = ours to send, True = wait, or the answer."""
+        try:
+            claim = self.state.claim(ch.name, key, self.owner, lease, time.time())
+        except Exception as exc:
+            log.error("channel %s: state store %s failed: %s", ch.name, self.state.where, exc)
+            err = refusal(503, _SERVICE_NOT_READY, path,
+                          "the shared state store is unavailable, so the idempotency key "
+                          "cannot be claimed; nothing was sent")
+            return self._refused(err, ch, "POST", path, endpoint=endpoint)
+        entry = claim.entry
+        if claim.won or entry is None:
+            return False
+        if entry.state == "pending":
+            return True
+        if force and entry.state in ("unknown", "failed"):
+            log.warning("channel %s: idempotency key %s was %s; sending again as the caller "
+                        "forced it", ch.name, key, entry.state)
+            self.state.forget(ch.name, key)
+            return self._claim(ch, endpoint, path, key, lease, to=to)
+        return self._answer(ch, endpoint, path, entry, to)
+
+    def _answer(
+        self, ch: ChannelConfig, endpoint: str, path: str, entry: Entry, to: Any
+    ) -> ShimResponse:
+        """What a call with an already-used key gets instead of a second send."""
+        key = entry.key
+        if entry.state == "unknown":
+            return self._unknown_response(
+                ch, endpoint, path, key,
+                "an earlier call with this idempotency key has an unknown outcome "
+                f"({entry.detail or 'no answer'}); no status webhook has settled it yet",
+                0, [],
+            )
+        if entry.state == "ok":
+            content, ctype, status = entry.content, entry.content_type, entry.status
+        else:  # settled by a status webhook
+            onprem = settled_answer(entry, to)
+            content, ctype, status = _dumps(onprem.body), JSON_CONTENT_TYPE, onprem.status
+        headers = self._headers(ch, key, [])
+        headers[REPLAY_HEADER] = "true"
+        headers["Content-Type"] = ctype
+        log.info("channel %s: idempotency key %s already %s; not sent again",
+                 ch.name, key, entry.state)
+        return ShimResponse(
+            status,
+            content=content,
+            headers=headers,
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint=endpoint,
+            idempotency_key=key,
+            replayed=True,
+        )
+
     def _run(self, call: _Call) -> Plan:
         ch = call.channel
+        poll = _WAIT_FIRST
+        while call.waiting:  # another call holds the key: its outcome is ours
+            yield Sleep(poll)
+            poll = min(poll * 2, _WAIT_MAX)
+            assert call.key is not None
+            decided = self._claim(
+                ch, call.endpoint, call.onprem_path, call.key, call.lease, to=call.recipient
+            )
+            if isinstance(decided, ShimResponse):
+                return decided
+            call.waiting = decided
         retries = 0
         pair_retry = False
         request = call.request
@@ -740,42 +856,46 @@ class Router:
             ch.backend.value,
             response.attempts,
         )
+        explicit = call.key is not None and call.key_explicit
         if not response.is_success:
+            if explicit:  # a definite failure: a retry with the key sends again
+                self._release(call)
             return
         if call.endpoint == "upload_media":
             media_id = _first_id(response, "media")
             if media_id:
                 self.media_origins.record(media_id, ch.name)
-        if call.key is not None and call.key_explicit:
-            self.idempotency.put(
+        if explicit:
+            assert call.key is not None
+            now = time.time()
+            self._record(Entry(
                 ch.name,
                 call.key,
-                StoredOutcome(
-                    "ok",
-                    response.status_code,
-                    response.content,
-                    response.headers.get("content-type", JSON_CONTENT_TYPE),
-                    _first_id(response, "messages"),
-                ),
-            )
+                "ok",
+                self.owner,
+                now,
+                now,
+                now + self.outcome_ttl,
+                response.status_code,
+                response.content,
+                response.headers.get("content-type", JSON_CONTENT_TYPE),
+                _first_id(response, "messages"),
+            ))
 
-    def _replay(
-        self, ch: ChannelConfig, endpoint: str, key: str, stored: StoredOutcome
-    ) -> ShimResponse:
-        headers = self._headers(ch, key, [])
-        headers[REPLAY_HEADER] = "true"
-        headers["Content-Type"] = stored.content_type
-        log.info("channel %s: idempotency key %s already succeeded; not sent again", ch.name, key)
-        return ShimResponse(
-            stored.status,
-            content=stored.content,
-            headers=headers,
-            channel=ch.name,
-            backend=ch.backend.value,
-            endpoint=endpoint,
-            idempotency_key=key,
-            replayed=True,
-        )
+    def _record(self, entry: Entry) -> None:
+        try:
+            self.state.complete(entry)
+        except Exception as exc:  # the claim's lease runs out: the key turns unknown
+            log.error("channel %s: could not record the outcome of idempotency key %s in %s: "
+                      "%s", entry.channel, entry.key, self.state.where, exc)
+
+    def _release(self, call: _Call) -> None:
+        assert call.key is not None
+        try:
+            self.state.release(call.channel.name, call.key, self.owner)
+        except Exception as exc:
+            log.error("channel %s: could not release idempotency key %s in %s: %s",
+                      call.channel.name, call.key, self.state.where, exc)
 
     def _refused(
         self,
@@ -806,6 +926,8 @@ class Router:
         if verdict.action == "unknown":
             return self._unknown(call, f"{verdict.detail} ({failure.error})", attempts)
         ch = call.channel
+        if call.key is not None and call.key_explicit:
+            self._release(call)  # nothing was sent: a retry with the key may send
         status, code = (503, _SERVICE_NOT_READY) if verdict.reason else (500, _GENERIC)
         log.warning(
             "channel %s: %s %s failed: %s", ch.name, call.method, call.onprem_path, failure.error
@@ -843,11 +965,27 @@ class Router:
             detail,
         )
         if key is not None:
-            self.idempotency.put(ch.name, key, StoredOutcome("unknown", status or 0))
+            now = time.time()
+            self._record(Entry(ch.name, key, "unknown", self.owner, now, now, 0.0,
+                               status or 0, detail=detail[:1000]))
+        return self._unknown_response(
+            ch, call.endpoint, call.onprem_path, key, detail, attempts, call.warnings
+        )
+
+    def _unknown_response(
+        self,
+        ch: ChannelConfig,
+        endpoint: str,
+        path: str,
+        key: str | None,
+        detail: str,
+        attempts: int,
+        warnings: list[TranslationWarning],
+    ) -> ShimResponse:
         exc = refusal(
             504,
             _GENERIC,
-            call.onprem_path,
+            path,
             f"outcome unknown: {detail}. Not resent. Idempotency key {key} "
             f"(sent as {CALLBACK_FIELD}); reconcile with status webhooks",
         )
@@ -855,14 +993,14 @@ class Router:
         return ShimResponse(
             onprem.status,
             body=onprem.body,
-            headers=self._headers(ch, key, call.warnings),
+            headers=self._headers(ch, key, warnings),
             channel=ch.name,
             backend=ch.backend.value,
-            endpoint=call.endpoint,
+            endpoint=endpoint,
             idempotency_key=key,
             outcome=Outcome.UNKNOWN,
             outcome_detail=detail,
-            warnings=list(call.warnings),
+            warnings=list(warnings),
             attempts=attempts,
         )
 
@@ -879,6 +1017,18 @@ class Router:
 
 
 _DEFAULT_OPTIONS: Final = RequestOptions()
+#: How often a call waiting for another call's outcome looks again (doubling to the max).
+_WAIT_FIRST: Final = 0.02
+_WAIT_MAX: Final = 0.5
+#: Longest a claim is held without an outcome before the key counts as unknown.
+_MAX_LEASE: Final = 600.0
+
+
+def _claim_lease(ch: ChannelConfig, policy: RetryPolicy) -> float:
+    """How long a send may take at most (every attempt, timeout and back-off), plus slack."""
+    t = ch.timeouts
+    per_attempt = t.pool + t.connect + t.write + t.read + policy.backoff_max
+    return min(_MAX_LEASE, policy.max_attempts * per_attempt + 30.0)
 
 
 def _timeout(ch: ChannelConfig, read: float | None) -> httpx.Timeout:

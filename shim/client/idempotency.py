@@ -11,32 +11,28 @@ Decision: when the caller already set ``biz_opaque_callback_data`` and gave no
 explicit key, that value *is* the key (it is what the webhooks will carry); an
 explicit key never overwrites the caller's own callback data.
 
-A client-side store maps key -> the On-Prem response of a completed call:
-calling again with a key that already succeeded returns the stored response
-instead of sending twice (Stripe-style). Outcome-unknown keys are remembered as
-such and can be settled with :meth:`MemoryIdempotencyStore.record` once a status
-webhook arrives.
+Explicit keys are claimed in the state store's ledger (``shim.client.state``)
+before the send: calling again with a key that succeeded replays the stored
+response instead of sending twice (Stripe-style), a key whose outcome is
+unknown answers 504 until a status webhook settles it (``shim.client.outcomes``)
+or the caller forces a resend (``FORCE_HEADER: true`` / ``RequestOptions(force=True)``),
+and a key whose call failed for sure is free again.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final
 
 from shim.mapping.limits import MAX_CALLBACK_DATA
 
 __all__ = [
     "CALLBACK_FIELD",
+    "FORCE_HEADER",
     "IDEMPOTENCY_HEADERS",
     "MAX_CALLBACK_DATA",
-    "IdempotencyStore",
-    "MemoryIdempotencyStore",
-    "StoredOutcome",
     "key_from",
     "new_key",
     "stamp_callback_data",
@@ -45,6 +41,8 @@ __all__ = [
 #: Request headers a caller may carry its own key in (first found wins).
 IDEMPOTENCY_HEADERS: Final = ("Idempotency-Key", "X-Idempotency-Key")
 CALLBACK_FIELD: Final = "biz_opaque_callback_data"
+#: Request header that resends a key whose outcome is unknown (value ``true``).
+FORCE_HEADER: Final = "X-Waba-Migrate-Force-Resend"
 KEY_PREFIX: Final = "wm-"
 
 
@@ -81,58 +79,3 @@ def stamp_callback_data(body: dict[str, Any], key: str) -> dict[str, Any]:
     if CALLBACK_FIELD in body:
         return body
     return {**body, CALLBACK_FIELD: key}
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutcome:
-    """What became of a keyed call: its On-Prem response, or "unknown"."""
-
-    state: Literal["ok", "unknown"]
-    status: int = 0
-    content: bytes = b""
-    content_type: str = "application/json"
-    message_id: str | None = None
-
-
-class IdempotencyStore(Protocol):
-    """Where outcomes of keyed calls are kept (swap in Redis/SQL for many workers)."""
-
-    def get(self, channel: str, key: str) -> StoredOutcome | None: ...
-
-    def put(self, channel: str, key: str, outcome: StoredOutcome) -> None: ...
-
-
-class MemoryIdempotencyStore:
-    """A bounded, thread-safe LRU of outcomes (per process)."""
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self.max_entries = max_entries
-        self._data: OrderedDict[tuple[str, str], StoredOutcome] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, channel: str, key: str) -> StoredOutcome | None:
-        with self._lock:
-            found = self._data.get((channel, key))
-            if found is not None:
-                self._data.move_to_end((channel, key))
-            return found
-
-    def put(self, channel: str, key: str, outcome: StoredOutcome) -> None:
-        with self._lock:
-            self._data[(channel, key)] = outcome
-            self._data.move_to_end((channel, key))
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def record(self, channel: str, key: str, message_id: str) -> None:
-        """Settle a key from a status webhook: the send did go out as ``message_id``."""
-        import json
-
-        body = json.dumps({"messages": [{"id": message_id}]}, separators=(",", ":")).encode()
-        self.put(channel, key, StoredOutcome("ok", 200, body, message_id=message_id))
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._data)

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from shim.client.state import StateStore
 from shim.mapping import fields
 from shim.mapping.hosts import Target
 from shim.translate import TranslationError
 
-__all__ = ["MediaOrigins", "check_media_ids", "media_refs"]
+__all__ = ["MediaOrigins", "MediaOwners", "check_media_ids", "media_refs"]
 
 _ONPREM_ID: Final = re.compile(fields.ONPREM_MEDIA_ID_PATTERN)
 _PATH_ID_ENDPOINTS: Final = frozenset({"download_media", "delete_media"})
@@ -79,6 +81,33 @@ class MediaOrigins:
             return bool(self._owner)
 
 
+class MediaOwners:
+    """Media owners kept in a :class:`StateStore`, so every instance of a fleet agrees.
+
+    Owners never change, so answers found in the store are cached here; an
+    id not found is asked again next time (another instance may upload it).
+    """
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self._known = MediaOrigins()
+
+    def record(self, media_id: str, channel: str) -> None:
+        self._known.record(media_id, channel)
+        self.state.record_media(media_id, channel, time.time())
+
+    def owner(self, media_id: str) -> str | None:
+        found = self._known.owner(media_id)
+        if found is None and self.state.shared:
+            found = self.state.media_owner(media_id)
+            if found is not None:
+                self._known.record(media_id, found)
+        return found
+
+    def __bool__(self) -> bool:
+        return self.state.shared or bool(self._known)
+
+
 def check_media_ids(
     *,
     target: Target,
@@ -86,7 +115,7 @@ def check_media_ids(
     endpoint: str,
     params: Mapping[str, str],
     body: Any,
-    origins: MediaOrigins,
+    origins: MediaOrigins | MediaOwners,
 ) -> None:
     """Refuse a media id that belongs to another backend or channel."""
     refs: list[tuple[str, str]] = []

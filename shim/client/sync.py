@@ -28,9 +28,9 @@ from shim.client.bulk import (
 from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.dispatch import Dispatcher
 from shim.client.errors import OutcomeUnknown
-from shim.client.idempotency import IdempotencyStore
 from shim.client.pacing import PairLimit
 from shim.client.response import ShimResponse
+from shim.client.state import StateStore
 from shim.config import Config, load_config
 
 __all__ = ["Client"]
@@ -52,7 +52,7 @@ class Client:
         *,
         channel: str | None = None,
         http: httpx.Client | None = None,
-        idempotency: IdempotencyStore | None = None,
+        state: StateStore | None = None,
         environ: Mapping[str, str] | None = None,
         raise_on_unknown: bool = True,
         pair_limit: PairLimit | None = None,
@@ -60,7 +60,7 @@ class Client:
         self.router = Router(
             config,
             default_channel=channel,
-            idempotency=idempotency,
+            state=state,
             environ=environ,
             pair_limit=pair_limit,
         )
@@ -308,6 +308,7 @@ class Client:
 
     def close(self) -> None:
         self.dispatcher.close()
+        self.router.close()
 
     def __enter__(self) -> Client:
         return self

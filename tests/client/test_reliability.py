@@ -136,22 +136,6 @@ def test_callers_own_callback_data_is_kept_and_used_as_the_key(
     assert only_sent(cloud_sandbox)["body"]["biz_opaque_callback_data"] == "crm-ticket-9"
 
 
-def test_unknown_outcome_reconciled_from_a_status_webhook_is_not_resent(
-    sb360: RunningSandbox,
-) -> None:
-    sb360.reset()
-    sb360.fault(drop_after_accept=True, path="/messages")
-    with Client(config_for(sb360)) as client:
-        with pytest.raises(OutcomeUnknown) as exc:
-            client.send_text(TO, "x", idempotency_key="k-1")
-        wamid = only_sent(sb360)["id"]
-        # The relay saw a status webhook carrying biz_opaque_callback_data == "k-1":
-        client.router.idempotency.record("main", "k-1", wamid)  # type: ignore[attr-defined]
-        assert client.send_text(TO, "x", idempotency_key="k-1") == wamid
-    assert exc.value.idempotency_key == "k-1"
-    assert len(sb360.outbox()) == 1
-
-
 def test_pair_rate_error_backs_off_that_recipient_and_sends_once_each(
     sb360: RunningSandbox,
 ) -> None:
