@@ -226,6 +226,13 @@ class ChannelConfig(_Strict):
     mps: int = Field(default=DEFAULT_MPS, ge=1, le=MAX_MPS)
     retry: RetryPolicy = RetryPolicy()
     timeouts: Timeouts = Timeouts()
+    health_cache_s: float = Field(default=300.0, ge=0, le=86400)
+    """Seconds a ``GET /v1/health`` answer is reused (0: every call asks the backend).
+    360dialog's On-Prem health was cached and refreshed every 5 minutes, and Cloud's
+    health endpoint is rate-limited, so callers polling often cost one call per period."""
+    health_shape: Literal["single", "ha"] = "single"
+    """``GET /v1/health`` shape: ``single`` (``{"health": {"gateway_status"}}``) or ``ha``,
+    the high-availability map with one node entry (``role: "primary_master"``)."""
     # Webhook side (relay / gateway).
     app_secret: SecretRefs = ()
     """Meta app secret(s) for X-Hub-Signature-256; several allowed for rotation."""

@@ -121,6 +121,7 @@ from shim.translate import (
     TranslationWarning,
     UnsupportedEndpointError,
     error_response,
+    health_as_ha,
     media_download_url,
     translate_error,
     translate_request,
@@ -266,6 +267,8 @@ class Router:
             name: {"timeout": _timeout(ch, None).as_dict()} for name, ch in config.channels.items()
         }
         self._legacy_prefixes = self._legacy_url_prefixes()
+        #: channel -> (when, answer) of the last successful GET /v1/health (health_cache_s)
+        self._health: dict[str, tuple[float, ShimResponse]] = {}
 
     # -- channel resolution -------------------------------------------------
 
@@ -474,6 +477,10 @@ class Router:
         else:
             body = _decode_json(content)
         endpoint = match.endpoint.name if match is not None else "passthrough"
+        if endpoint == "health":
+            cached = self._cached_health(ch)
+            if cached is not None:
+                return cached
 
         safe = method == "GET" or endpoint in SAFE_TO_REPEAT
         key: str | None = None
@@ -742,6 +749,8 @@ class Router:
                 return self._refused(
                     exc, ch, call.method, call.onprem_path, status=502, endpoint=call.endpoint
                 )
+            if call.endpoint == "health" and ch.health_shape == "ha":
+                onprem.body = health_as_ha(onprem.body)
             return self._respond(
                 ch, call.endpoint, onprem, key=call.key, attempts=retries + 1, call=call
             )
@@ -861,6 +870,8 @@ class Router:
             if explicit:  # a definite failure: a retry with the key sends again
                 self._release(call)
             return
+        if call.endpoint == "health" and ch.health_cache_s > 0:
+            self._health[ch.name] = (self.clock(), response)
         if call.endpoint == "upload_media":
             media_id = _first_id(response, "media")
             if media_id:
@@ -881,6 +892,27 @@ class Router:
                 response.headers.get("content-type", JSON_CONTENT_TYPE),
                 _first_id(response, "messages"),
             ))
+
+    def _cached_health(self, ch: ChannelConfig) -> ShimResponse | None:
+        """The channel's last health answer while younger than ``health_cache_s``."""
+        hit = self._health.get(ch.name)
+        if hit is None or ch.health_cache_s <= 0:
+            return None
+        age = self.clock() - hit[0]
+        if age >= ch.health_cache_s:
+            return None
+        stored = hit[1]
+        headers = dict(stored.headers)
+        headers["Age"] = str(int(age))
+        return ShimResponse(
+            stored.status_code,
+            content=stored.content,
+            headers=headers,
+            channel=ch.name,
+            backend=ch.backend.value,
+            endpoint="health",
+            warnings=list(stored.warnings),
+        )
 
     def _record(self, entry: Entry) -> None:
         try:

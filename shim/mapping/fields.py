@@ -198,6 +198,10 @@ HEALTH_STATUS: Final[Mapping[str, str]] = MappingProxyType(
     {"AVAILABLE": "connected", "LIMITED": "connected", "BLOCKED": "disconnected"}
 )
 HEALTH_UNKNOWN: Final = "uninitialized"
+#: ``health_shape = "ha"``: the one node of the high-availability map. Cloud has no
+#: nodes; callers written for HA look for the primary master's gateway_status.
+HEALTH_HA_NODE: Final = "cloud-api:waba-migrate"
+HEALTH_HA_ROLE: Final = "primary_master"
 
 #: On-Prem business profile fields (GET /v1/settings/business/profile).
 BUSINESS_PROFILE_FIELDS: Final = ("address", "description", "email", "vertical", "websites")

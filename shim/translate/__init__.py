@@ -7,7 +7,7 @@ Everything here reads the mapping table (:mod:`shim.mapping`) and raises only
 from shim.translate.error import error_response, translate_error
 from shim.translate.local import check_contacts
 from shim.translate.request import translate_request, translate_send_body
-from shim.translate.response import media_download_url, translate_response
+from shim.translate.response import health_as_ha, media_download_url, translate_response
 from shim.translate.types import (
     CloudRequest,
     MissingFieldError,
@@ -35,6 +35,7 @@ __all__ = [
     "WebhookTranslation",
     "check_contacts",
     "error_response",
+    "health_as_ha",
     "media_download_url",
     "translate_error",
     "translate_request",

@@ -93,6 +93,14 @@ def _health(status: int, body: JSON, target: Target) -> OnPremResponse:
     )
 
 
+def health_as_ha(body: JSON) -> JSON:
+    """A single-instance health answer as the high-availability map with one node."""
+    if not isinstance(body, dict) or not isinstance(body.get("health"), dict):
+        return body
+    node = {**body["health"], "role": fields.HEALTH_HA_ROLE}
+    return {**body, "health": {fields.HEALTH_HA_NODE: node}}
+
+
 def _webhook(status: int, body: JSON, target: Target) -> OnPremResponse:
     src = expect_object(body, "$")
     if target is Target.D360:
