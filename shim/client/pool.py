@@ -18,6 +18,7 @@ total concurrency.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Final
@@ -44,14 +45,27 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
     ) -> None:
         if shards < 1 or per_shard < 1:
             raise ValueError("shards and per_shard must be at least 1")
-        limits = httpx.Limits(
+        self._limits = httpx.Limits(
             max_connections=per_shard,
             max_keepalive_connections=per_shard,
             keepalive_expiry=keepalive_expiry,
         )
-        self._shards = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        # Shards are made when first needed and share one TLS context: building a
+        # context loads the CA bundle (tens of ms), once per pool is enough.
+        self._shards: list[httpx.AsyncHTTPTransport | None] = [None] * shards
+        self._tls: ssl.SSLContext | None = None
         self._busy = [0] * shards
         self.max_connections = shards * per_shard
+
+    def _shard(self, index: int) -> httpx.AsyncHTTPTransport:
+        shard = self._shards[index]
+        if shard is None:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            shard = self._shards[index] = httpx.AsyncHTTPTransport(
+                verify=self._tls, limits=self._limits
+            )
+        return shard
 
     def shard_load(self) -> list[int]:
         """Requests in flight per shard (a request counts until its body is closed)."""
@@ -77,7 +91,7 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
         index = self._pick()
         self._busy[index] += 1
         try:
-            response = await self._shards[index].handle_async_request(request)
+            response = await self._shard(index).handle_async_request(request)
         except BaseException:
             self._busy[index] -= 1
             raise
@@ -89,7 +103,8 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         for shard in self._shards:
-            await shard.aclose()
+            if shard is not None:
+                await shard.aclose()
 
     async def __aenter__(self) -> ShardedAsyncTransport:
         return self
