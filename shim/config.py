@@ -12,7 +12,8 @@ Example::
     [channels.shop]
     phone_number = "+4915112345678"
     backend = "360dialog"                 # onprem | 360dialog | meta
-    api_key = "env:SHOP_D360_KEY"
+    api_key = "env:SHOP_D360_KEY"         # the 360dialog Cloud key
+    onprem_api_key = "env:SHOP_OLD_KEY"   # used only while backend = "onprem"
     legacy_api_key = "env:SHOP_OLD_KEY"   # the key existing callers still send
     mps = 80
 
@@ -77,6 +78,7 @@ CONFIG_ENV_VAR: Final = "WABA_MIGRATE_CONFIG"
 SECRET_KEYS: Final = (
     "api_key",
     "legacy_api_key",
+    "onprem_api_key",
     "access_token",
     "app_secret",
     "verify_token",
@@ -215,6 +217,10 @@ class ChannelConfig(_Strict):
     backend: Target
     api_key: SecretRef | None = None
     legacy_api_key: SecretRef | None = None
+    onprem_api_key: SecretRef | None = None
+    """The On-Prem backend's key, used while ``backend = "onprem"`` (``api_key`` then holds
+    the Cloud key, so switching backend is the one edit). Not a routing key: callers are
+    matched on ``legacy_api_key`` / ``api_key``."""
     base_url: str | None = None
     legacy_base_url: str | None = None
     """The On-Prem URL existing code still calls (e.g. a self-hosted node); drop-ins
@@ -292,8 +298,8 @@ class ChannelConfig(_Strict):
             missing += [k for k in ("phone_number_id", "access_token") if getattr(self, k) is None]
         elif self.backend is Target.D360:
             missing += ["api_key"] if self.api_key is None else []
-        elif self.api_key is None and self.access_token is None:
-            missing.append("api_key (or access_token for a self-hosted node)")
+        elif self.onprem_api_key is None and self.api_key is None and self.access_token is None:
+            missing.append("onprem_api_key (or api_key, or access_token for a self-hosted node)")
         if missing:
             raise ValueError(f"backend {self.backend.value!r} needs {', '.join(missing)}")
         if (self.webhook_secret_header is None) != (self.webhook_secret is None):
@@ -329,10 +335,12 @@ class ChannelConfig(_Strict):
         return re.sub(r"\D", "", self.phone_number)
 
     @property
-    def backend_secret_key(self) -> Literal["api_key", "access_token"]:
+    def backend_secret_key(self) -> Literal["api_key", "onprem_api_key", "access_token"]:
         """Which key authenticates calls to the backend."""
         if self.backend is Target.META:
             return "access_token"
+        if self.backend is Target.ONPREM and self.onprem_api_key is not None:
+            return "onprem_api_key"
         return "api_key" if self.api_key is not None else "access_token"
 
     def env_refs(self) -> dict[str, EnvRef]:

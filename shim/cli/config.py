@@ -20,7 +20,7 @@ from shim.config import CONFIG_ENV_VAR, ChannelConfig, ConfigError, EnvRef, load
 from shim.mapping.hosts import Target
 
 #: Secrets a backend cannot work without (others are optional features).
-_REQUIRED_FOR_BACKEND = {"api_key", "access_token"}
+_REQUIRED_FOR_BACKEND = {"api_key", "onprem_api_key", "access_token"}
 
 
 @click.group()

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from shim.cli import main
+from shim.client import Client, Router
 from shim.config import (
     CONFIG_ENV_VAR,
     ConfigError,
@@ -17,6 +18,8 @@ from shim.config import (
     parse_config,
 )
 from shim.mapping.hosts import DEFAULT_GRAPH_VERSION, Target
+from shim.sandbox import RunningSandbox
+from tests.client.conftest import LEGACY_KEY, ONPREM_KEY, channel_table
 
 FULL = """
 [channels.shop]
@@ -217,3 +220,27 @@ def test_config_check_invalid_file_exits_1_with_located_errors(tmp_path: Path) -
     assert f"{path}: channels.shop.legacy_api_key: literal secrets are refused" in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_onprem_api_key_makes_the_backend_switch_one_line(
+    sbonprem: RunningSandbox, sb360: RunningSandbox
+) -> None:
+    """Both keys live in the file; ``backend`` alone picks which one the backend gets."""
+    keys = {"onprem_api_key": "env:T_ONPREM_KEY", "api_key": "env:T_D360_KEY",
+            "legacy_api_key": "env:T_LEGACY_KEY"}
+    before = channel_table(sbonprem, **keys)
+    after = {**channel_table(sb360, **keys), "backend": "360dialog"}
+    for table, sandbox, slot in ((before, sbonprem, "onprem_api_key"),
+                                 (after, sb360, "api_key")):
+        config = parse_config({"channels": {"shop": table}}, "test.toml")
+        assert config.channel().backend_secret_key == slot
+        with Client(config) as client:
+            sent = client.request("POST", "/v1/messages",
+                              json={"to": "4915112345678", "text": {"body": "hi"}},
+                              headers={"D360-API-KEY": LEGACY_KEY})
+            assert sent.status_code in (200, 201), sent.text
+        assert len(sandbox.outbox()) >= 1
+    # legacy_api_key stays the routing key; onprem_api_key alone does not route.
+    router = Router(parse_config({"channels": {"shop": before}}, "t.toml"), require_key=True)
+    assert router.channel_for_key(LEGACY_KEY) is not None
+    assert router.channel_for_key(ONPREM_KEY) is None
