@@ -30,6 +30,8 @@ async def slow(request: Request) -> Response:
 
 
 async def close(request: Request) -> Response:
+    assert request.client is not None
+    seen.append((request.client.port, dict(request.headers), await request.body()))
     return JSONResponse({}, headers={"connection": "close"})
 
 
@@ -75,9 +77,11 @@ async def test_status_codes_chunked_answers_and_connection_close(server: ServerT
     client = Forwarder(timeout=5)
     assert await client.post(f"{server.url}/status/503", b"{}", {}) == 503
     assert await client.post(f"{server.url}/chunked", b"{}", {}) == 202
-    assert await client.post(f"{server.url}/close", b"{}", {}) == 200
     seen.clear()
-    assert await client.post(f"{server.url}/ok", b"{}", {}) == 200  # reconnected after close
+    assert await client.post(f"{server.url}/close", b"{}", {}) == 200
+    assert await client.post(f"{server.url}/ok", b"{}", {}) == 200
+    (closed_port, _, _), (next_port, _, _) = seen
+    assert next_port != closed_port  # a new connection after the server closed the old one
     await client.close()
 
 
