@@ -12,6 +12,7 @@ from shim.cli import main
 from shim.client import Client, Router
 from shim.config import (
     CONFIG_ENV_VAR,
+    SECRET_KEYS,
     ConfigError,
     MissingSecretError,
     load_config,
@@ -244,3 +245,34 @@ def test_onprem_api_key_makes_the_backend_switch_one_line(
     router = Router(parse_config({"channels": {"shop": before}}, "t.toml"), require_key=True)
     assert router.channel_for_key(LEGACY_KEY) is not None
     assert router.channel_for_key(ONPREM_KEY) is None
+
+
+#: A channel with every secret key set the right way (``env:`` references).
+EVERY_SECRET = {
+    "phone_number": "+4915112345678", "backend": "meta", "phone_number_id": "1",
+    "access_token": "env:T_A", "api_key": "env:T_B", "legacy_api_key": "env:T_C",
+    "onprem_api_key": "env:T_D", "app_secret": "env:T_E", "verify_token": "env:T_F",
+    "webhook_secret_header": "X-Shared", "webhook_secret": "env:T_G",
+}
+
+
+def test_every_secret_key_is_covered_by_the_refusal_test() -> None:
+    assert set(SECRET_KEYS) <= set(EVERY_SECRET)
+    parse_config({"channels": {"x": EVERY_SECRET}})  # the reference channel itself is valid
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_a_literal_is_refused_for_every_secret_key(key: str) -> None:
+    literal = f"pasted-{key}-value-9f3e"
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"channels": {"x": {**EVERY_SECRET, key: literal}}})
+    assert "literal secrets are refused" in problems(exc)[f"channels.x.{key}"]
+    assert literal not in str(exc.value)
+
+
+def test_a_literal_is_refused_inside_a_list_of_app_secrets() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"channels": {"x": {**EVERY_SECRET,
+                                         "app_secret": ["env:T_E", "pasted-old-secret"]}}})
+    assert "pasted-old-secret" not in str(exc.value)
+    assert any(k.startswith("channels.x.app_secret") for k, _ in exc.value.problems)
