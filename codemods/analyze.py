@@ -17,6 +17,7 @@ import libcst as cst
 from codemods import webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted
+from codemods.layout import shift_aligned_args
 from codemods.literals import (
     fstring_parts,
     render_simple,
@@ -477,7 +478,7 @@ def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target
         item = a.add("WM308", "safe", f"read receipt PUT {p.old_url} -> POST {p.new_url} with "
                      '{"messaging_product", "status": "read", "message_id"}', hc.call,
                      settings=settings)
-        a.edit(hc.call, item, _mark_read_edit(hc, id_node))
+        a.edit(hc.call, item, _mark_read_edit(hc, id_node, _paren_column(facts, hc.call)))
         items[id(hc.call)] = item
     return items
 
@@ -527,7 +528,13 @@ def _mark_read_body(call: cst.Call) -> cst.Dict | Literal["bad"] | None:
     return None
 
 
-def _mark_read_edit(hc: HttpCall, id_node: cst.CSTNode) -> NodeEdit:
+def _paren_column(facts: Facts, call: cst.Call) -> int:
+    """Column right of ``call``'s ``(``, past the indentation of its block."""
+    func = cst.Module([]).code_for_node(call.func)
+    return (facts.pos(call)[1] - 1 + len(func) + 1 - len(_base_indent(facts, call)))
+
+
+def _mark_read_edit(hc: HttpCall, id_node: cst.CSTNode, paren_column: int) -> NodeEdit:
     id_expr = id_node
     assert isinstance(id_expr, cst.BaseExpression)
 
@@ -560,7 +567,9 @@ def _mark_read_edit(hc: HttpCall, id_node: cst.CSTNode) -> NodeEdit:
             url_i = 1
         else:
             new_attr = "post" if func.attr.value == "put" else "POST"
+            node = shift_aligned_args(node, len(new_attr) - len(func.attr.value), paren_column)
             node = node.with_changes(func=func.with_changes(attr=cst.Name(new_attr)))
+            args = list(node.args)
         url = args[url_i].value
         if isinstance(url, cst.FormattedString):
             parts = list(url.parts)
@@ -769,9 +778,19 @@ def _base_indent(facts: Facts, d: cst.CSTNode) -> str:
     return facts.module.default_indent * depth
 
 
+def _first_element_column(facts: Facts, d: cst.Dict, indent: str) -> int | None:
+    """Column of ``d``'s first element past ``indent`` when it sits on the brace line."""
+    after = d.lbrace.whitespace_after
+    if not d.elements or not isinstance(after, cst.SimpleWhitespace):
+        return None
+    return facts.pos(d)[1] - 1 + 1 + len(after.value) - len(indent)
+
+
 def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,
                rules: tuple[fields.FieldRule, ...] = ()) -> None:
-    plan = plan_payload(d, envelope=envelope, base_indent=_base_indent(facts, d), rules=rules)
+    indent = _base_indent(facts, d)
+    plan = plan_payload(d, envelope=envelope, base_indent=indent, rules=rules,
+                        column=_first_element_column(facts, d, indent) if envelope else None)
     if not plan.steps:
         return
     ids: list[int] = []

@@ -6,6 +6,9 @@ stays on one line and a one-key-per-line dict gets one more line.
 
 from __future__ import annotations
 
+import io
+import tokenize
+
 import libcst as cst
 
 from codemods.literals import quote_of, str_literal, string_value
@@ -66,8 +69,53 @@ def _separator(d: cst.Dict) -> cst.Comma:
     return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
-def insert_key(d: cst.Dict, key: str, value: cst.BaseExpression, index: int = 0) -> cst.Dict:
-    """``d`` with ``key: value`` inserted before element ``index`` (or appended)."""
+def _line_break_before_first(d: cst.Dict, column: int | None) -> cst.Comma | None:
+    """The separator that keeps a visually aligned multi-line dict aligned after an insert.
+
+    In ``{"to": to, "image": {"link": link,\n                   "caption": c}}``
+    the second line lines up with a bracket opened on the brace line (right of
+    the first element, not a hanging indent); a key put
+    in front on that line would push the bracket right and leave the line
+    behind. So then the new key gets the brace line to itself and the old first
+    element moves to a new line at its old column: no other line moves.
+    ``column`` is the first element's column past the block's indentation.
+    """
+    if (column is None or not d.elements
+            or isinstance(d.lbrace.whitespace_after, cst.ParenthesizedWhitespace)):
+        return None
+    code = cst.Module([]).code_for_node(d)
+    if not _bracket_open_at_first_line_end(code):
+        return None
+    second = code.split("\n", 2)[1]
+    if len(second) - len(second.lstrip(" ")) <= column:  # aligned with the dict: no move
+        return None
+    return cst.Comma(whitespace_after=cst.ParenthesizedWhitespace(
+        indent=True, last_line=cst.SimpleWhitespace(" " * column)))
+
+
+def _bracket_open_at_first_line_end(code: str) -> bool:
+    """Does a bracket opened inside the outer one stay open past the first line?"""
+    depth = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth -= 1
+            elif tok.type == tokenize.NL or tok.start[0] > 1:
+                return depth > 1
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return False
+
+
+def insert_key(d: cst.Dict, key: str, value: cst.BaseExpression, index: int = 0,
+               column: int | None = None) -> cst.Dict:
+    """``d`` with ``key: value`` inserted before element ``index`` (or appended).
+
+    ``column``: where the first element starts, past the statement's indentation
+    (see ``_line_break_before_first``).
+    """
     elements = list(d.elements)
     template = next((e for e in elements if isinstance(e, cst.DictElement)), None)
     before_colon = template.whitespace_before_colon if template else cst.SimpleWhitespace("")
@@ -78,7 +126,7 @@ def insert_key(d: cst.Dict, key: str, value: cst.BaseExpression, index: int = 0)
         whitespace_before_colon=before_colon,
         whitespace_after_colon=after_colon,
     )
-    sep = _separator(d)
+    sep = (_line_break_before_first(d, column) if index == 0 else None) or _separator(d)
     if index >= len(elements):
         if elements:
             # the old last element's ending (trailing comma or none) moves to the new one

@@ -116,19 +116,21 @@ def _dicts_at(d: cst.Dict, parts: list[str]) -> list[tuple[tuple[str, ...], cst.
 
 
 def plan_payload(
-    d: cst.Dict, *, envelope: bool, base_indent: str = "", rules: tuple[FieldRule, ...] = ()
+    d: cst.Dict, *, envelope: bool, base_indent: str = "", rules: tuple[FieldRule, ...] = (),
+    column: int | None = None,
 ) -> PayloadPlan:
     """What the send field rules do to one dict literal.
 
     ``envelope``: the dict is a whole send body (gets ``messaging_product``);
     otherwise it is a part (an ``hsm`` or ``template`` object built apart).
+    ``column``: where the dict's first element starts past ``base_indent``.
     """
     plan = PayloadPlan(d)
     for rule in rules or fields.SEND_RULES:
         code = code_for(rule)
         if rule.action is Action.ADD:
             if envelope and rule.cloud and rule.cloud not in keys_of(d):
-                plan.steps.append(_add(d, rule, code))
+                plan.steps.append(_add(d, rule, code, column))
         elif rule.action is Action.REJECT:
             plan.steps.extend(_reject(d, rule, code))
         elif rule.action is Action.MOVE:
@@ -148,14 +150,14 @@ def _why(rule: FieldRule) -> str:
     return f"{rule.why}" + (f" ({rule.warning})" if rule.warning else "")
 
 
-def _add(d: cst.Dict, rule: FieldRule, code: str) -> Step:
+def _add(d: cst.Dict, rule: FieldRule, code: str, column: int | None) -> Step:
     key = rule.cloud or ""
     value = fields.MESSAGING_PRODUCT
 
     def edit(x: cst.Dict) -> cst.Dict:
         if key in keys_of(x):
             return x
-        return insert_key(x, key, str_literal(value, key_quote(x)), 0)
+        return insert_key(x, key, str_literal(value, key_quote(x)), 0, column)
 
     return Step(code, fix_for(code), f'add "{key}": "{value}": {_why(rule)}', d, edit)
 

@@ -6,6 +6,7 @@ parsed once and never copied) and run in one pass, children before parents.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -217,8 +218,6 @@ def _insert_module_lines(
         if first_user is not None:
             at = min(at, _index(original, first_user))
         lines: list[cst.SimpleStatementLine] = []
-        if not has_os:
-            lines.append(cst.parse_statement("import os\n"))  # type: ignore[arg-type]
         for i, name in enumerate(sorted(settings, key=list(SETTINGS_SOURCE).index)):
             stmt = cst.parse_statement(f"{name} = {SETTINGS_SOURCE[name]}\n")
             assert isinstance(stmt, cst.SimpleStatementLine)
@@ -229,11 +228,69 @@ def _insert_module_lines(
                         "in the environment."))])
             lines.append(stmt)
         inserts.append((at, lines))
+    settings_lines = inserts[-1][1] if settings else None
     for at, lines in sorted(inserts, key=lambda x: x[0], reverse=True):
-        if settings and lines is inserts[-1][1] and at < len(body) and not body[at].leading_lines:
+        if lines is settings_lines and at < len(body) and not body[at].leading_lines:
             body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
         body[at:at] = lines
+    if settings and not has_os:
+        _insert_stdlib_import(body, "os")
     return module.with_changes(body=body)
+
+
+def _import_module(stmt: cst.CSTNode) -> tuple[str, bool] | None:
+    """The top-level module an import line names, and whether it is a ``from`` import."""
+    if not _is_import_line(stmt):
+        return None
+    assert isinstance(stmt, cst.SimpleStatementLine)
+    small = stmt.body[0]
+    if isinstance(small, cst.Import):
+        return dotted(small.names[0].name).split(".")[0], False
+    assert isinstance(small, cst.ImportFrom)
+    if small.relative or small.module is None:
+        return "", True  # a relative import: the project's own, last
+    return dotted(small.module).split(".")[0], True
+
+
+def _insert_stdlib_import(
+    body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement], name: str
+) -> None:
+    """Add ``import name`` where isort would: in the standard-library group, in order.
+
+    With no standard-library import yet, it opens the block (after ``__future__``)
+    with a blank line before the third-party group, as a person would write it.
+    """
+    new = cst.parse_statement(f"import {name}\n")
+    last_std: int | None = None
+    first_import: int | None = None
+    for i, stmt in enumerate(body[:_after_imports(body)]):
+        found = _import_module(stmt)
+        if found is None:
+            continue
+        module, is_from = found
+        if module == "__future__":
+            continue
+        if first_import is None:
+            first_import = i
+        if module in sys.stdlib_module_names:
+            assert isinstance(stmt, cst.SimpleStatementLine)
+            if is_from or module > name:
+                new = new.with_changes(leading_lines=stmt.leading_lines)
+                body[i] = stmt.with_changes(leading_lines=[])
+                body.insert(i, new)
+                return
+            last_std = i
+    if last_std is not None:
+        body.insert(last_std + 1, new)
+        return
+    if first_import is None:
+        body.insert(_after_imports(body), new)
+        return
+    following = body[first_import]
+    assert isinstance(following, cst.SimpleStatementLine)  # an import line
+    new = new.with_changes(leading_lines=following.leading_lines)
+    body[first_import] = following.with_changes(leading_lines=[cst.EmptyLine()])
+    body.insert(first_import, new)
 
 
 __all__ = ["COMMENT_PREFIX", "SETTINGS_SOURCE", "apply", "comment_text"]
