@@ -49,6 +49,9 @@ FIELD_RULE_CODES: Final[dict[str, str]] = {
     "template.components.*.parameters.*.date_time.*": "WM305",
     "context.id": "WM306",
 }
+#: Rows that depend on a value only known at run time (a null, a business-scoped user id
+#: in ``to``): the translator applies them per request; code has nothing to rewrite.
+RUNTIME_RULES: Final = frozenset({"**=null", "to(BSUID)"})
 _LOSSY: Final = "WM305"
 _SAFE_CODES: Final = frozenset({"WM301", "WM302", "WM303", "WM304", "WM306", "WM307"})
 _HSM_TODO: Final = "convert this hsm to a template by hand"
@@ -127,6 +130,8 @@ def plan_payload(
     """
     plan = PayloadPlan(d)
     for rule in rules or fields.SEND_RULES:
+        if rule.onprem in RUNTIME_RULES:
+            continue
         code = code_for(rule)
         if rule.action is Action.ADD:
             if envelope and rule.cloud and rule.cloud not in keys_of(d):

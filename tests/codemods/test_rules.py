@@ -8,7 +8,7 @@ import re
 import pytest
 
 from codemods.engine import Options, process_source
-from codemods.payloads import FIELD_RULE_CODES
+from codemods.payloads import FIELD_RULE_CODES, RUNTIME_RULES
 from codemods.rules import RULES, RULES_BY_CODE, UnknownRuleError, select_codes
 from shim.mapping import fields
 from shim.mapping.hosts import Target
@@ -64,6 +64,9 @@ def test_every_rule_is_exercised_by_a_fixture() -> None:
 def test_every_send_field_rule_has_a_code() -> None:
     """A new row in the mapping table must be given a rule code (or it is never reported)."""
     for rule in fields.SEND_RULES:
+        if rule.onprem in RUNTIME_RULES:  # value-dependent: the translator's job alone
+            assert rule.onprem not in FIELD_RULE_CODES
+            continue
         assert rule.onprem in FIELD_RULE_CODES, rule
         assert FIELD_RULE_CODES[rule.onprem] in RULES_BY_CODE
 
