@@ -180,3 +180,23 @@ def test_workforce_hands_out_each_item_once_and_stops_after_a_failure() -> None:
     assert [t.index for t in taken if t] == [0, 1, 2, 3]
     staff.quit()
     assert staff.next_item() is None
+
+
+@pytest.mark.parametrize("used", [1, 2, 3])
+def test_pruning_never_forgets_a_recipient_inside_its_burst(used: int) -> None:
+    clock = FakeClock()
+    pair = PairLimiter(interval=10.0, burst=3, clock=clock)
+    for i in range(4000):  # idle long before the prune point: these may go
+        pair.reserve(f"early-{i}")
+    clock.now += 100
+    assert [pair.reserve("busy") for _ in range(used)] == [0.0] * used
+    clock.now += 5  # "busy" is still inside its burst window (its first slot frees at +10)
+    for i in range(200):  # crosses the prune point
+        pair.reserve(f"late-{i}")
+    assert pair.tracked() == 201  # the early ones were pruned, "busy" and the late ones kept
+    # "busy" kept its history: only the rest of its burst is immediate; its 4th send in
+    # this window waits for the slot at +10 (forgotten, it would go at once).
+    left = 3 - used
+    waits = [pair.reserve("busy") for _ in range(left + 1)]
+    assert waits[:left] == [0.0] * left
+    assert waits[left] == pytest.approx(5.0)
