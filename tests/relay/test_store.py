@@ -151,6 +151,27 @@ async def test_stats_count_unsplit_events_and_report_the_oldest(store: Store) ->
     assert (stats.queue_depth, stats.pending_deliveries) == (1, 1)
 
 
+async def test_dead_letters_survive_pruning_and_stay_replayable(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x")]))
+    await store.expand(split, 100)
+    now = time.time()
+    (m1,) = await store.claim(10, now, LEASE)
+    await store.finish(m1.id, Outcome.dead(now - 1000, "HTTP 500"))
+
+    def broken(channel: str, raw: bytes) -> list[Item]:
+        raise ValueError("translator bug")
+
+    await add(store, cloud_event([("222", "m2", "y")]))
+    assert await store.expand(broken, 100) == 1
+    assert sorted(d.kind for d in store.dead_letters()) == ["body", "event"]
+    await store.prune(time.time() + 10_000)  # everything is "old": only dead letters must stay
+    assert sorted(d.kind for d in store.dead_letters()) == ["body", "event"]
+    assert (await store.stats()).dead_letters == 2
+    assert store.replay([], time.time()) == 2
+    await store.expand(split, 100)
+    assert sorted(ids_of(await store.claim(10, time.time(), LEASE))) == ["m1", "m2"]
+
+
 async def test_prune_forgets_old_done_items(store: Store) -> None:
     body = cloud_event([("111", "m1", "x")])
     await add(store, body)
