@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "keys": "shim.cli.keys:keys",
     "serve": "shim.cli.serve:serve",
     "relay": "shim.cli.relay:relay",
+    "outcomes": "shim.cli.state:outcomes",
     "scan": "codemods.cli:scan",
     "rewrite": "codemods.cli:rewrite",
     "demo": "shim.cli.demo:demo",

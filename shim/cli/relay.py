@@ -9,10 +9,14 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from shim.client.outcomes import Reconciler
+    from shim.config import Config
+from shim.cli.state import open_for_cli, resolve_state_url, state_option
 from shim.relay.store import DeadLetter, Store, is_postgres, open_store
 
 DEFAULT_DB = "waba-relay.db"
@@ -72,18 +76,21 @@ def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
               "instance. Default: HOSTNAME:PORT.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@state_option
 @click.pass_context
 def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db: str,
           max_age: float, backoff_base: float, backoff_max: float, forward_timeout: float,
           concurrency: int, poll: float, insecure_skip_signature: bool, instance_id: str | None,
-          log_level: str) -> None:
+          log_level: str, state_url: str | None) -> None:
     """Receive Cloud webhooks, acknowledge at once, deliver On-Prem bodies to the old app.
 
     POST /webhooks/CHANNEL is verified (X-Hub-Signature-256 or the channel's
     shared-secret header), committed, and answered 200; the worker translates,
     deduplicates and forwards each item to the channel's forward_url, retrying
     until --max-age. GET /webhooks/CHANNEL answers Meta's verify handshake;
-    GET /healthz reports queue depth and the oldest pending age.
+    GET /healthz reports queue depth and the oldest pending age. With a
+    shared state store (--state or [state] url, the gateways' store), status
+    webhooks carrying a shim idempotency key settle that key's outcome.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -106,13 +113,21 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     if insecure_skip_signature:
         click.echo("warning: --insecure-skip-signature: unauthenticated webhooks are accepted "
                    "for channels without secrets", err=True)
+    state = _reconciler(config, state_url)
     store = _open(db, exclusive=True, instance=instance_id or f"{socket.gethostname()}:{port}")
     try:
         by_pnid = {c.phone_number_id: n for n, c in channels.items() if c.phone_number_id}
+        observe = None
+        if state is not None:
+            reconciler = state
+
+            def observe(channel: str, payload: Any) -> int:
+                return reconciler.observe(lambda pnid: by_pnid.get(pnid or "", channel), payload)
+
         worker = DeliveryWorker(
             store,
             {name: c.route for name, c in channels.items()},
-            make_split(by_pnid),
+            make_split(by_pnid, observe),
             policy=RetryPolicy(backoff_base, backoff_max, max_age, forward_timeout),
             concurrency=concurrency,
             poll=poll,
@@ -125,6 +140,21 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
         server.run()
     finally:
         store.close()
+        if state is not None:
+            state.state.close()
+
+
+def _reconciler(config: Config, state_url: str | None) -> Reconciler | None:
+    """The outcome reconciler on the shared state store, or None without one."""
+    from shim.client.outcomes import Reconciler
+
+    url = resolve_state_url(config, state_url)
+    if url == "memory":
+        return None
+    ttl = config.state.outcome_ttl if config.state else None
+    store = open_for_cli(url)
+    click.echo(f"settling idempotency keys in {store.where} from status webhooks", err=True)
+    return Reconciler(store, ttl=ttl) if ttl else Reconciler(store)
 
 
 @relay.group()

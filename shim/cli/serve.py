@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from shim.cli.state import open_for_cli, resolve_state_url, state_option
+from shim.client.state import mask_url
 from shim.config import CONFIG_ENV_VAR
 
 __all__ = ["serve"]
@@ -66,8 +68,10 @@ def _url(host: str, port: int) -> str:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes; each paces a channel at mps / N and remembers its own "
-                   "idempotency keys.")
+              help="Worker processes. They share idempotency keys, pacing and media owners "
+                   "through the state store (default with N > 1: a SQLite file next to the "
+                   "config).")
+@state_option
 @click.option("--max-json-size", type=ByteSize(), default="1MB", show_default=True,
               help="Largest JSON request body.")
 @click.option("--max-media-size", type=ByteSize(), default="64MB", show_default=True,
@@ -76,8 +80,8 @@ def _url(host: str, port: int) -> str:
               help="Log one line per request (secrets redacted).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
-def serve(config_path: str, host: str, port: int, workers: int, max_json_size: int,
-          max_media_size: int, access_log: bool, log_level: str) -> None:
+def serve(config_path: str, host: str, port: int, workers: int, state_url: str | None,
+          max_json_size: int, max_media_size: int, access_log: bool, log_level: str) -> None:
     """Serve the On-Premise API v1 over HTTP, routed per caller key to each channel's backend.
 
     Point an On-Prem caller's base URL at the printed address and keep its
@@ -98,11 +102,22 @@ def serve(config_path: str, host: str, port: int, workers: int, max_json_size: i
         config = load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    url = resolve_state_url(config, state_url)
+    if workers > 1 and url == "memory":
+        if state_url is None:  # workers must share keys and budgets: one file on this host
+            url = state_url = f"sqlite:///{default_state_file(config_path)}"
+        else:
+            click.echo("warning: --state memory with several workers: each worker keeps its "
+                       "own idempotency keys and paces at mps / N", err=True)
+    if url != "memory":
+        open_for_cli(url).close()  # fail now, with a clear message, not in every worker
     options = GatewayOptions(
         limits=BodyLimits(json=max_json_size, media=max_media_size),
         log_level=log_level,
         access_log=access_log,
         workers=workers,
+        # The flag as given (env:NAME stays a reference); None: each worker reads [state].
+        state_url=state_url,
     )
     for line in _env_warnings(config):
         click.echo(f"warning: {line}", err=True)
@@ -118,7 +133,8 @@ def serve(config_path: str, host: str, port: int, workers: int, max_json_size: i
         click.echo(base_url)
         sys.stdout.flush()
         click.echo(f"gateway ready on {base_url}/v1 for channels {summary}; "
-                   f"{workers} worker(s); /healthz, /metrics; Ctrl-C to stop", err=True)
+                   f"{workers} worker(s); state {mask_url(url)}; /healthz, /metrics; "
+                   "Ctrl-C to stop", err=True)
 
     settings: dict[str, Any] = dict(
         log_config=None, log_level=log_level, access_log=False, lifespan="on", ws="none",
@@ -151,6 +167,11 @@ def serve(config_path: str, host: str, port: int, workers: int, max_json_size: i
             Multiprocess(uv_config, sockets=[sock]).run()
     finally:
         sock.close()
+
+
+def default_state_file(config_path: str) -> str:
+    """The SQLite state file of ``serve --workers N`` without ``[state]``: beside the config."""
+    return os.path.join(os.path.dirname(os.path.abspath(config_path)), "waba-migrate-state.db")
 
 
 def _env_warnings(config: Any) -> list[str]:

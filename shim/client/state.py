@@ -26,6 +26,7 @@ per chunk, not once per message; slots a dead instance leased simply pass.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -113,6 +114,9 @@ class StateStore(Protocol):
 
     def get(self, channel: str, key: str) -> Entry | None: ...
 
+    def find(self, key: str) -> list[Entry]:
+        """``key`` on every channel that holds it."""
+
     def complete(self, entry: Entry) -> None:
         """Record the outcome of a send we claimed (``ok`` or ``unknown``); upsert."""
 
@@ -195,6 +199,10 @@ class MemoryStateStore:
     def get(self, channel: str, key: str) -> Entry | None:
         with self._lock:
             return self._rows.get((channel, key))
+
+    def find(self, key: str) -> list[Entry]:
+        with self._lock:
+            return [e for (_, k), e in self._rows.items() if k == key]
 
     def complete(self, entry: Entry) -> None:
         with self._lock:
@@ -291,7 +299,13 @@ def mask_url(url: str) -> str:
 
 
 def open_state(url: str | None) -> StateStore:
-    """The store ``url`` names: ``memory`` (or None), ``sqlite:///PATH``, ``postgresql://...``."""
+    """The store ``url`` names: ``memory`` (or None), ``sqlite:///PATH``, ``postgresql://...``,
+    or ``env:NAME`` (the variable holds one of them)."""
+    if url is not None and url.startswith("env:"):
+        value = os.environ.get(url[4:])
+        if not value:
+            raise ValueError(f"environment variable {url[4:]} (the state URL) is not set")
+        url = value
     if url is None or url in ("", "memory", "memory://"):
         return MemoryStateStore()
     if url.startswith("sqlite:"):

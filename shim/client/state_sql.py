@@ -83,6 +83,10 @@ class SQLStateStore:
                          (channel, key))
         return _entry(rows[0]) if rows else None
 
+    def find(self, key: str) -> list[Entry]:
+        return [_entry(row) for row in self._run(
+            self.q(f"SELECT {COLUMNS} FROM wm_keys WHERE key = ? ORDER BY channel"), (key,))]
+
     def complete(self, entry: Entry) -> None:
         self._count(self.q(
             f"INSERT INTO wm_keys ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

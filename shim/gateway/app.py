@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from shim.client import AsyncDispatcher, Router, ShimResponse
 from shim.client.errors import refusal
+from shim.client.state import open_state
 from shim.config import Config, load_config
 from shim.gateway.limits import BodyLimits, BodyTooLarge, ClientGone, read_body
 from shim.gateway.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
@@ -67,6 +68,8 @@ class GatewayOptions:
     access_log: bool = True
     #: Worker processes sharing the configured per-channel rate (``mps``).
     workers: int = 1
+    #: Shared state store URL (``--state``); None: the config's ``[state] url``.
+    state_url: str | None = None
 
     def to_json(self) -> str:
         return json.dumps({
@@ -75,6 +78,7 @@ class GatewayOptions:
             "log_level": self.log_level,
             "access_log": self.access_log,
             "workers": self.workers,
+            "state_url": self.state_url,
         })
 
     @classmethod
@@ -85,6 +89,7 @@ class GatewayOptions:
             log_level=str(data["log_level"]),
             access_log=bool(data["access_log"]),
             workers=int(data["workers"]),
+            state_url=data.get("state_url"),
         )
 
 
@@ -145,7 +150,9 @@ class Gateway:
     ) -> None:
         self.config = config
         self.options = options or GatewayOptions()
-        self.router = Router(config, require_key=True, environ=environ)
+        state = open_state(self.options.state_url) if self.options.state_url else None
+        self.router = Router(config, require_key=True, environ=environ, state=state)
+        self._own_state = state
         self.dispatcher = AsyncDispatcher(self.router, http=http)
         self.metrics = Metrics(config)
         self.redactor = Redactor.from_config(config, environ)
@@ -312,8 +319,14 @@ class Gateway:
             "status": "ok",
             "pid": os.getpid(),
             "uptime_s": round(now - self.metrics.started_at, 3),
+            "state": {"store": self.router.state.where, "shared": self.router.state.shared},
             "channels": channels,
         }
+
+    def close(self) -> None:
+        self.router.close()
+        if self._own_state is not None:
+            self._own_state.close()
 
 
 class _OnPremEndpoint:
@@ -372,6 +385,7 @@ def create_app(
             yield
         finally:
             await gateway.dispatcher.aclose()
+            gateway.close()
 
     app = Starlette(
         routes=[
@@ -395,13 +409,14 @@ def _starlette_response(response: ShimResponse) -> Response:
 def app_from_env() -> Starlette:
     """App factory for worker processes: config from ``$WABA_MIGRATE_CONFIG``.
 
-    Each worker paces each channel at ``mps / workers``, so together they stay
-    within the configured rate.
+    Workers on a shared state store pace each channel together at ``mps``;
+    with memory state each one paces at ``mps / workers`` instead.
     """
     raw = os.environ.get(OPTIONS_ENV_VAR)
     options = GatewayOptions.from_json(raw) if raw else GatewayOptions()
     config = load_config()
-    if options.workers > 1:
+    url = options.state_url or (config.state.resolved_url() if config.state else "memory")
+    if options.workers > 1 and url == "memory":
         config = split_rate(config, options.workers)
     configure_logging(options.log_level, Redactor.from_config(config))
     return create_app(config, options=options)

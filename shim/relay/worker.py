@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from shim.relay.dedupe import Item, split_bodies
 from shim.relay.forward import Forwarder, ForwardError
@@ -59,17 +60,24 @@ class Route:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def make_split(by_phone_number_id: Mapping[str, str] | None = None) -> Split:
+def make_split(
+    by_phone_number_id: Mapping[str, str] | None = None,
+    observe: Callable[[str, Any], object] | None = None,
+) -> Split:
     """A ``Split`` that translates a raw Cloud (or On-Prem) event into deliveries.
 
     Bodies whose ``phone_number_id`` belongs to a configured channel go to
     that channel (one Meta app may post every number's events to one URL);
-    the rest stay with the channel the event arrived on.
+    the rest stay with the channel the event arrived on. ``observe`` sees
+    every parsed event first (the shared state's outcome reconciler).
     """
     routing = dict(by_phone_number_id or {})
 
     def split(channel: str, raw: bytes) -> list[Item]:
-        translation = translate_webhook(json.loads(raw))
+        payload = json.loads(raw)
+        if observe is not None:
+            observe(channel, payload)
+        translation = translate_webhook(payload)
         items: list[Item] = []
         for body in translation.bodies:
             target = routing.get(body.phone_number_id or "", channel)

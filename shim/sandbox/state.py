@@ -29,9 +29,11 @@ class OutboundMessage:
     body: Any
     wa_id: str
     callback_data: str | None = None
+    #: when the send was accepted (Unix time), to measure the rate a fleet achieved
+    at: float = field(default_factory=time.time)
 
     def as_outbox(self) -> dict[str, Any]:
-        return {"id": self.id, "to": self.to, "body": self.body}
+        return {"id": self.id, "to": self.to, "body": self.body, "at": self.at}
 
 
 @dataclass(slots=True)
