@@ -6,6 +6,7 @@ like ``waba-migrate sandbox``) and a human summary on stderr.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -90,6 +91,9 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
     D360-API-KEY (or Authorization: Bearer) must equal a channel's
     legacy_api_key or api_key. GET /healthz and GET /metrics (Prometheus text;
     ?format=json for JSON) report per-channel state and counters.
+
+    SIGHUP reloads the config file without dropping a request; an invalid file
+    keeps the running config and logs why.
     """
     import uvicorn
 
@@ -118,6 +122,7 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
         workers=workers,
         # The flag as given (env:NAME stays a reference); None: each worker reads [state].
         state_url=state_url,
+        reload_on_sighup=workers == 1,
     )
     for line in _env_warnings(config):
         click.echo(f"warning: {line}", err=True)
@@ -157,6 +162,18 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
         else:
             from uvicorn.supervisors import Multiprocess
 
+            class _Supervisor(Multiprocess):
+                def handle_hup(self) -> None:
+                    # Workers are replaced one by one, each new one ready before its old
+                    # one drains; an invalid file replaces none of them.
+                    try:
+                        load_config(config_path)
+                    except ConfigError as exc:
+                        logging.getLogger("shim.gateway").error(
+                            "config reload refused, still serving the previous config: %s", exc)
+                        return
+                    super().handle_hup()
+
             os.environ[CONFIG_ENV_VAR] = os.path.abspath(config_path)
             os.environ[OPTIONS_ENV_VAR] = options.to_json()
             uv_config = uvicorn.Config("shim.gateway.app:app_from_env", factory=True,
@@ -164,7 +181,7 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
             # Connections wait in the backlog until a worker accepts them.
             sock.listen(uv_config.backlog)
             ready()
-            Multiprocess(uv_config, sockets=[sock]).run()
+            _Supervisor(uv_config, sockets=[sock]).run()
     finally:
         sock.close()
 

@@ -15,10 +15,12 @@ answers an On-Prem error envelope; no traceback ever reaches a caller.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +37,10 @@ from starlette.types import Receive, Scope, Send
 from shim.client import AsyncDispatcher, Router, ShimResponse
 from shim.client.errors import refusal
 from shim.client.state import open_state
-from shim.config import Config, load_config
+from shim.config import Config, ConfigError, load_config
 from shim.gateway.limits import BodyLimits, BodyTooLarge, ClientGone, read_body
 from shim.gateway.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from shim.gateway.redaction import Redactor, configure_logging
+from shim.gateway.redaction import RedactingFilter, Redactor, configure_logging
 from shim.translate import TranslationError, error_response
 
 __all__ = ["OPTIONS_ENV_VAR", "Gateway", "GatewayOptions", "app_from_env", "create_app"]
@@ -70,6 +72,8 @@ class GatewayOptions:
     workers: int = 1
     #: Shared state store URL (``--state``); None: the config's ``[state] url``.
     state_url: str | None = None
+    #: Reload the config file on SIGHUP (``waba-migrate serve``; main thread only).
+    reload_on_sighup: bool = False
 
     def to_json(self) -> str:
         return json.dumps({
@@ -79,6 +83,7 @@ class GatewayOptions:
             "access_log": self.access_log,
             "workers": self.workers,
             "state_url": self.state_url,
+            "reload_on_sighup": self.reload_on_sighup,
         })
 
     @classmethod
@@ -90,6 +95,7 @@ class GatewayOptions:
             access_log=bool(data["access_log"]),
             workers=int(data["workers"]),
             state_url=data.get("state_url"),
+            reload_on_sighup=bool(data.get("reload_on_sighup", False)),
         )
 
 
@@ -157,6 +163,44 @@ class Gateway:
         self.metrics = Metrics(config)
         self.redactor = Redactor.from_config(config, environ)
         self.environ = environ
+        #: routers replaced by reloads; closed at shutdown (in-flight calls may still use them)
+        self._retired: list[Router] = []
+
+    def reload(self, path: str | None = None) -> bool:
+        """Swap in the config file's current content; keep the running one if it is invalid.
+
+        Atomic for callers: each request reads ``self.router`` once, so it is served
+        wholly by the old or wholly by the new config; requests in flight finish on
+        the router they started with. The connection pool, metrics and idempotency
+        state carry over.
+        """
+        source = path or self.config.source
+        try:
+            config = load_config(source)
+        except ConfigError as exc:
+            log.error("config reload refused, still serving the previous config: %s", exc)
+            return False
+        if self.options.workers > 1:
+            config = split_rate(config, self.options.workers)
+        try:
+            router = Router(config, require_key=True, environ=self.environ,
+                            state=self.router.state)
+        except Exception as exc:  # e.g. a channel the state store cannot serve
+            log.error("config reload refused, still serving the previous config: %s", exc)
+            return False
+        old = self.router
+        redactor = Redactor([*self.redactor.secrets,
+                             *Redactor.from_config(config, self.environ).secrets])
+        self.config, self.router, self.redactor = config, router, redactor
+        self.dispatcher.router = router
+        for handler in logging.getLogger().handlers:
+            for flt in handler.filters:
+                if isinstance(flt, RedactingFilter):
+                    flt.redactor = redactor
+        self._retired.append(old)
+        log.info("config reloaded from %s: channels %s", source,
+                 ", ".join(f"{n} ({c.backend.value})" for n, c in config.channels.items()))
+        return True
 
     # -- /v1/... -----------------------------------------------------------------
 
@@ -171,16 +215,17 @@ class Gateway:
         presented = _presented(headers)
         close = False
         channel: str | None = None
+        router = self.router  # one config per request, even across a reload
         try:
             # The key decides the channel before a byte of the body is read.
-            channel = self.router.resolve(headers).name
+            channel = router.resolve(headers).name
         except TranslationError as exc:
             response = _refused(exc)
         else:
             stats = self.metrics.started(channel)
             try:
                 response, close = await self._serve(
-                    scope, receive, method, target, headers, channel
+                    scope, receive, method, target, headers, channel, router
                 )
             except ClientGone:
                 # Nothing was forwarded and nobody is listening: log it (nginx's 499), send nothing.
@@ -203,6 +248,7 @@ class Gateway:
         target: str,
         headers: dict[str, str],
         channel: str,
+        router: Router,
     ) -> tuple[ShimResponse, bool]:
         limit, what = self.options.limits.for_request(method, target)
         try:
@@ -214,9 +260,9 @@ class Gateway:
             )
             return _error(413, _NOT_VALID, "$", reason), True
         try:
-            response = await self.dispatcher.dispatch(
+            response = await self.dispatcher.run(router.plan(
                 method, target, headers=headers, content=body or None, channel=channel
-            )
+            ))
         except Exception:
             log.exception("channel %s: %s %s failed inside the gateway", channel, method, target)
             response = _error(
@@ -324,7 +370,8 @@ class Gateway:
         }
 
     def close(self) -> None:
-        self.router.close()
+        for router in (*self._retired, self.router):
+            router.close()
         if self._own_state is not None:
             self._own_state.close()
 
@@ -381,9 +428,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hup = gateway.options.reload_on_sighup and hasattr(signal, "SIGHUP")
+        if hup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gateway.reload)
         try:
             yield
         finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await gateway.dispatcher.aclose()
             gateway.close()
 
