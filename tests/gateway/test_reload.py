@@ -81,7 +81,8 @@ def test_sighup_reloads_without_dropping_a_request_and_refuses_a_bad_file(
     try:
         _wait(lambda: len(statuses) >= 3, "traffic before the reload")
         assert status_with(gw.shop.key) == 200 and status_with(NEW_SHOP_KEY) == 401
-        config.write_text(config.read_text().replace("env:GW_LEGACY_SHOP", "env:GW_LEGACY_SHOP_NEW"))
+        rotated = config.read_text().replace("env:GW_LEGACY_SHOP", "env:GW_LEGACY_SHOP_NEW")
+        config.write_text(rotated)
         proc.send_signal(signal.SIGHUP)
         _wait(lambda: status_with(NEW_SHOP_KEY) == 200, "the new key to be served")
         assert status_with(gw.shop.key) == 401
