@@ -7,6 +7,10 @@ the real library. For hand wiring there are the pieces underneath:
 ``ShimAdapter`` (requests transport adapter) and ``ShimTransport`` /
 ``AsyncShimTransport`` (httpx transports).
 
+For libraries that import requests/httpx themselves (On-Prem SDKs),
+:func:`install` routes every On-Prem call of the process through the shim and
+:func:`uninstall` undoes it (see :mod:`shim.compat.process` for its limits).
+
 Configuration: ``WABA_MIGRATE_CONFIG`` names the channel config, loaded on
 first use; :func:`configure` pins one explicitly, :func:`reset` forgets it.
 aiohttp has no drop-in (it is not a dependency of this project).
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from shim.compat import httpx, requests
 from shim.compat.adapter import ShimAdapter
+from shim.compat.process import install, installed, uninstall
 from shim.compat.runtime import configure, current_router, reset
 from shim.compat.transport import AsyncShimTransport, ShimTransport
 
@@ -26,6 +31,9 @@ __all__ = [
     "configure",
     "current_router",
     "httpx",
+    "install",
+    "installed",
     "requests",
     "reset",
+    "uninstall",
 ]

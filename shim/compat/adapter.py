@@ -80,13 +80,14 @@ class ShimAdapter(BaseAdapter):
         dispatcher = self._own or runtime.shared_dispatcher()
         url = request.url or ""
         read = _read_timeout(timeout)
-        shim = dispatcher.dispatch(
-            (request.method or "GET").upper(),
-            url,
-            headers=request.headers,
-            content=_body_bytes(request.body),
-            options=RequestOptions(read_timeout=read) if read is not None else None,
-        )
+        with runtime.serving_call():
+            shim = dispatcher.dispatch(
+                (request.method or "GET").upper(),
+                url,
+                headers=request.headers,
+                content=_body_bytes(request.body),
+                options=RequestOptions(read_timeout=read) if read is not None else None,
+            )
         response = self.build_response(request, shim)
         if shim.outcome is Outcome.UNKNOWN:
             raise OutcomeUnknownReadTimeout(shim, request=request, response=response)

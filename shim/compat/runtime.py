@@ -14,8 +14,11 @@ loads the new file. :func:`configure` pins a config or router explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -25,7 +28,32 @@ from shim.client import Dispatcher, LegacyUrl, Router
 from shim.config import CONFIG_ENV_VAR, Config, ConfigError, load_config
 from shim.mapping.hosts import ONPREM_HOSTS, ONPREM_PATH_PREFIX
 
-__all__ = ["configure", "current_router", "intercept", "reset", "shared_dispatcher"]
+__all__ = [
+    "configure",
+    "current_router",
+    "intercept",
+    "reset",
+    "serving",
+    "serving_call",
+    "shared_dispatcher",
+]
+
+#: True while a drop-in is serving a call: the shim's own backend requests
+#: (to an On-Prem backend, an On-Prem URL) must not be intercepted again.
+_serving: ContextVar[bool] = ContextVar("waba_migrate_serving", default=False)
+
+
+def serving() -> bool:
+    return _serving.get()
+
+
+@contextlib.contextmanager
+def serving_call() -> Iterator[None]:
+    token = _serving.set(True)
+    try:
+        yield
+    finally:
+        _serving.reset(token)
 
 _PINNED: Final = "<configure()>"
 

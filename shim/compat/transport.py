@@ -82,13 +82,14 @@ class ShimTransport(httpx.BaseTransport):
         if not self.handles(request.url):
             return self.fallback.handle_request(request)
         dispatcher = self._own or runtime.shared_dispatcher()
-        shim = dispatcher.dispatch(
-            request.method,
-            str(request.url),
-            headers=request.headers,
-            content=request.read() or None,
-            options=_options(request),
-        )
+        with runtime.serving_call():
+            shim = dispatcher.dispatch(
+                request.method,
+                str(request.url),
+                headers=request.headers,
+                content=request.read() or None,
+                options=_options(request),
+            )
         return _response(request, shim)
 
     def close(self) -> None:
@@ -139,13 +140,15 @@ class AsyncShimTransport(httpx.AsyncBaseTransport):
         dispatcher = self._dispatcher_for(router)
         if previous is not None and previous is not dispatcher:
             await previous.aclose()
-        shim = await dispatcher.dispatch(
-            request.method,
-            str(request.url),
-            headers=request.headers,
-            content=await request.aread() or None,
-            options=_options(request),
-        )
+        content = await request.aread() or None
+        with runtime.serving_call():
+            shim = await dispatcher.dispatch(
+                request.method,
+                str(request.url),
+                headers=request.headers,
+                content=content,
+                options=_options(request),
+            )
         return _response(request, shim)
 
     async def aclose(self) -> None:
