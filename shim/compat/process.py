@@ -66,8 +66,8 @@ def _sync_transport(self: httpx.Client, url: httpx.URL) -> httpx.BaseTransport:
 
 def _async_transport(self: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBaseTransport:
     if _transport is not None and _routes(str(url)):
-        shim: AsyncShimTransport | None = self.__dict__.get(_ASYNC_ATTR)
-        if shim is None:
+        shim = self.__dict__.get(_ASYNC_ATTR)
+        if not isinstance(shim, AsyncShimTransport):
             shim = AsyncShimTransport()
             self.__dict__[_ASYNC_ATTR] = shim
         return shim
