@@ -53,15 +53,15 @@ def _routes(url: str) -> bool:
 def _get_adapter(self: requests.Session, url: str) -> BaseAdapter:
     if _adapter is not None and _routes(url):
         return _adapter
-    original: Callable[[requests.Session, str], BaseAdapter] = _originals["requests"]
-    return original(self, url)
+    chosen: BaseAdapter = _originals["requests"](self, url)
+    return chosen
 
 
 def _sync_transport(self: httpx.Client, url: httpx.URL) -> httpx.BaseTransport:
     if _transport is not None and _routes(str(url)):
         return _transport
-    original: Callable[[httpx.Client, httpx.URL], httpx.BaseTransport] = _originals["httpx"]
-    return original(self, url)
+    chosen: httpx.BaseTransport = _originals["httpx"](self, url)
+    return chosen
 
 
 def _async_transport(self: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBaseTransport:
@@ -71,9 +71,8 @@ def _async_transport(self: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBase
             shim = AsyncShimTransport()
             self.__dict__[_ASYNC_ATTR] = shim
         return shim
-    original: Callable[[httpx.AsyncClient, httpx.URL], httpx.AsyncBaseTransport]
-    original = _originals["httpx_async"]
-    return original(self, url)
+    chosen: httpx.AsyncBaseTransport = _originals["httpx_async"](self, url)
+    return chosen
 
 
 def install(
