@@ -343,7 +343,7 @@ def _convert_hsm(d: cst.Dict, rule: FieldRule, code: str) -> list[Step]:
                      "automatically", hsm, todo=_HSM_TODO)]
     quote = key_quote(hsm)
     params = value_of(hsm, "localizable_params")
-    params_code: str | None = None
+    params_code: cst.BaseExpression | str | None = None
     unsafe = False
     if params is not None:
         converted = _convert_params(params, quote)
@@ -375,7 +375,8 @@ def _convert_hsm(d: cst.Dict, rule: FieldRule, code: str) -> list[Step]:
                 h = remove_key(h, "localizable_params")
             else:
                 h = replace_element(h, "localizable_params", "components",
-                                    cst.parse_expression(params_code))
+                                    cst.parse_expression(params_code)
+                                    if isinstance(params_code, str) else params_code)
         return replace_element(t, "hsm", "template", h)
 
     fix: Fix = "unsafe" if unsafe else fix_for(code)
@@ -390,8 +391,13 @@ def type_value_template(x: cst.Dict) -> cst.Dict:
     return x
 
 
-def _convert_params(params: cst.BaseExpression, q: str) -> tuple[str, bool] | None:
-    """Body parameters for ``localizable_params`` as source, and whether it is a guess."""
+def _convert_params(params: cst.BaseExpression, q: str
+                    ) -> tuple[cst.BaseExpression | str, bool] | None:
+    """Body parameters for ``localizable_params`` (a node or source), and whether it is a guess.
+
+    A list literal keeps its own layout: each element is converted in place, so
+    a one-parameter-per-line list stays one parameter per line.
+    """
     def s(text: str) -> str:
         return f"{q}{text}{q}"
 
@@ -401,7 +407,7 @@ def _convert_params(params: cst.BaseExpression, q: str) -> tuple[str, bool] | No
     if isinstance(params, cst.List):
         if not params.elements:
             return "", False
-        items: list[str] = []
+        elements: list[cst.BaseElement] = []
         guess = False
         for el in params.elements:
             if isinstance(el, cst.StarredElement):
@@ -410,12 +416,18 @@ def _convert_params(params: cst.BaseExpression, q: str) -> tuple[str, bool] | No
                 conv = _convert_param(el.value, q)
                 if conv is None:
                     return None
-                items.append(conv)
             else:
-                items.append(f"{{{s('type')}: {s('text')}, {s('text')}: "
-                             f"{_node_code(el.value)}[{s('default')}]}}")
+                conv = (f"{{{s('type')}: {s('text')}, {s('text')}: "
+                        f"{_node_code(el.value)}[{s('default')}]}}")
                 guess = True
-        return body("[" + ", ".join(items) + "]"), guess
+            elements.append(el.with_changes(value=cst.parse_expression(conv)))
+        wrapper = cst.parse_expression(body("_"))
+        assert isinstance(wrapper, cst.List)
+        inner = wrapper.elements[0].value
+        assert isinstance(inner, cst.Dict)
+        new_list = params.with_changes(elements=elements, lpar=[], rpar=[])
+        return wrapper.with_changes(elements=[wrapper.elements[0].with_changes(
+            value=replace_value(inner, "parameters", new_list))]), guess
     if isinstance(params, cst.ListComp) and isinstance(params.elt, cst.Dict):
         conv = _convert_param(params.elt, q)
         if conv is None:
