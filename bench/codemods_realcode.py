@@ -1,7 +1,10 @@
 """Real-code evaluation of ``waba-migrate rewrite``: the mechanical checks, per file and in total.
 
 Runs the installed ``waba-migrate`` exactly as a user would, on a copy of
-CORPUS_DIR (a directory of ``.py`` files), in each of the four modes
+CORPUS_DIR (a directory of ``.py`` files; when an INDEX.tsv names a file's
+repository and path, the copy puts it back at ``<owner>__<repo>/<path>`` so
+that path-based rules such as "test files are report-only" see the real
+path), in each of the four modes
 (``--target 360dialog|meta`` x ``--strategy native|shim``):
 
 1. ``scan --format json`` (the findings, with line and fix applicability);
@@ -196,8 +199,8 @@ def _parses(data: bytes) -> bool:
     return True
 
 
-def _scan(root: Path, target: str, strategy: str, extra: list[str], jobs: int
-          ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], str]:
+def _scan(root: Path, target: str, strategy: str, extra: list[str], jobs: int,
+          names: dict[str, str]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], str]:
     proc = _run(["scan", "--format", "json", "--target", target, "--strategy", strategy,
                  "-j", str(jobs), *extra, "."], root)
     try:
@@ -207,19 +210,21 @@ def _scan(root: Path, target: str, strategy: str, extra: list[str], jobs: int
     findings: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
     for entry in doc.get("files", []):
-        name = Path(entry["path"]).name
+        name = names.get(Path(entry["path"]).as_posix().removeprefix("./"),
+                         Path(entry["path"]).name)
         findings[name] = entry.get("findings", [])
         if entry.get("error"):
             errors[name] = f"{entry['error'].get('type')}: {entry['error'].get('message')}"
     return findings, errors, ""
 
 
-def _split_diff(text: str) -> dict[str, str]:
+def _split_diff(text: str, names: dict[str, str]) -> dict[str, str]:
     out: dict[str, list[str]] = {}
     current: str | None = None
     for line in text.splitlines(keepends=True):
         if line.startswith("--- a/"):
-            current = Path(line[6:].strip()).name
+            rel = Path(line[6:].strip()).as_posix().removeprefix("./")
+            current = names.get(rel, Path(rel).name)
             out[current] = []
         if current is not None:
             out[current].append(line)
@@ -227,7 +232,7 @@ def _split_diff(text: str) -> dict[str, str]:
 
 
 def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: list[str],
-             jobs: int) -> ModeReport:
+             jobs: int, layout: dict[str, str]) -> ModeReport:
     report = ModeReport(target, strategy, {p.name: FileReport(p.name) for p in corpus})
     mode_dir = out / f"{target}-{strategy}"
     shutil.rmtree(mode_dir, ignore_errors=True)
@@ -235,13 +240,17 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
     (mode_dir / "after").mkdir()
     with tempfile.TemporaryDirectory(prefix="realcode-") as tmp:
         root = Path(tmp)
+        # each file goes back to its own path (test-file rules, package layout need it)
+        rel = {p.name: layout.get(p.name, p.name) for p in corpus}
+        names = {r: n for n, r in rel.items()}
         for p in corpus:
-            shutil.copyfile(p, root / p.name)
+            (root / rel[p.name]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, root / rel[p.name])
         before = {p.name: p.read_bytes() for p in corpus}
         rewrite = ["rewrite", "--target", target, "--strategy", strategy, "-j", str(jobs),
                    *extra, "."]
 
-        findings, scan_errors, err = _scan(root, target, strategy, extra, jobs)
+        findings, scan_errors, err = _scan(root, target, strategy, extra, jobs, names)
         if err:
             report.hard.append(err)
         for name, fr in report.files.items():
@@ -251,7 +260,7 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
         diff = _run([*rewrite[:5], "--diff", *rewrite[5:]], root)
         if diff.returncode not in (0, 2):
             report.hard.append(f"--diff exit {diff.returncode}: {diff.stderr.strip()[-300:]}")
-        diffs = _split_diff(diff.stdout)
+        diffs = _split_diff(diff.stdout, names)
         for name, text in diffs.items():
             (mode_dir / "diffs" / f"{name}.diff").write_text(text)
             if name in report.files:
@@ -265,7 +274,7 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
         write = _run([*rewrite[:5], "--write", *rewrite[5:]], root)
         if write.returncode not in (0, 2):
             report.hard.append(f"--write exit {write.returncode}: {write.stderr.strip()[-300:]}")
-        after = {name: (root / name).read_bytes() for name in before}
+        after = {name: (root / rel[name]).read_bytes() for name in before}
         for name, data in after.items():
             (mode_dir / "after" / name).write_bytes(data)
 
@@ -275,8 +284,8 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
         write2 = _run([*rewrite[:5], "--write", *rewrite[5:]], root)
         if write2.returncode not in (0, 2):
             report.hard.append(f"second --write exit {write2.returncode}")
-        again = {name: (root / name).read_bytes() for name in before}
-        rescan, _, err = _scan(root, target, strategy, extra, jobs)
+        again = {name: (root / rel[name]).read_bytes() for name in before}
+        rescan, _, err = _scan(root, target, strategy, extra, jobs, names)
         if err:
             report.hard.append("rescan: " + err)
 
@@ -331,15 +340,18 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
         fr.outside = _outside_changes(old, new, old_spans, [int(f["line"]) for f in fr.findings])
 
 
-def _load_index(path: Path | None) -> dict[str, str]:
+def _load_index(path: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(file -> category, file -> repository/path) from an INDEX.tsv, if there is one."""
     if path is None or not path.is_file():
-        return {}
+        return {}, {}
     cats: dict[str, str] = {}
+    layout: dict[str, str] = {}
     for line in path.read_text().splitlines()[1:]:
         cols = line.split("\t")
         if len(cols) >= 5:
             cats[cols[0]] = cols[4]
-    return cats
+            layout[cols[0]] = f"{cols[1].replace('/', '__')}/{cols[2]}"
+    return cats, layout
 
 
 def _print_mode(rep: ModeReport, cats: dict[str, str]) -> None:
@@ -402,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", action="append", default=None, metavar="TARGET/STRATEGY",
                         help="only this mode (repeatable), e.g. meta/shim")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--flat", action="store_true",
+                        help="run on the flat file names, not on each file's repository/path "
+                        "from the index")
     parser.add_argument("--tool-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for scan and rewrite (repeatable)")
     parser.add_argument("--quick", action="store_true",
@@ -429,9 +444,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or Path(tempfile.mkdtemp(prefix="realcode-out-"))
     out.mkdir(parents=True, exist_ok=True)
-    cats = _load_index(args.index or args.corpus.parent / "INDEX.tsv")
+    cats, layout = _load_index(args.index or args.corpus.parent / "INDEX.tsv")
+    if args.flat:
+        layout = {}
 
-    reports = [run_mode(corpus, t, s, out, args.tool_arg, args.jobs) for t, s in modes]
+    reports = [run_mode(corpus, t, s, out, args.tool_arg, args.jobs, layout) for t, s in modes]
     totals = [_totals(r, cats) for r in reports]
     for rep in reports:
         _print_mode(rep, cats)
