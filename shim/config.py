@@ -57,6 +57,7 @@ from shim.mapping.limits import DEFAULT_MPS, MAX_MPS
 __all__ = [
     "CONFIG_ENV_VAR",
     "MAX_MPS",
+    "ROUTING_KEYS",
     "SECRET_KEYS",
     "ChannelConfig",
     "Config",
@@ -84,6 +85,9 @@ SECRET_KEYS: Final = (
     "verify_token",
     "webhook_secret",
 )
+
+#: Keys whose value a caller presents to select its channel (D360-API-KEY / Bearer).
+ROUTING_KEYS: Final = ("legacy_api_key", "api_key")
 
 ENV_PREFIX: Final = "env:"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -157,22 +161,27 @@ def _parse_env_refs(value: object) -> tuple[EnvRef, ...]:
     return (_parse_env_ref(value),)
 
 
-def _parse_header_value(value: object) -> str | EnvRef:
-    if isinstance(value, EnvRef):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("header values must be strings")
-    return _parse_env_ref(value) if value.startswith(ENV_PREFIX) else value
-
-
 SecretRef = Annotated[EnvRef, BeforeValidator(_parse_env_ref)]
 SecretRefs = Annotated[tuple[EnvRef, ...], BeforeValidator(_parse_env_refs)]
-HeaderValue = Annotated[str | EnvRef, BeforeValidator(_parse_header_value)]
+#: Forwarded headers usually carry the app's credentials: same rule as secrets.
+HeaderValue = SecretRef
 
 
 def _check_http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        credentials = "@" in parts.netloc
+        hostname = parts.hostname
+    except ValueError:
+        raise ValueError("must be an http(s) URL with a host (this one cannot be parsed)") from None
+    if credentials:
+        # Never echo the URL: the part before "@" is a password.
+        raise ValueError(
+            "credentials in the URL (user:password@host) are refused; they would be "
+            "printed and not sent. Put them in an env: reference (e.g. forward_headers "
+            '"Authorization" = "env:NAME") and remove them from the URL'
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ValueError("must be an http(s) URL with a host, e.g. https://waba-v2.360dialog.io")
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query or fragment")
@@ -245,6 +254,7 @@ class ChannelConfig(_Strict):
     verify_token: SecretRef | None = None
     forward_url: str | None = None
     forward_headers: dict[str, HeaderValue] = Field(default_factory=dict)
+    """Headers added to every delivery; values are ``env:NAME`` references only."""
     webhook_secret_header: str | None = None
     webhook_secret: SecretRef | None = None
 
@@ -285,7 +295,7 @@ class ChannelConfig(_Strict):
 
     @field_validator("forward_headers")
     @classmethod
-    def _header_names(cls, value: dict[str, str | EnvRef]) -> dict[str, str | EnvRef]:
+    def _header_names(cls, value: dict[str, EnvRef]) -> dict[str, EnvRef]:
         for name in value:
             if not _HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a valid HTTP header name")
@@ -354,8 +364,7 @@ class ChannelConfig(_Strict):
                 for i, ref in enumerate(value):
                     refs[f"{key}[{i}]" if len(value) > 1 else key] = ref
         for header, hv in self.forward_headers.items():
-            if isinstance(hv, EnvRef):
-                refs[f"forward_headers.{header}"] = hv
+            refs[f"forward_headers.{header}"] = hv
         return refs
 
     def secret(self, key: str, environ: Mapping[str, str] | None = None) -> str:
@@ -385,13 +394,10 @@ class ChannelConfig(_Strict):
         """``forward_headers`` with env references resolved; unset ones raise."""
         out: dict[str, str] = {}
         for header, hv in self.forward_headers.items():
-            if isinstance(hv, EnvRef):
-                value = hv.resolve(environ)
-                if value is None:
-                    raise MissingSecretError(self.name, f"forward_headers.{header}", hv.var)
-                out[header] = value
-            else:
-                out[header] = hv
+            value = hv.resolve(environ)
+            if value is None:
+                raise MissingSecretError(self.name, f"forward_headers.{header}", hv.var)
+            out[header] = value
         return out
 
 
@@ -461,6 +467,24 @@ class Config(_Strict):
         if not value:
             raise ValueError("at least one [channels.NAME] table is needed")
         return value
+
+    @model_validator(mode="after")
+    def _unambiguous_keys(self) -> Config:
+        # A caller's key picks its channel: one variable for two channels would
+        # route every call of one of them to the other.
+        owner: dict[str, str] = {}
+        for name, ch in self.channels.items():
+            for key in ROUTING_KEYS:
+                ref = getattr(ch, key, None)
+                if not isinstance(ref, EnvRef):
+                    continue
+                first = owner.setdefault(ref.var, f"{name}.{key}")
+                if first.partition(".")[0] != name:
+                    raise ValueError(
+                        f"channels.{name}.{key} and channels.{first} both use env:{ref.var}; "
+                        "a routing key must select exactly one channel"
+                    )
+        return self
 
     def channel(self, name: str | None = None) -> ChannelConfig:
         """The named channel, or the only one when ``name`` is None."""

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from shim.client.pacing import PAIR_BURST, PAIR_INTERVAL_S
-from shim.config import CONFIG_ENV_VAR, ChannelConfig, ConfigError, EnvRef, load_config
+from shim.config import CONFIG_ENV_VAR, ChannelConfig, ConfigError, load_config
 from shim.mapping.hosts import Target
 
 #: Secrets a backend cannot work without (others are optional features).
@@ -51,8 +51,7 @@ def _describe(ch: ChannelConfig) -> dict[str, Any]:
     if ch.forward_url:
         out["forward_url"] = ch.forward_url
         out["forward_headers"] = {
-            name: (str(v) if isinstance(v, EnvRef) else "<literal>")
-            for name, v in ch.forward_headers.items()
+            name: str(v) for name, v in ch.forward_headers.items()
         }
     if ch.webhook_secret_header:
         out["webhook_secret_header"] = ch.webhook_secret_header

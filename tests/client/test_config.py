@@ -31,7 +31,7 @@ legacy_api_key = "env:SHOP_OLD_KEY"
 base_url = "http://127.0.0.1:9001/"
 mps = 200
 forward_url = "http://127.0.0.1:8000/hook"
-forward_headers = { "X-Token" = "env:FWD_TOKEN", "X-Tenant" = "shop" }
+forward_headers = { "X-Token" = "env:FWD_TOKEN", "X-Tenant" = "env:FWD_TENANT" }
 webhook_secret_header = "X-Shared"
 webhook_secret = "env:SHOP_HOOK_SECRET"
 
@@ -91,6 +91,7 @@ def test_secrets_resolve_lazily_from_the_environment(
     assert "SHOP_D360_KEY" in str(missing.value) and "channels.shop.api_key" in str(missing.value)
     monkeypatch.setenv("SHOP_D360_KEY", "k-123")
     monkeypatch.setenv("FWD_TOKEN", "tok")
+    monkeypatch.setenv("FWD_TENANT", "shop")
     monkeypatch.setenv("APP_SECRET_OLD", "old")
     assert shop.secret("api_key") == "k-123"
     assert shop.optional_secret("legacy_api_key") is None
@@ -276,3 +277,74 @@ def test_a_literal_is_refused_inside_a_list_of_app_secrets() -> None:
                                          "app_secret": ["env:T_E", "pasted-old-secret"]}}})
     assert "pasted-old-secret" not in str(exc.value)
     assert any(k.startswith("channels.x.app_secret") for k, _ in exc.value.problems)
+
+
+def test_forward_headers_take_env_references_only(tmp_path: Path) -> None:
+    text = FULL.replace('"X-Tenant" = "env:FWD_TENANT"', '"X-Tenant" = "Bearer s3cr3t-literal"')
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    found = problems(exc)
+    assert "literal secrets are refused" in found["channels.shop.forward_headers.X-Tenant"]
+    assert "s3cr3t-literal" not in str(exc.value)
+
+
+@pytest.mark.parametrize("key", ["forward_url", "base_url", "legacy_base_url"])
+def test_credentials_in_any_url_are_refused_naming_the_key_not_the_value(
+    tmp_path: Path, key: str
+) -> None:
+    url = "https://alice:pa55word-SECRET@hooks.example.com/wa"
+    text = FULL.replace('mps = 200', f'mps = 200\n{key} = "{url}"', 1)
+    text = text.replace('forward_url = "http://127.0.0.1:8000/hook"\n', "") \
+        if key == "forward_url" else text
+    text = text.replace('base_url = "http://127.0.0.1:9001/"\n', "") if key == "base_url" \
+        else text
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    found = problems(exc)
+    assert "credentials in the URL" in found[f"channels.shop.{key}"]
+    assert "pa55word" not in str(exc.value) and "alice" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("legacy_api_key", "legacy_api_key"), ("api_key", "legacy_api_key"), ("api_key", "api_key")],
+)
+def test_two_channels_sharing_a_routing_key_is_an_error(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    text = f"""
+[channels.a]
+phone_number = "+4915112345678"
+backend = "360dialog"
+api_key = "env:A_KEY"
+{first} = "env:SHARED"
+
+[channels.b]
+phone_number = "+4915112345679"
+backend = "360dialog"
+api_key = "env:B_KEY"
+{second} = "env:SHARED"
+""".replace('api_key = "env:A_KEY"\napi_key', "api_key").replace(
+        'api_key = "env:B_KEY"\napi_key', "api_key")
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text))
+    assert f"channels.b.{second}" in str(exc.value) and f"channels.a.{first}" in str(exc.value)
+    assert "env:SHARED" in str(exc.value)
+
+
+def test_two_variables_holding_the_same_key_are_refused_at_call_time() -> None:
+    from shim.client import Dispatcher, Router
+    from shim.config import parse_config
+
+    table = {"phone_number": "+4915112345678", "backend": "360dialog",
+             "base_url": "http://127.0.0.1:9"}
+    cfg = parse_config({"channels": {
+        "a": {**table, "api_key": "env:A_KEY", "legacy_api_key": "env:A_OLD"},
+        "b": {**table, "api_key": "env:B_KEY", "legacy_api_key": "env:B_OLD"},
+    }})
+    environ = {"A_KEY": "ka", "B_KEY": "kb", "A_OLD": "same-old", "B_OLD": "same-old"}
+    with Dispatcher(Router(cfg, require_key=True, environ=environ)) as d:
+        response = d.dispatch("GET", "/v1/health", headers={"D360-API-KEY": "same-old"})
+    assert response.status_code == 401
+    details = response.json()["errors"][0]["details"]
+    assert "several channels (a, b)" in details and "same-old" not in details

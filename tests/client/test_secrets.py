@@ -11,7 +11,7 @@ from shim import Client
 from shim.client import Dispatcher, OutcomeUnknown, Router
 from shim.config import MissingSecretError, parse_config
 from shim.sandbox import RunningSandbox
-from tests.client.conftest import LEGACY_KEY, SECRETS, channel_table, config_for
+from tests.client.conftest import D360_KEY, LEGACY_KEY, SECRETS, channel_table, config_for
 
 TO = "4915112345678"
 
@@ -30,6 +30,7 @@ def test_no_secret_in_logs_errors_or_responses(
 ) -> None:
     sb360.reset()
     sbmeta.reset()
+    monkeypatch.setenv("T_DEAD_KEY", D360_KEY + "-dead")
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
     with socket.socket() as s:
@@ -41,7 +42,10 @@ def test_no_secret_in_logs_errors_or_responses(
                 "d": channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY"),
                 "m": channel_table(sbmeta),
                 "dead": channel_table(
-                    sb360, base_url=dead, retry={"max_attempts": 2, "backoff_base": 0.01}
+                    sb360,
+                    base_url=dead,
+                    api_key="env:T_DEAD_KEY",
+                    retry={"max_attempts": 2, "backoff_base": 0.01},
                 ),
             }
         }

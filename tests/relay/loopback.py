@@ -283,10 +283,12 @@ class RelayProcess:
 
 ENV = {
     "D360_KEY": "d360-key",
+    "D360_KEY_2": "d360-key-2",
     "APP_SECRET": "new-app-secret",
     "APP_SECRET_OLD": "old-app-secret",
     "VERIFY": "verify-me",
     "LEGACY_AUTH": "Bearer legacy-token",
+    "LEGACY_FLAG": "yes",
     "HEADER_SECRET": "shared-360-secret",
 }
 SECRET = ENV["APP_SECRET"]
@@ -301,7 +303,7 @@ def channel_table(forward_url: str, **overrides: Any) -> dict[str, Any]:
         "app_secret": ["env:APP_SECRET_OLD", "env:APP_SECRET"],
         "verify_token": "env:VERIFY",
         "forward_url": forward_url,
-        "forward_headers": {"X-Legacy": "yes", "Authorization": "env:LEGACY_AUTH"},
+        "forward_headers": {"X-Legacy": "env:LEGACY_FLAG", "Authorization": "env:LEGACY_AUTH"},
     }
     table.update(overrides)
     return {k: v for k, v in table.items() if v is not None}
