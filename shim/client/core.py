@@ -77,6 +77,7 @@ import json as jsonlib
 import logging
 import os
 import random
+import re
 import socket
 import time
 from collections.abc import Mapping
@@ -103,7 +104,8 @@ from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
 from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, StateStore, open_state
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
-from shim.config import ChannelConfig, Config, MissingSecretError, RetryPolicy
+from shim.config import ROUTING_KEYS, ChannelConfig, Config, MissingSecretError, RetryPolicy
+from shim.json_input import JSONInputError, check_depth, find_surrogate, read_json
 from shim.mapping.endpoints import Body, match_endpoint, match_unsupported
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
@@ -148,6 +150,7 @@ _SERVICE_NOT_READY: Final = 1011
 _GENERIC: Final = 1000
 _NOT_FOUND: Final = 1006
 _INTERNAL: Final = 1014
+_NOT_VALID: Final = 1009
 
 #: Endpoints whose Cloud answer is a media object to fetch in a second step.
 _TWO_STEP: Final = frozenset({"download_media"})
@@ -296,16 +299,27 @@ class Router:
         """The channel whose ``legacy_api_key``/``api_key`` equals ``presented``.
 
         Every configured key is compared (constant time, no early exit), so the
-        timing does not tell which channel or key matched.
+        timing does not tell which channel or key matched. A key held by two
+        channels is refused (401), never guessed.
         """
         given = presented.encode()
-        found: ChannelConfig | None = None
+        found: list[ChannelConfig] = []
         for ch in self.config.channels.values():
-            for key in ("legacy_api_key", "api_key"):
+            for key in ROUTING_KEYS:
                 value = ch.optional_secret(key, self.environ)
                 if value is not None and hmac.compare_digest(given, value.encode()):
-                    found = found or ch
-        return found
+                    found.append(ch)
+        owners = list(dict.fromkeys(ch.name for ch in found))
+        if len(owners) > 1:
+            # Two channels' variables hold the same key: guessing would send as the wrong number.
+            raise refusal(
+                401,
+                _ACCESS_DENIED,
+                "D360-API-KEY",
+                f"the key belongs to several channels ({', '.join(owners)}); give each "
+                "channel its own legacy_api_key/api_key",
+            )
+        return found[0] if found else None
 
     def channel_for_call(self, channel: str | None) -> ChannelConfig:
         """The channel a Python caller means (``channel`` or the default/only one).
@@ -384,10 +398,13 @@ class Router:
     def match_url(self, url: str | httpx.URL) -> LegacyUrl | None:
         """Is ``url`` an On-Prem API URL this router serves? Then its path and channel hint."""
         parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        hostname = parts.hostname
+        if parts.scheme not in ("http", "https") or not hostname:
             return None
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         query = f"?{parts.query}" if parts.query else ""
+        if "//" in parts.path:  # On-Prem's server collapsed repeated slashes; so do we
+            parts = parts._replace(path=re.sub("/{2,}", "/", parts.path))
         candidates: list[tuple[str, str | None]] = []
         hosts_channels = {c for o, _, c in self._legacy_prefixes if o == origin}
         for pref_origin, prefix, name in self._legacy_prefixes:
@@ -398,7 +415,7 @@ class Router:
                 candidates.append(
                     (parts.path[len(prefix) :], name if len(hosts_channels) == 1 else None)
                 )
-        if parts.hostname.lower() in ONPREM_HOSTS:
+        if hostname.lower() in ONPREM_HOSTS:
             candidates.append((parts.path, None))
         for path, name in candidates:
             if path == ONPREM_PATH_PREFIX or path.startswith(ONPREM_PATH_PREFIX + "/"):
@@ -472,6 +489,8 @@ class Router:
         raw_upload = match is not None and match.endpoint.onprem_body is Body.RAW
         if json_body is not UNSET:
             body = json_body
+            if isinstance(body, dict | list):
+                _check_nesting(body)
         elif raw_upload or not content:
             body = None
         else:
@@ -1095,9 +1114,11 @@ def _presented_key(headers: Mapping[str, str] | httpx.Headers | None) -> str | N
 
 def _decode_json(content: bytes) -> Any:
     try:
-        return jsonlib.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TranslationError("$", f"the request body is not valid JSON ({exc})") from None
+        return read_json(content, surrogates=False)
+    except JSONInputError as exc:
+        raise refusal(
+            exc.status, _NOT_VALID, "$", f"the request body is not valid JSON ({exc})"
+        ) from None
 
 
 def _decode_response(result: httpx.Response) -> Any:
@@ -1185,8 +1206,22 @@ def _headers(auth: tuple[tuple[str, str], ...], content_type: str | None) -> htt
     return headers
 
 
+def _check_nesting(body: Any) -> None:
+    try:
+        check_depth(body)
+    except JSONInputError as exc:
+        raise refusal(exc.status, _NOT_VALID, exc.where, exc.reason) from None
+
+
 def _dumps(body: Any) -> bytes:
-    return jsonlib.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return jsonlib.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate cannot travel as UTF-8; say where it is instead of crashing.
+        raise TranslationError(
+            find_surrogate(body) or "$",
+            "the string holds a lone surrogate (\\ud800-\\udfff), not valid Unicode",
+        ) from None
 
 
 def _first_id(response: ShimResponse, key: str) -> str | None:

@@ -444,6 +444,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/{path:path}", _OnPremEndpoint(gateway)),
+            # "//v1/..." (repeated slashes): On-Prem's server collapsed them; the router does.
+            Route("//{path:path}", _OnPremEndpoint(gateway)),
         ],
         exception_handlers={HTTPException: http_error, Exception: crashed},
         lifespan=lifespan,

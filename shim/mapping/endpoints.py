@@ -272,6 +272,45 @@ UNSUPPORTED: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class PathParam:
+    """What a value taken from an On-Prem path may look like before it reaches a backend.
+
+    Every value that lands in a backend path is checked against the shape of
+    the backend it goes to and percent-encoded when the path is built, so a
+    value can never add a segment, a query or a fragment to the mapped route.
+    """
+
+    name: str
+    cloud: re.Pattern[str]
+    onprem: re.Pattern[str]
+    shape: str
+
+    def pattern(self, target: Target) -> re.Pattern[str]:
+        return self.onprem if target is Target.ONPREM else self.cloud
+
+
+_P = PathParam
+#: Shapes of the path parameters of :data:`ENDPOINTS`, by placeholder name.
+PATH_PARAMS: Final[Mapping[str, PathParam]] = MappingProxyType({
+    "media_id": _P(
+        "media_id", re.compile(r"[0-9]{1,64}"), re.compile(r"[A-Za-z0-9_-]{1,128}"),
+        "Cloud media ids are digits; On-Premise media ids are UUIDs",
+    ),
+    # Cloud ids are "wamid." + standard base64, which may hold "+", "/" and "=";
+    # they are percent-encoded, never refused, for those characters.
+    "message_id": _P(
+        "message_id", re.compile(r"[A-Za-z0-9._~:+/=-]{1,512}"),
+        re.compile(r"[A-Za-z0-9._~:+/=-]{1,512}"),
+        'message ids are "wamid." plus base64 (letters, digits and . _ - ~ : + / =)',
+    ),
+    "name": _P(
+        "name", re.compile(r"[A-Za-z0-9_-]{1,512}"), re.compile(r"[A-Za-z0-9_-]{1,512}"),
+        "template names are letters, digits, _ and -",
+    ),
+})
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointMatch:
     endpoint: Endpoint
     params: Mapping[str, str]
@@ -292,8 +331,13 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "/?")
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
 def _clean(path: str) -> str:
-    return path.split("?", 1)[0]
+    """The path without its query, repeated slashes collapsed (On-Prem's server did)."""
+    path = path.split("?", 1)[0]
+    return _SLASHES.sub("/", path) if "//" in path else path
 
 
 def match_endpoint(method: str, path: str) -> EndpointMatch | None:

@@ -11,7 +11,6 @@ worker; a webhook-shaped body it cannot translate becomes a dead letter.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from shim.json_input import JSONInputError, read_json
 from shim.mapping.hosts import MAX_WEBHOOK_BYTES
 from shim.relay.channels import RelayChannel
 from shim.relay.store import Store
@@ -121,11 +121,9 @@ def _check(body: bytes) -> str | None:
     a 4xx only makes Meta retry the same bytes for days.
     """
     try:
-        value = json.loads(body)
-    except UnicodeDecodeError:
-        return "body is not UTF-8 JSON"
-    except json.JSONDecodeError as exc:
-        return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        value = read_json(body)
+    except JSONInputError as exc:
+        return f"not a webhook body: {exc}"
     if not isinstance(value, dict):
         return f"not a webhook body: $: expected a JSON object, got {type(value).__name__}"
     if "entry" in value:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shim.mapping.errors import cloud_to_onprem_code
 from shim.mapping.hosts import Target
 from shim.sandbox.auth import AuthMiddleware
+from shim.sandbox.bodies import BodyCap
 from shim.sandbox.cloud_routes import d360_routes, meta_routes
 from shim.sandbox.control_routes import control_routes
 from shim.sandbox.core import SandboxCore
@@ -128,7 +129,7 @@ class SandboxApp:
         starlette.router.redirect_slashes = False
         inner: ASGIApp = AuthMiddleware(_StripTrailingSlash(starlette), settings)
         self._app: ASGIApp = FaultMiddleware(
-            inner, self.core.state.faults, _fault_renderer(settings)
+            BodyCap(inner), self.core.state.faults, _fault_renderer(settings)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

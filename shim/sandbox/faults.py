@@ -27,6 +27,11 @@ __all__ = [
 ]
 
 FAULT_STATUSES = (429, 500, 503)
+#: Ceilings for a fault's fields: the control routes need no credentials, so a
+#: single call must not be able to park the sandbox for days.
+MAX_FAULT_COUNT = 100_000
+MAX_FAULT_DELAY_MS = 600_000
+MAX_QUEUED_FAULTS = 1_000
 CONTROL_PREFIX = "/_sandbox/"
 
 log = logging.getLogger(__name__)
@@ -62,7 +67,9 @@ class Fault:
         return data
 
 
-def _int_field(data: Mapping[str, Any], name: str, default: int | None, minimum: int) -> int | None:
+def _int_field(
+    data: Mapping[str, Any], name: str, default: int | None, minimum: int, maximum: int
+) -> int | None:
     value = data.get(name, default)
     if value is None:
         return None
@@ -70,6 +77,8 @@ def _int_field(data: Mapping[str, Any], name: str, default: int | None, minimum:
         raise ValueError(f"{name}: must be an integer")
     if value < minimum:
         raise ValueError(f"{name}: must be >= {minimum}")
+    if value > maximum:
+        raise ValueError(f"{name}: must be <= {maximum}")
     return value
 
 
@@ -81,11 +90,11 @@ def parse_fault(data: Any) -> Fault:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{unknown[0]}: unknown field (allowed: {', '.join(sorted(known))})")
-    count = _int_field(data, "count", 1, 1)
-    status = _int_field(data, "status", None, 100)
+    count = _int_field(data, "count", 1, 1, MAX_FAULT_COUNT)
+    status = _int_field(data, "status", None, 100, 599)
     if status is not None and status not in FAULT_STATUSES:
         raise ValueError(f"status: must be one of {', '.join(map(str, FAULT_STATUSES))}")
-    delay_ms = _int_field(data, "delay_ms", 0, 0)
+    delay_ms = _int_field(data, "delay_ms", 0, 0, MAX_FAULT_DELAY_MS)
     drop = data.get("drop_after_accept", False)
     if not isinstance(drop, bool):
         raise ValueError("drop_after_accept: must be true or false")
@@ -94,11 +103,11 @@ def parse_fault(data: Any) -> Fault:
     if status is None and not drop and not delay_ms:
         raise ValueError("body: give status, delay_ms or drop_after_accept")
     path = data.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ValueError("path: must be a string")
+    if path is not None and (not isinstance(path, str) or len(path) > 2048):
+        raise ValueError("path: must be a string of at most 2048 characters")
     method = data.get("method")
-    if method is not None and not isinstance(method, str):
-        raise ValueError("method: must be a string")
+    if method is not None and (not isinstance(method, str) or len(method) > 16):
+        raise ValueError("method: must be an HTTP method name")
     assert count is not None and delay_ms is not None
     return Fault(
         count=count,
@@ -117,6 +126,11 @@ class FaultQueue:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
+        if len(self._faults) >= MAX_QUEUED_FAULTS:
+            raise ValueError(
+                f"body: {MAX_QUEUED_FAULTS} faults are already queued; "
+                "DELETE /_sandbox/faults first"
+            )
         self._faults.append(fault)
 
     def clear(self) -> None:

@@ -33,6 +33,7 @@ from shim.translate._util import (
 )
 from shim.translate.error import META_INFO
 from shim.translate.local import answer_locally
+from shim.translate.paths import build_path, check_decoded, checked_params, clean_path
 from shim.translate.types import (
     JSON,
     CloudRequest,
@@ -74,6 +75,8 @@ def translate_request(
     """Translate one On-Prem call; local endpoints come back already answered."""
     if not isinstance(target, Target):
         target = _TARGETS.get(target) or Target(target)
+    if path != "/v1/messages":  # the hot path holds nothing to clean
+        path = clean_path(path)
     path_only, _, raw_query = path.partition("?")
     match = match_endpoint(method, path_only)
     if match is None:
@@ -81,18 +84,22 @@ def translate_request(
         if unsupported is not None and target is not Target.ONPREM:
             raise UnsupportedEndpointError(path_only, unsupported)
         if target is Target.ONPREM and path_only.startswith("/v1/"):
+            check_decoded(path_only)
             return CloudRequest("passthrough", method.upper(), path, body=body)
         raise UnknownEndpointError(path_only, f"{method.upper()} {path_only} is not an "
                                    "On-Premise API v1 endpoint")
     endpoint = match.endpoint
+    params = checked_params(match, target) if match.params else match.params
     if target is Target.ONPREM:
-        return CloudRequest(endpoint.name, endpoint.method, path, body=body,
-                            body_kind=endpoint.onprem_body)
+        onprem_path = build_path(endpoint.onprem_path, params)
+        return CloudRequest(endpoint.name, endpoint.method,
+                            f"{onprem_path}?{raw_query}" if raw_query else onprem_path,
+                            body=body, body_kind=endpoint.onprem_body)
     if endpoint.kind is Kind.LOCAL:
         return answer_locally(endpoint.name, body, phone_number=phone_number)
     route = endpoint.route(target)
     assert route is not None  # every TRANSLATE row has both Cloud routes
-    filled: Mapping[str, str] = match.params
+    filled: Mapping[str, str] = params
     needs = _placeholders(route)
     if needs:
         filled = dict(filled)
@@ -105,7 +112,7 @@ def translate_request(
     query = {k: fill(v, filled) for k, v in route.query.items()} if route.query else {}
     if raw_query:
         query.update(_passthrough_query(endpoint.name, raw_query))
-    request = CloudRequest(endpoint.name, route.method, fill(route.path, filled), query,
+    request = CloudRequest(endpoint.name, route.method, build_path(route.path, filled), query,
                            None, route.body, None, [])
     if endpoint.name == "send_message":  # the hot path: no per-call helper objects
         request.body = translate_send_body(body, request.warnings)
@@ -278,7 +285,11 @@ def _media(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
     kind = out["type"]
     if kind == "interactive":
         header = out["interactive"].get("header")
-        htype = header.get("type") if isinstance(header, dict) else None
+        if header is None:
+            return
+        header = expect_object(header, "$.interactive.header")
+        htype = expect_str(require(header, "type", "$.interactive.header"),
+                           "$.interactive.header.type")
         if htype in fields.MEDIA_TYPES and isinstance(header.get(htype), dict):
             cleaned = _clean_media(header[htype], f"$.interactive.header.{htype}", warnings)
             out["interactive"] = {**out["interactive"], "header": {**header, htype: cleaned}}
@@ -404,7 +415,7 @@ def _template_param(param: object, path: str, rule: FieldRule,
         if extra:
             _warn(warnings, rule, f"{path}.date_time")
             return {**p, "date_time": {"fallback_value": dt.get("fallback_value", "")}}
-    elif kind in fields.MEDIA_TYPES and isinstance(p.get(kind), dict):
+    elif isinstance(kind, str) and kind in fields.MEDIA_TYPES and isinstance(p.get(kind), dict):
         return {**p, kind: _clean_media(p[kind], f"{path}.{kind}", warnings)}
     return p
 

@@ -83,8 +83,10 @@ def _health(status: int, body: JSON, target: Target) -> OnPremResponse:
     gateway = fields.HEALTH_STATUS.get(str(can_send), fields.HEALTH_UNKNOWN)
     warnings = []
     if can_send == "LIMITED":
-        reasons = [info for e in health.get("entities", []) if isinstance(e, dict)
-                   for info in e.get("additional_info", [])]
+        entities = health.get("entities")
+        reasons = [info for e in (entities if isinstance(entities, list) else [])
+                   if isinstance(e, dict) and isinstance(e.get("additional_info"), list)
+                   for info in e["additional_info"] if isinstance(info, str)]
         warnings.append(TranslationWarning(
             fields.W_HEALTH_LIMITED, "$.health_status.can_send_message",
             "LIMITED on Cloud, reported as connected" + (f": {reasons[0]}" if reasons else "")))

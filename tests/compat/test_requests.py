@@ -332,3 +332,17 @@ def test_the_callers_read_timeout_applies_and_hooks_run(route: Caller) -> None:
         time.sleep(0.05)  # the slow send still lands after the delay
     late = route.outbox()
     assert len(late) == 2 and late[1]["body"]["biz_opaque_callback_data"] == key
+
+
+def test_double_slash_media_path_and_traversal_through_the_drop_in(route: Caller) -> None:
+    up = requests.post(
+        route.base + "/v1/media", data=PNG, headers={**route.auth, "Content-Type": "image/png"}
+    )
+    media_id = up.json()["media"][0]["id"]
+    # A real On-Prem helper library builds "/v1/media//{id}"; On-Prem's server allowed it.
+    down = requests.get(f"{route.base}/v1/media//{media_id}", headers=route.auth)
+    assert down.status_code == 200 and down.content == PNG
+    trick = quote(f"../{route.sandbox.waba_id}/message_templates?name=x", safe="")
+    refused = requests.delete(f"{route.base}/v1/media/{trick}", headers=route.auth)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["details"].startswith("media_id:")

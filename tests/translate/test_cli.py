@@ -148,3 +148,36 @@ def test_console_script_version() -> None:
         [sys.executable, "-m", "shim.cli", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "waba-migrate" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b'{"path": "/v1/messages", "body": {"to": "1", "text": {"body": "\xff"}}}', "UTF-8"),
+        (b'{"path": "/v1/messages", "body": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+         "nested deeper"),
+        (b'{"path": "/v1/messages", "body": {"to": "1", "text": {"body": "\\udc80"}}}',
+         "$.body.text.body: the string holds a lone surrogate"),
+        (b'{"path": "/v1/messages", "body": {"to": "1", "type": "interactive", '
+         b'"interactive": {"type": "button", "header": {"type": ["image"]}}}}', "$.interactive"),
+        (b'{"path": ["/v1/messages"]}', "$.path"),
+        (b"", "malformed JSON"),
+    ],
+)
+def test_bad_input_is_an_error_line_and_exit_1_never_a_traceback(
+    tmp_path: Path, raw: bytes, fragment: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(raw)
+    for args in (("request", str(bad)), ("request", "--jsonl", str(bad))):
+        proc = subprocess.run(
+            [sys.executable, "-m", "shim.cli", "translate", *args],
+            capture_output=True, text=True, check=False,
+        )
+        if not raw and "--jsonl" in args:  # an empty JSONL file holds no documents
+            assert proc.returncode == 0
+            continue
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.startswith("error: "), proc.stderr
+        assert fragment in proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout
