@@ -223,16 +223,18 @@ def test_completed_outcomes_expire_after_the_configured_time(
 
 
 def test_media_uploaded_through_one_instance_is_accepted_by_another_on_its_channel_only(
-    sb_hooks: RunningSandbox, state_url: str
+    sb_hooks: RunningSandbox, state_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if state_url == "memory":
         pytest.skip("memory state is per process by design")
     sb_hooks.reset()
     from shim.config import parse_config
-    from tests.client.conftest import channel_table
+    from tests.client.conftest import D360_KEY, channel_table
 
+    # One sandbox plays both numbers: the same key value, each channel its own variable.
+    monkeypatch.setenv("T_D360_KEY_B", D360_KEY)
     cfg = parse_config({"channels": {"a": channel_table(sb_hooks),
-                                     "b": channel_table(sb_hooks)}})
+                                     "b": channel_table(sb_hooks, api_key="env:T_D360_KEY_B")}})
     one, two = open_state(state_url), open_state(state_url)
     try:
         with Client(cfg, state=one) as uploader, Client(cfg, state=two) as other:
