@@ -96,7 +96,8 @@ class DeadLetter:
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one worker round trip did: ``expanded`` events split, deliveries ``claimed``,
-    and when the next pending head or lease comes due (None: nothing active)."""
+    and when the next pending head or lease comes due (None: nothing active, or not
+    looked up because the claim was full and more may be due at once)."""
 
     expanded: int
     claimed: list[Delivery]

@@ -19,10 +19,14 @@ their leases; two live instances must therefore never share a name.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Sequence
+
 import psycopg
 
-from shim.relay.store import Delivery
+from shim.relay.store import Delivery, Outcome
 from shim.relay.store_sql import (
+    ACTIVE,
     BACKFILL_HEADS,
     DELIVERY_COLUMNS,
     HEAD_INDEXES,
@@ -86,9 +90,9 @@ class PostgresStore(SQLStore):
     def __init__(self, dsn: str, *, instance: str | None = None) -> None:
         self.dsn = dsn
         self.instance = instance
-        self._ingest = self._writer("relay-pg-ingest")
+        self._ingest = self._writer("relay-pg-ingest", self._connect)
         try:
-            self._work = self._writer("relay-pg-work")
+            self._work = self._writer("relay-pg-work", self._connect_work)
         except BaseException:
             self._ingest.close()
             raise
@@ -97,9 +101,10 @@ class PostgresStore(SQLStore):
                    "WHERE state = 'inflight' AND claimed_by = %s")
             self._work.submit(lambda c: c.execute(sql, (instance,))).result()
 
-    def _writer(self, name: str) -> GroupCommitWriter[psycopg.Connection[tuple[object, ...]]]:
+    def _writer(self, name: str, connect: Callable[[], psycopg.Connection[tuple[object, ...]]],
+                ) -> GroupCommitWriter[psycopg.Connection[tuple[object, ...]]]:
         return GroupCommitWriter(
-            self._connect,
+            connect,
             begin=lambda c: None,  # psycopg opens a transaction on the first statement
             commit=lambda c: c.commit(),
             rollback=lambda c: c.rollback(),
@@ -119,36 +124,81 @@ class PostgresStore(SQLStore):
         conn.prepare_threshold = 0  # the same few statements run all day: prepare at once
         return conn
 
+    def _connect_work(self) -> psycopg.Connection[tuple[object, ...]]:
+        conn = self._connect()
+        # Queue work only (acks commit on the ingest connection, synchronously): a
+        # server crash may forget the last instants of outcomes, which sends those
+        # deliveries again, as at-least-once allows; claims and splits roll back whole.
+        conn.execute("SET synchronous_commit = off")
+        conn.commit()
+        return conn
+
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
     def _lock_heads(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (HEADS_LOCK,))
 
+    def _pipeline(self, conn: psycopg.Connection[tuple[object, ...]]
+                  ) -> contextlib.AbstractContextManager[object]:
+        return conn.pipeline()
+
+    def _record(self, conn: psycopg.Connection[tuple[object, ...]],
+                records: Sequence[tuple[int, int | None, Outcome]]) -> None:
+        """Two statements for any number of outcomes (the outcomes travel as arrays)."""
+        if not records:
+            return
+        conn.execute(RECORD, (
+            [r[0] for r in records], [r[1] for r in records], [r[2].state for r in records],
+            [r[2].at for r in records], [r[2].error for r in records]))
+        finished = [r[0] for r in records if r[2].state != "pending"]
+        if finished:
+            conn.execute(PROMOTE_ANY, (finished,))
+
     def _claim(self, conn: psycopg.Connection[tuple[object, ...]], limit: int, now: float,
                lease: float) -> list[Delivery]:
-        params = (now + lease, self.instance)
-        rows = conn.execute(CLAIM_EXPIRED, (now, limit, *params)).fetchall()
-        if len(rows) < limit:
-            rows += conn.execute(CLAIM_DUE, (now, limit - len(rows), *params)).fetchall()
-        return [delivery(row, now + lease) for row in rows]
+        rows = conn.execute(CLAIM, (now, limit, now, limit, limit, now + lease,
+                                    self.instance)).fetchall()
+        return sorted((delivery(row, now + lease) for row in rows), key=lambda d: d.id)
 
+
+#: Outcomes as arrays (id, claim's attempts or NULL, state, when, error); only a claim
+#: still in flight takes one. A finished head stops leading ...
+RECORD = """UPDATE relay_deliveries u SET
+        state = v.state,
+        next_at = CASE WHEN v.state = 'pending' THEN v.at ELSE u.next_at END,
+        done_at = CASE WHEN v.state = 'pending' THEN u.done_at ELSE v.at END,
+        head = CASE WHEN v.state = 'pending' THEN u.head ELSE 0 END,
+        lease_until = NULL, last_error = v.error
+    FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::float8[], %s::text[])
+        AS v(id, attempts, state, at, error)
+    WHERE u.id = v.id AND u.state = 'inflight'
+      AND (v.attempts IS NULL OR u.attempts = v.attempts)"""
+#: ... and the oldest active delivery of its conversation takes over.
+PROMOTE_ANY = f"""UPDATE relay_deliveries SET head = 1 WHERE head = 0 AND id IN (
+    SELECT (SELECT e.id FROM relay_deliveries e
+            WHERE e.channel = f.channel AND e.conv_key = f.conv_key AND e.state IN {ACTIVE}
+            ORDER BY e.id LIMIT 1)
+    FROM relay_deliveries f WHERE f.id = ANY(%s) AND f.state IN ('done', 'dead'))"""
 
 _RETURNING = ", ".join("u." + c.strip() for c in DELIVERY_COLUMNS.split(","))
-_TAKE = f"""UPDATE relay_deliveries u
+#: One statement reading the partial indexes only: in-flight rows whose lease ran out,
+#: then pending conversation heads by due time; rows another instance holds are skipped.
+CLAIM = f"""WITH expired AS (
+    SELECT id, 0 AS rank, lease_until AS due FROM relay_deliveries
+    WHERE state = 'inflight' AND lease_until < %s
+    ORDER BY lease_until LIMIT %s FOR UPDATE SKIP LOCKED),
+  ready AS (
+    SELECT id, 1 AS rank, next_at AS due FROM relay_deliveries
+    WHERE head = 1 AND state = 'pending' AND next_at <= %s
+    ORDER BY next_at, id LIMIT %s FOR UPDATE SKIP LOCKED),
+  c AS (
+    SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM ready) x
+    ORDER BY rank, due, id LIMIT %s)
+UPDATE relay_deliveries u
     SET state = 'inflight', lease_until = %s, claimed_by = %s, attempts = u.attempts + 1
     FROM c WHERE u.id = c.id
     RETURNING {_RETURNING}"""
-#: Claims read the partial indexes only: in-flight rows whose lease ran out, then
-#: pending conversation heads by due time; rows another instance holds are skipped.
-CLAIM_EXPIRED = f"""WITH c AS (
-    SELECT id FROM relay_deliveries WHERE state = 'inflight' AND lease_until < %s
-    ORDER BY lease_until LIMIT %s FOR UPDATE SKIP LOCKED)
-{_TAKE}"""
-CLAIM_DUE = f"""WITH c AS (
-    SELECT id FROM relay_deliveries WHERE head = 1 AND state = 'pending' AND next_at <= %s
-    ORDER BY next_at, id LIMIT %s FOR UPDATE SKIP LOCKED)
-{_TAKE}"""
 
 
 def _migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

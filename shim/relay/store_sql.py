@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -64,10 +65,10 @@ BACKFILL_HEADS = f"""UPDATE relay_deliveries SET head = CASE WHEN id IN (
         GROUP BY e.channel, e.conv_key) THEN 1 ELSE 0 END
     WHERE state IN {ACTIVE} OR head <> 0"""
 
-#: Both read one partial index (cheap whatever the depth of the queue).
-NEXT_PENDING = ("SELECT MIN(next_at) FROM relay_deliveries "
-                "WHERE head = 1 AND state = 'pending'")
-NEXT_LEASE = "SELECT MIN(lease_until) FROM relay_deliveries WHERE state = 'inflight'"
+#: Each half reads one end of a partial index (cheap whatever the depth of the queue).
+NEXT_DUE = """SELECT
+    (SELECT MIN(next_at) FROM relay_deliveries WHERE head = 1 AND state = 'pending'),
+    (SELECT MIN(lease_until) FROM relay_deliveries WHERE state = 'inflight')"""
 
 #: Indexes on the head flag (created after a migration has added the column).
 HEAD_INDEXES = """
@@ -122,13 +123,16 @@ class SQLStore:
         records = [(d.id, d.attempts, o) for d, o in outcomes]
 
         def op(conn: Conn) -> Step:
-            expanding = split is not None and expand > 0 and self._has_new(conn)
-            if records or expanding:
-                self._lock_heads(conn)  # first, before any row lock: no lock-order cycles
-            self._record(conn, records)
+            with self._pipeline(conn):  # one round trip for the lock, outcomes and the look
+                if records or split is not None:
+                    self._lock_heads(conn)  # first, before any row lock: no lock-order cycles
+                self._record(conn, records)
+                expanding = split is not None and expand > 0 and self._has_new(conn)
             expanded = self._expand(conn, split, expand) if split is not None and expanding else 0
             claimed = self._claim(conn, claim, now, lease) if claim > 0 else []
-            return Step(expanded, claimed, self._next_due(conn))
+            # A full claim means more may be due: the caller comes back without sleeping.
+            next_due = self._next_due(conn) if len(claimed) < claim or claim == 0 else None
+            return Step(expanded, claimed, next_due)
 
         return await self._on(self._work, op)
 
@@ -189,6 +193,10 @@ class SQLStore:
     def _lock_heads(self, conn: Conn) -> None:
         """Serialise head changes with other processes sharing the queue (none for SQLite)."""
 
+    def _pipeline(self, conn: Conn) -> contextlib.AbstractContextManager[object]:
+        """Send the statements inside without waiting for each answer (where supported)."""
+        return contextlib.nullcontext()
+
     def _record(self, conn: Conn, records: Sequence[tuple[int, int | None, Outcome]]) -> None:
         """Apply outcomes; ``attempts`` None (admin, tests) accepts any in-flight claim."""
         groups: dict[tuple[str, bool], list[tuple[Any, ...]]] = {}
@@ -210,8 +218,7 @@ class SQLStore:
             cursor.executemany(self.q(PROMOTE), promote)
 
     def _next_due(self, conn: Conn) -> float | None:
-        (pending,) = conn.execute(NEXT_PENDING).fetchone()
-        (leased,) = conn.execute(NEXT_LEASE).fetchone()
+        pending, leased = conn.execute(NEXT_DUE).fetchone()
         stamps = [float(t) for t in (pending, leased) if t is not None]
         return min(stamps) if stamps else None
 

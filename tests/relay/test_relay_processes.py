@@ -51,6 +51,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
     receiver = Receiver(fail_first=15, delay=0.005)
     acked: list[str] = []
     stop = threading.Event()
+    killed = threading.Event()
     with running_receiver(receiver) as hook:
         config = write_config(tmp_path / "relay.toml", {"shop": channel_table(hook)})
         relay = RelayProcess(config, db, ENV, *FAST, log=tmp_path / "relay.log").start()
@@ -59,6 +60,10 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
         def sender() -> None:
             with httpx.Client() as client:
                 for n in range(total):
+                    if n >= total // 2 and not killed.is_set():
+                        # a loaded machine may deliver slowly: keep the stream going
+                        # (slower) so the kill still comes in the middle of it
+                        killed.wait(0.05 if n < total * 3 // 4 else 30)
                     mid = f"wamid.{n:05d}"
                     send_until_acked(client, [url],
                                      cloud_event([(WA_IDS[n % len(WA_IDS)], mid, f"#{n}")]), stop)
@@ -74,6 +79,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
             delivered_before = len(receiver.bodies)
             relay.kill()  # SIGKILL: no shutdown code runs
             acked_at_kill = list(acked)
+            killed.set()
             time.sleep(0.3)
             relay = RelayProcess(config, db, ENV, *FAST, log=tmp_path / "relay.log")
             relay.port, relay.url = int(url.split(":")[2].split("/")[0]), url.rsplit("/", 2)[0]
