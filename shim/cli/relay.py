@@ -67,7 +67,8 @@ def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Deliveries in flight at once (at most one per conversation).")
 @click.option("--poll", type=Duration(), default="0.5s", show_default=True,
-              help="How often to look for retries coming due.")
+              help="Longest idle wait: work another process queued (dlq replay, another "
+              "instance) is picked up within it. Retries wake the relay when due.")
 @click.option("--insecure-skip-signature", is_flag=True,
               help="Accept channels with no app_secret/webhook_secret (local testing only).")
 @click.option("--instance-id", default=None,
