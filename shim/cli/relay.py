@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import signal
 import socket
 import time
 from datetime import UTC, datetime
@@ -89,7 +91,9 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     shared-secret header), committed, and answered 200; the worker translates,
     deduplicates and forwards each item to the channel's forward_url, retrying
     until --max-age. GET /webhooks/CHANNEL answers Meta's verify handshake;
-    GET /healthz reports queue depth and the oldest pending age. With a
+    GET /healthz reports queue depth and the oldest pending age. SIGHUP
+    reloads the config (channels, secrets, forward URLs) without dropping a
+    request; an invalid file keeps the running config and logs why. With a
     shared state store (--state or [state] url, the gateways' store), status
     webhooks carrying a shim idempotency key settle that key's outcome.
     """
@@ -134,7 +138,35 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
             poll=poll,
         )
         app = create_app(store, channels, worker)
-        server = uvicorn.Server(uvicorn.Config(
+        log = logging.getLogger("shim.relay")
+
+        def reload() -> None:
+            """SIGHUP: swap in the file's channels; an invalid file keeps the running ones.
+
+            Runs on the event loop between two requests, so each request and each
+            delivery sees either the old or the new channels, never a mix.
+            """
+            try:
+                fresh = relay_channels(load_config(config_path),
+                                       insecure_skip_signature=insecure_skip_signature)
+            except (ConfigError, RelayConfigError) as exc:
+                log.error("config reload refused, still serving the previous config: %s", exc)
+                return
+            by_pnid.clear()
+            by_pnid.update({c.phone_number_id: n for n, c in fresh.items() if c.phone_number_id})
+            worker.split = make_split(by_pnid, observe)
+            worker.routes = {name: c.route for name, c in fresh.items()}
+            channels.clear()
+            channels.update(fresh)
+            log.warning("config reloaded: channels %s", ", ".join(sorted(fresh)))
+
+        class _Server(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets=sockets)
+                if hasattr(signal, "SIGHUP"):
+                    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+        server = _Server(uvicorn.Config(
             app, host=host, port=port, log_level=log_level, access_log=False,
             lifespan="on", timeout_graceful_shutdown=10,
         ))
