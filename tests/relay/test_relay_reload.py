@@ -38,13 +38,14 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> No
 
 def test_sighup_swaps_channels_without_dropping_an_event(tmp_path: Path) -> None:
     receiver = Receiver()
-    env = {**ENV, "ROTATED_SECRET": ROTATED}
+    env = {**ENV, "ROTATED_SECRET": ROTATED, "CLINIC_KEY": "clinic-d360-key"}
     with running_receiver(receiver) as hook:
         def tables(shop_secret: str) -> dict[str, dict[str, object]]:
             return {
                 "shop": channel_table(hook, app_secret=[shop_secret]),
                 "clinic": channel_table(hook, phone_number="+15550000002",
-                                        phone_number_id=CLINIC_PNID, app_secret=["env:APP_SECRET"]),
+                                        phone_number_id=CLINIC_PNID, api_key="env:CLINIC_KEY",
+                                        app_secret=["env:APP_SECRET"]),
             }
 
         config = write_config(tmp_path / "relay.toml", tables("env:APP_SECRET"))
