@@ -232,7 +232,7 @@ class MemoryStateStore:
     def entries(self, states: Sequence[str] = (), limit: int = 1000) -> list[Entry]:
         with self._lock:
             rows = [e for e in self._rows.values() if not states or e.state in states]
-        return sorted(rows, key=lambda e: e.created_at)[:limit]
+        return sorted(rows, key=lambda e: (e.created_at, e.channel, e.key))[:limit]
 
     def prune(self, now: float) -> int:
         with self._lock:

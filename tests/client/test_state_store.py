@@ -1,0 +1,136 @@
+"""The state stores' contract, the same for memory, SQLite and PostgreSQL.
+
+Two store objects on one URL stand for two processes (memory: one object).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shim.client.fleet_pacing import SharedPairLimiter, SharedRateLimiter
+from shim.client.pacing import PairLimit
+from shim.client.state import Entry, StateStore, open_state
+from tests.pgserver import PostgresServer
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[StateStore, StateStore]]:
+    if request.param == "memory":
+        one = open_state("memory")
+        yield one, one
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+    one, two = open_state(url), open_state(url)
+    try:
+        yield one, two
+    finally:
+        one.close()
+        two.close()
+
+
+def test_one_claim_wins_and_an_expired_claim_turns_unknown_never_free(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    assert a.claim("ch", "k", "a", 5.0, now).won
+    held = b.claim("ch", "k", "b", 5.0, now)
+    assert not held.won and held.entry is not None and held.entry.state == "pending"
+    late = b.claim("ch", "k", "b", 5.0, now + 6)  # a died mid-send
+    assert not late.won and late.entry is not None and late.entry.state == "unknown"
+    assert "may have gone out" in (late.entry.detail or "")
+    assert not a.claim("ch", "k", "a", 5.0, now + 3600).won  # stays unknown for good
+    assert b.claim("other", "k", "b", 5.0, now).won  # keys are per channel
+
+
+def test_release_frees_only_our_claim_and_completed_rows_expire(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    assert a.claim("ch", "k", "a", 60.0, now).won
+    b.release("ch", "k", "b")  # not b's claim: nothing happens
+    assert not b.claim("ch", "k", "b", 60.0, now).won
+    a.release("ch", "k", "a")
+    assert b.claim("ch", "k", "b", 60.0, now).won
+    b.complete(Entry("ch", "k", "ok", "b", now, now, now + 10, 200, b'{"x":1}'))
+    found = a.claim("ch", "k", "a", 60.0, now + 5)
+    assert found.entry is not None and found.entry.content == b'{"x":1}'
+    assert a.claim("ch", "k", "a", 60.0, now + 11).won  # the answer expired: free again
+
+
+def test_settle_changes_open_keys_only_and_prune_keeps_unknown_ones(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    a.complete(Entry("ch", "u", "unknown", "a", now, now, 0.0))
+    a.complete(Entry("ch", "u2", "unknown", "a", now, now, 0.0))
+    a.complete(Entry("ch", "ok", "ok", "a", now, now, now + 1, 200, b"{}", message_id="w0"))
+    assert b.settle("ch", "u", happened=True, message_id="w1", detail=None, now=now, ttl=1)
+    assert not b.settle("ch", "u", happened=False, message_id="w1", detail="x", now=now, ttl=1)
+    assert not b.settle("ch", "ok", happened=False, message_id=None, detail="x", now=now, ttl=1)
+    assert not b.settle("ch", "nope", happened=True, message_id="w", detail=None, now=now, ttl=1)
+    assert [(e.key, e.state) for e in a.entries(("happened", "unknown"))] == [
+        ("u", "happened"), ("u2", "unknown")]
+    assert a.prune(now + 2) == 2  # the settled and the ok row; the unknown one stays
+    assert [e.key for e in b.entries()] == ["u2"]
+    assert [e.channel for e in b.find("u2")] == ["ch"]
+
+
+def test_media_owners_are_shared(pair: tuple[StateStore, StateStore]) -> None:
+    a, b = pair
+    a.record_media("1234567890", "shop", time.time())
+    assert b.media_owner("1234567890") == "shop"
+    assert b.media_owner("999") is None
+
+
+def test_slots_are_one_timeline_for_every_instance_and_a_dead_lease_just_passes(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    first = a.take_slots("mps:x", 4, 0.1, now)
+    second = b.take_slots("mps:x", 4, 0.1, now)
+    assert first == pytest.approx(now) and second == pytest.approx(now + 0.4)
+    # Whoever leased the slots up to now + 0.8 died; a second later they are simply gone:
+    assert b.take_slots("mps:x", 1, 0.1, now + 2.0) == pytest.approx(now + 2.0)
+    b.pause("mps:x", now + 5.0)
+    assert a.take_slots("mps:x", 1, 0.1, now + 2.5) == pytest.approx(now + 5.0)
+
+
+def test_shared_rate_limiters_space_a_fleet_at_the_rate_with_one_store_call_per_chunk(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    clock = [1_000_000.0]
+    one = SharedRateLimiter(a, "mps:y", 100, chunk=5, clock=lambda: clock[0])
+    two = SharedRateLimiter(b, "mps:y", 100, chunk=5, clock=lambda: clock[0])
+    slots = sorted(clock[0] + lim.reserve() for _ in range(20) for lim in (one, two))
+    gaps = [round(y - x, 6) for x, y in itertools.pairwise(slots)]
+    assert min(gaps) >= 0.01 - 1e-6 and len(set(slots)) == 40
+    assert one.leases == two.leases == 4  # 20 slots each in chunks of 5
+    # Leased slots whose time passed unused are dropped, not spent in a burst:
+    clock[0] += 10.0
+    assert [one.reserve() for _ in range(3)] == pytest.approx([0.0, 0.01, 0.02])
+
+
+def test_the_pair_limit_holds_across_instances(pair: tuple[StateStore, StateStore]) -> None:
+    a, b = pair
+    clock = [2_000_000.0]
+    limit = PairLimit(interval_s=6.0, burst=3)
+    one = SharedPairLimiter(a, "ch", limit, clock=lambda: clock[0])
+    two = SharedPairLimiter(b, "ch", limit, clock=lambda: clock[0])
+    waits = [one.reserve("+49 151 1"), two.reserve("491511"), one.reserve("491511"),
+             two.reserve("491511")]
+    assert waits == pytest.approx([0.0, 0.0, 0.0, 6.0])  # burst of 3, then one per 6 s
+    assert one.reserve("491512") == 0.0  # another recipient is not held back
