@@ -790,7 +790,7 @@ def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,
                rules: tuple[fields.FieldRule, ...] = ()) -> None:
     indent = _base_indent(facts, d)
     plan = plan_payload(d, envelope=envelope, base_indent=indent, rules=rules,
-                        column=_first_element_column(facts, d, indent) if envelope else None)
+                        column=lambda: _first_element_column(facts, d, indent))
     if not plan.steps:
         return
     ids: list[int] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import tokenize
+from collections.abc import Callable
 
 import libcst as cst
 
@@ -69,7 +70,10 @@ def _separator(d: cst.Dict) -> cst.Comma:
     return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
-def _line_break_before_first(d: cst.Dict, column: int | None) -> cst.Comma | None:
+Column = Callable[[], int | None]
+
+
+def _line_break_before_first(d: cst.Dict, column: Column | None) -> cst.Comma | None:
     """The separator that keeps a visually aligned multi-line dict aligned after an insert.
 
     In ``{"to": to, "image": {"link": link,\n                   "caption": c}}``
@@ -78,7 +82,8 @@ def _line_break_before_first(d: cst.Dict, column: int | None) -> cst.Comma | Non
     in front on that line would push the bracket right and leave the line
     behind. So then the new key gets the brace line to itself and the old first
     element moves to a new line at its old column: no other line moves.
-    ``column`` is the first element's column past the block's indentation.
+    ``column`` gives the first element's column past the block's indentation
+    (asked only when needed: positions cost a metadata pass).
     """
     if (column is None or not d.elements
             or isinstance(d.lbrace.whitespace_after, cst.ParenthesizedWhitespace)):
@@ -86,11 +91,12 @@ def _line_break_before_first(d: cst.Dict, column: int | None) -> cst.Comma | Non
     code = cst.Module([]).code_for_node(d)
     if not _bracket_open_at_first_line_end(code):
         return None
+    at = column()
     second = code.split("\n", 2)[1]
-    if len(second) - len(second.lstrip(" ")) <= column:  # aligned with the dict: no move
+    if at is None or len(second) - len(second.lstrip(" ")) <= at:  # aligned with the dict
         return None
     return cst.Comma(whitespace_after=cst.ParenthesizedWhitespace(
-        indent=True, last_line=cst.SimpleWhitespace(" " * column)))
+        indent=True, last_line=cst.SimpleWhitespace(" " * at)))
 
 
 def _bracket_open_at_first_line_end(code: str) -> bool:
@@ -110,7 +116,7 @@ def _bracket_open_at_first_line_end(code: str) -> bool:
 
 
 def insert_key(d: cst.Dict, key: str, value: cst.BaseExpression, index: int = 0,
-               column: int | None = None) -> cst.Dict:
+               column: Column | None = None) -> cst.Dict:
     """``d`` with ``key: value`` inserted before element ``index`` (or appended).
 
     ``column``: where the first element starts, past the statement's indentation

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Final, Literal
@@ -520,50 +520,75 @@ def dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
+#: Fields that hold only whitespace, comments or punctuation: no rule looks at them, and
+#: they are about half of all nodes, so the walk does not enter them.
+_LAYOUT_FIELDS: Final = frozenset({
+    "lpar", "rpar", "comma", "leading_lines", "lines_after_decorators", "header", "footer",
+    "semicolon", "newline", "trailing_whitespace", "equal", "dot", "colon", "lbrace", "rbrace",
+    "lbracket", "rbracket", "asynchronous",
+})
+
+
 @cache
 def _child_fields(cls: type) -> tuple[str, ...]:
-    """A node class's fields that can hold nodes, in source order."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    """A node class's fields that can hold nodes a rule looks at, in source order."""
+    names = [f.name for f in dataclasses.fields(cls)
+             if f.name not in _LAYOUT_FIELDS and not f.name.startswith("whitespace")]
     if "decorators" in names:  # decorators come first in the source, last in the dataclass
         names.remove("decorators")
         names.insert(0, "decorators")
     return tuple(names)
 
 
-_HOOKS: dict[tuple[type, str], Callable[..., None] | None] = {}
+_Plan = tuple[str | None, str | None, tuple[str, ...]]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """Per node class: its visit and leave hook names (if the collector has them), its fields."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        visit, leave = "visit_" + cls.__name__, "leave_" + cls.__name__
+        plan = (visit if hasattr(_Collector, visit) else None,
+                leave if hasattr(_Collector, leave) else None, _child_fields(cls))
+        _PLANS[cls] = plan
+    return plan
 
 
 def _walk(root: cst.CSTNode, collector: _Collector) -> None:
-    """Pre-order walk over dataclass fields (far cheaper than libcst's visitor dispatch)."""
+    """Pre-order walk over dataclass fields (far cheaper than libcst's visitor dispatch).
+
+    Hot path: per node one plan lookup; a leave marker is pushed only for the
+    few classes with a leave hook, and layout fields are never entered.
+    """
     parents = collector.facts.parents
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    node_type = cst.CSTNode
+    stack: list[cst.CSTNode | tuple[str]] = [root]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, leaving = stack.pop()
-        cls = type(node)
-        hook = _hook(collector, cls, "leave_" if leaving else "visit_")
-        if hook is not None:
-            hook(node)
-        if leaving:
+        item = pop()
+        if type(item) is tuple:  # a leave marker: (hook name,) for the node below it
+            getattr(collector, item[0])(pop())
             continue
-        stack.append((node, True))
+        node: cst.CSTNode = item  # type: ignore[assignment]
+        visit, leave, names = _PLANS.get(type(node)) or _plan(type(node))
+        if visit is not None:
+            getattr(collector, visit)(node)
+        if leave is not None:
+            push(node)
+            push((leave,))
+        if not names:
+            continue
         children: list[cst.CSTNode] = []
-        for name in _child_fields(cls):
+        for name in names:
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
+            if isinstance(value, node_type):
                 children.append(value)
-            elif isinstance(value, list | tuple):
-                children.extend(v for v in value if isinstance(v, cst.CSTNode))
+            elif value.__class__ is list or value.__class__ is tuple:
+                children.extend(v for v in value if isinstance(v, node_type))
         for child in reversed(children):
             parents[child] = node
-            stack.append((child, False))
-
-
-def _hook(collector: _Collector, cls: type, prefix: str) -> Callable[..., None] | None:
-    key = (cls, prefix)
-    if key not in _HOOKS:
-        _HOOKS[key] = getattr(type(collector), prefix + cls.__name__, None)
-    fn = _HOOKS[key]
-    return None if fn is None else fn.__get__(collector)
+            push(child)
 
 
 class _Collector:

@@ -17,6 +17,7 @@ import libcst as cst
 
 from codemods import oracle
 from codemods.dicts import (
+    Column,
     dynamic_keys,
     insert_key,
     key_quote,
@@ -120,7 +121,7 @@ def _dicts_at(d: cst.Dict, parts: list[str]) -> list[tuple[tuple[str, ...], cst.
 
 def plan_payload(
     d: cst.Dict, *, envelope: bool, base_indent: str = "", rules: tuple[FieldRule, ...] = (),
-    column: int | None = None,
+    column: Column | None = None,
 ) -> PayloadPlan:
     """What the send field rules do to one dict literal.
 
@@ -155,7 +156,7 @@ def _why(rule: FieldRule) -> str:
     return f"{rule.why}" + (f" ({rule.warning})" if rule.warning else "")
 
 
-def _add(d: cst.Dict, rule: FieldRule, code: str, column: int | None) -> Step:
+def _add(d: cst.Dict, rule: FieldRule, code: str, column: Column | None) -> Step:
     key = rule.cloud or ""
     value = fields.MESSAGING_PRODUCT
 

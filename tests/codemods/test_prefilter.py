@@ -53,3 +53,22 @@ def test_files_the_prefilter_skips_have_no_findings(tokens: list[str]) -> None:
     source = "URL = " + repr("".join(tokens)) + "\nBODY = {'to': x, 'type': 'text'}\n"
     if not may_match(source.encode()):
         assert process_source(source.encode(), Options(rewrite=True)).findings == []
+
+
+def test_on_prem_paths_without_any_whatsapp_word_pass() -> None:
+    """Self-hosted and Turn-hosted callers may show nothing but the path (issue 12, class 12)."""
+    for source in ('url = f"{base}/v1/messages"', 'URL = "%s/v1/messages" % host',
+                   'endpoint = "/v1/messages"', 'r = urljoin(self.base, "v1/messages")',
+                   'await client.post(f"{base}/v1/media", content=data)',
+                   'requests.put(f"{base}/v1/messages/{mid}", json={"status": "read"})',
+                   'requests.post(host + "/v1/users/login", auth=(u, p))',
+                   'PATCH = "/v1/settings/application"', 'GET = "/v1/configs/webhook"',
+                   'CHECK = "/V1/CONTACTS"'):
+        assert may_match(source.encode()), source
+
+
+def test_unicode_tables_are_not_candidates() -> None:
+    assert may_match(b'h = {"D360-API-KEY": key}')
+    assert may_match(b"KEY_HEADER = 'd360-api-key'")
+    for table in (b'"\\ud360\\ud361"', b"0xd360, 0xd361", b"u'\\U0001d360'", b"/v1/users"):
+        assert not may_match(table), table
