@@ -316,6 +316,7 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
     new_spans = _statement_spans(new_b)
     mapping = _line_map(old, new)
     remaining = {(int(f["line"]), str(f["rule"])) for f in after_findings}
+    file_codes = {c for t in new for c in MARKER.findall(t)}
     for f in fr.findings:
         line, rule, fix = int(f["line"]), str(f["rule"]), str(f["fix"])
         where = f"{rule}@{line}"
@@ -324,7 +325,12 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
         codes = _marker_codes_near(new, span) if new else set()
         still_there = any(r == rule and span[0] <= ln <= span[1] for ln, r in remaining)
         held = fix == "manual" or (fix == "unsafe" and not unsafe_applied)
-        if rule in codes:
+        # a part held back because its request needs another item (the message names that
+        # item's code) is covered by the request's marker, if its own line is untouched
+        blockers = set(re.findall(r"WM\d{3}", str(f.get("message", "")))) - {rule}
+        untouched = 0 < line <= len(old) and 0 < new_line <= len(new) \
+            and old[line - 1] == new[new_line - 1]
+        if rule in codes or (held and untouched and blockers & file_codes):
             fr.marked += 1
         elif still_there or held:
             (fr.held_unmarked if fix in ("unsafe", "manual") else fr.unmarked).append(where)

@@ -123,3 +123,21 @@ def test_a_held_back_unsafe_fix_needs_a_marker_even_when_the_rescan_loses_it() -
     bench._check_file(report, old, new, new, [])
     assert report.held_unmarked == ["WM202@3"]
     assert report.applied == 1
+
+
+def test_a_part_held_for_another_item_is_covered_by_that_items_marker() -> None:
+    bench = _load()
+    old = b'body = {"to": x}\n\nrequests.post(URL, data=blob)\n'
+    new = (b'body = {"to": x}\n\n# waba-migrate: WM906: not rewritten until this is done\n'
+           b'requests.post(URL, data=blob)\n')
+    report = bench.FileReport("f.py", findings=[
+        {"line": 1, "rule": "WM301", "fix": "manual", "column": 0,
+         "message": "add messaging_product (not applied: the request also needs `WM906`)"},
+        {"line": 3, "rule": "WM906", "fix": "manual", "column": 0, "message": "adapt"}])
+    bench._check_file(report, old, new, new, [])
+    assert (report.marked, report.held_unmarked) == (2, [])
+    other = bench.FileReport("f.py", findings=[
+        {"line": 1, "rule": "WM301", "fix": "manual", "column": 0,
+         "message": "add messaging_product (not applied: the request also needs `WM907`)"}])
+    bench._check_file(other, old, new, new, [])
+    assert other.held_unmarked == ["WM301@1"]
