@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shim.config import Config
 from shim.cli.state import open_for_cli, resolve_state_url, state_option
 from shim.relay.store import DeadLetter, Store, is_postgres, open_store
+from shim.server_limits import LimitedConfig, limit_options, limits_from
 
 DEFAULT_DB = "waba-relay.db"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -80,11 +81,13 @@ def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @state_option
+@limit_options
 @click.pass_context
 def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db: str,
           max_age: float, backoff_base: float, backoff_max: float, forward_timeout: float,
           concurrency: int, poll: float, insecure_skip_signature: bool, instance_id: str | None,
-          log_level: str, state_url: str | None) -> None:
+          log_level: str, state_url: str | None, header_timeout: float, read_timeout: float,
+          keep_alive_timeout: float, max_connections: int) -> None:
     """Receive Cloud webhooks, acknowledge at once, deliver On-Prem bodies to the old app.
 
     POST /webhooks/CHANNEL is verified (X-Hub-Signature-256 or the channel's
@@ -166,8 +169,9 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
                 if hasattr(signal, "SIGHUP"):
                     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
 
-        server = _Server(uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=False,
+        limits = limits_from(header_timeout, read_timeout, keep_alive_timeout, max_connections)
+        server = _Server(LimitedConfig(
+            app, limits=limits, host=host, port=port, log_level=log_level, access_log=False,
             lifespan="on", timeout_graceful_shutdown=10,
         ))
         server.run()

@@ -7,6 +7,7 @@ import sys
 import click
 
 from shim.mapping.hosts import Target
+from shim.server_limits import limit_options, limits_from
 
 __all__ = ["sandbox"]
 
@@ -64,6 +65,7 @@ def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     default="warning",
     show_default=True,
 )
+@limit_options
 def sandbox(
     api: str,
     host: str,
@@ -77,6 +79,10 @@ def sandbox(
     seed: int | None,
     keep_messages: int,
     log_level: str,
+    header_timeout: float,
+    read_timeout: float,
+    keep_alive_timeout: float,
+    max_connections: int,
 ) -> None:
     """Run a local emulator of the WhatsApp Business APIs; prints its base URL when ready.
 
@@ -103,6 +109,8 @@ def sandbox(
         click.echo(f"{api} sandbox ready; Ctrl-C to stop", err=True)
 
     try:
-        serve(settings, host, port, on_ready=ready, log_level=log_level)
+        serve(settings, host, port, on_ready=ready, log_level=log_level,
+              limits=limits_from(header_timeout, read_timeout, keep_alive_timeout,
+                                 max_connections))
     except SandboxStartError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -18,6 +18,7 @@ import click
 from shim.cli.state import open_for_cli, resolve_state_url, state_option
 from shim.client.state import mask_url
 from shim.config import CONFIG_ENV_VAR
+from shim.server_limits import LimitedConfig, limit_options, limits_from
 
 __all__ = ["serve"]
 
@@ -81,8 +82,11 @@ def _url(host: str, port: int) -> str:
               help="Log one line per request (secrets redacted).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@limit_options
 def serve(config_path: str, host: str, port: int, workers: int, state_url: str | None,
-          max_json_size: int, max_media_size: int, access_log: bool, log_level: str) -> None:
+          max_json_size: int, max_media_size: int, access_log: bool, log_level: str,
+          header_timeout: float, read_timeout: float, keep_alive_timeout: float,
+          max_connections: int) -> None:
     """Serve the On-Premise API v1 over HTTP, routed per caller key to each channel's backend.
 
     Point an On-Prem caller's base URL at the printed address and keep its
@@ -147,6 +151,7 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
         # In-flight sends finish before a restart (a cut one would be an unknown outcome).
         timeout_graceful_shutdown=30,
     )
+    limits = limits_from(header_timeout, read_timeout, keep_alive_timeout, max_connections)
     configure_logging(log_level, Redactor.from_config(config))
     try:
         if workers == 1:
@@ -158,7 +163,7 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
                     if self.started:
                         ready()
 
-            _Server(uvicorn.Config(app, **settings)).run(sockets=[sock])
+            _Server(LimitedConfig(app, limits=limits, **settings)).run(sockets=[sock])
         else:
             from uvicorn.supervisors import Multiprocess
 
@@ -176,8 +181,8 @@ def serve(config_path: str, host: str, port: int, workers: int, state_url: str |
 
             os.environ[CONFIG_ENV_VAR] = os.path.abspath(config_path)
             os.environ[OPTIONS_ENV_VAR] = options.to_json()
-            uv_config = uvicorn.Config("shim.gateway.app:app_from_env", factory=True,
-                                       workers=workers, **settings)
+            uv_config = LimitedConfig("shim.gateway.app:app_from_env", factory=True,
+                                      workers=workers, limits=limits, **settings)
             # Connections wait in the backlog until a worker accepts them.
             sock.listen(uv_config.backlog)
             ready()

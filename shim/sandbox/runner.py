@@ -29,6 +29,7 @@ from shim.sandbox.settings import (
     RuntimeKnobs,
     SandboxSettings,
 )
+from shim.server_limits import DEFAULT_LIMITS, LimitedConfig, ServerLimits
 
 __all__ = [
     "RunningSandbox",
@@ -62,9 +63,12 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(
+def _config(
+    app: ASGIApp, host: str, port: int, log_level: str, limits: ServerLimits = DEFAULT_LIMITS
+) -> uvicorn.Config:
+    return LimitedConfig(
         app,
+        limits=limits,
         host=host,
         port=port,
         log_level=log_level,
@@ -82,10 +86,12 @@ def _url_host(host: str) -> str:
 
 
 class _ServerThread:
-    def __init__(self, app: ASGIApp, host: str, port: int, log_level: str) -> None:
+    def __init__(
+        self, app: ASGIApp, host: str, port: int, log_level: str, limits: ServerLimits
+    ) -> None:
         self.sock = _bind(host, port)
         self.port = int(self.sock.getsockname()[1])
-        self.server = uvicorn.Server(_config(app, host, self.port, log_level))
+        self.server = uvicorn.Server(_config(app, host, self.port, log_level, limits))
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name=f"asgi-{self.port}", daemon=True)
 
@@ -112,14 +118,19 @@ class _ServerThread:
 
 @contextlib.contextmanager
 def running_asgi(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    limits: ServerLimits = DEFAULT_LIMITS,
 ) -> Iterator[str]:
     """Serve any ASGI app with uvicorn in a background thread; yield its base URL.
 
     Used for the sandbox itself and for test doubles on the other side of it
-    (webhook receivers), so both are real servers on loopback.
+    (webhook receivers), so both are real servers on loopback. ``limits``: the
+    connection limits (:mod:`shim.server_limits`).
     """
-    server = _ServerThread(app, host, port, log_level)
+    server = _ServerThread(app, host, port, log_level, limits)
     server.start()
     try:
         yield f"http://{_url_host(host)}:{server.port}"
@@ -233,6 +244,7 @@ def serve_app(
     port: int = 0,
     on_ready: Callable[[str], None] | None = None,
     log_level: str = "warning",
+    limits: ServerLimits = DEFAULT_LIMITS,
 ) -> None:
     """Run any ASGI app in the foreground with the sandbox's uvicorn settings.
 
@@ -240,7 +252,7 @@ def serve_app(
     """
     sock = _bind(host, port)
     bound = int(sock.getsockname()[1])
-    config = _config(app, host, bound, log_level)
+    config = _config(app, host, bound, log_level, limits)
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -260,6 +272,7 @@ def serve(
     port: int = 0,
     on_ready: Callable[[str], None] | None = None,
     log_level: str = "warning",
+    limits: ServerLimits = DEFAULT_LIMITS,
 ) -> None:
     """Run a sandbox in the foreground until interrupted; ``on_ready(base_url)`` once listening."""
-    serve_app(SandboxApp(settings), host, port, on_ready, log_level)
+    serve_app(SandboxApp(settings), host, port, on_ready, log_level, limits)
