@@ -35,6 +35,10 @@ PAIR_LIMITED: Final = (
     "Message failed to send because there were too many messages sent from this phone "
     "number to the same phone number in a short period of time."
 )
+THROUGHPUT_LIMITED: Final = (
+    "(#130429) Rate limit hit: this phone number sent more messages per second than its "
+    "throughput allows."
+)
 #: Generous cap for multipart fields other than the file (Starlette's default is 1 MB).
 _MAX_FORM_FIELD = 1024 * 1024
 _SUCCESS: Final = b'{"success":true}'
@@ -85,6 +89,8 @@ class CloudMessages:
                 raise ApiError(100, f"Param {kind}['id'] is not a valid media id: {media_id}.")
         if kind != "template" and not state.window_open(wa_id):
             raise ApiError(131047, WINDOW_CLOSED)
+        if not state.take_throughput_slot():
+            raise ApiError(130429, THROUGHPUT_LIMITED)
         if not state.take_pair_slot(wa_id):
             raise ApiError(131056, PAIR_LIMITED)
         to = body.get("to")

@@ -74,6 +74,12 @@ def apply_config(core: SandboxCore, body: Any) -> None:
             knobs.open_windows = value
         elif key == "pair_rate_limit":
             knobs.pair_rate_limit = _pair_rate(value)
+        elif key == "throughput_mps":
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000
+            ):
+                raise ControlError("throughput_mps: must be null or an integer from 1 to 100000")
+            knobs.throughput_mps = value
         elif key == "statuses":
             if not isinstance(value, list) or not set(value) <= _STATUS_NAMES:
                 raise ControlError(f"statuses: must be a list of {sorted(_STATUS_NAMES)}")
@@ -112,7 +118,7 @@ def apply_config(core: SandboxCore, body: Any) -> None:
         else:
             raise ControlError(f"{key}: unknown setting")
     core.state.knobs = knobs
-    if "pair_rate_limit" in body:
+    if "pair_rate_limit" in body or "throughput_mps" in body:
         core.state.reset_pair_budgets()
     if webhook_given:
         core.state.webhook = webhook

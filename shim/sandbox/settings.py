@@ -54,6 +54,8 @@ class RuntimeKnobs:
 
     open_windows: bool = False
     pair_rate_limit: PairRateLimit | None = None
+    #: Cloud's per-number throughput: sends beyond this rate answer 130429 (None: no limit).
+    throughput_mps: int | None = None
     statuses: tuple[StatusName, ...] = ("sent", "delivered", "read")
     webhook_batch_probability: float = 0.5
     webhook_reorder_probability: float = 0.3

@@ -67,6 +67,7 @@ class SandboxState:
         self.webhook: WebhookTarget | None = self.initial_webhook()
         self.business_profile: dict[str, Any] = self._initial_profile()
         self._pair: dict[str, _Bucket] = {}
+        self._throughput: _Bucket | None = None
 
     def initial_webhook(self) -> WebhookTarget | None:
         if not self.settings.webhook_url:
@@ -99,6 +100,7 @@ class SandboxState:
         self.webhook = self.initial_webhook()
         self.business_profile = self._initial_profile()
         self._pair.clear()
+        self._throughput = None
 
     # -- customer service window -------------------------------------------------
 
@@ -135,6 +137,31 @@ class SandboxState:
 
     def reset_pair_budgets(self) -> None:
         self._pair.clear()
+        self._throughput = None
+
+    # -- throughput ----------------------------------------------------------------
+
+    def take_throughput_slot(self) -> bool:
+        """Spend one send of the number's throughput; False when over ``throughput_mps``.
+
+        A token bucket holding 100 ms of the rate: sends spaced evenly at the
+        rate always pass, a burst of more than a tenth of a second's worth does not.
+        """
+        mps = self.knobs.throughput_mps
+        if mps is None:
+            return True
+        now = time.monotonic()
+        burst = max(1.0, mps / 10)
+        bucket = self._throughput
+        if bucket is None:
+            bucket = self._throughput = _Bucket(burst, now)
+        else:
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * mps)
+            bucket.updated = now
+        if bucket.tokens < 1.0:
+            return False
+        bucket.tokens -= 1.0
+        return True
 
     # -- outbound ----------------------------------------------------------------
 

@@ -200,6 +200,25 @@ def test_pair_rate_limit_is_131056_when_enabled(cloud: RunningSandbox, api: http
     assert len(cloud.outbox()) == 3
 
 
+def test_throughput_limit_is_130429_beyond_the_rate(cloud: RunningSandbox, api: httpx.Client) -> None:
+    cloud.configure(open_windows=True, throughput_mps=1)  # one send, then one per second
+    started = time.monotonic()
+    answers = [api.post("/messages", json=text_send("4915100000000"))]
+    while answers[-1].status_code == 200:
+        assert time.monotonic() - started < 10, "never limited"
+        answers.append(api.post("/messages", json=text_send(f"49151000{len(answers):05d}")))
+    elapsed = time.monotonic() - started
+    graph_error(answers[-1], 130429)
+    accepted = len(answers) - 1
+    assert 1 <= accepted <= 1 + elapsed * 1 and len(cloud.outbox()) == accepted
+    deadline = time.monotonic() + 10
+    while api.post("/messages", json=text_send("4915100000099")).status_code != 200:
+        assert time.monotonic() < deadline, "the bucket never refilled"
+    with httpx.Client(base_url=cloud.base_url, trust_env=False) as control:
+        refused = control.post("/_sandbox/config", json={"throughput_mps": 0})
+    assert refused.status_code == 400 and "throughput_mps" in refused.text
+
+
 def test_pair_rate_limit_is_off_by_default(cloud: RunningSandbox, api: httpx.Client) -> None:
     cloud.configure(open_windows=True)
     for _ in range(50):
