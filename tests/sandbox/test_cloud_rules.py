@@ -200,7 +200,9 @@ def test_pair_rate_limit_is_131056_when_enabled(cloud: RunningSandbox, api: http
     assert len(cloud.outbox()) == 3
 
 
-def test_throughput_limit_is_130429_beyond_the_rate(cloud: RunningSandbox, api: httpx.Client) -> None:
+def test_throughput_limit_is_130429_beyond_the_rate(
+    cloud: RunningSandbox, api: httpx.Client
+) -> None:
     cloud.configure(open_windows=True, throughput_mps=1)  # one send, then one per second
     started = time.monotonic()
     answers = [api.post("/messages", json=text_send("4915100000000"))]
