@@ -14,9 +14,10 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import webhooks
+from codemods import evidence, webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
-from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted
+from codemods.exchange import TERMINAL, Exchanges, decide
+from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted, iter_parents
 from codemods.layout import shift_aligned_args
 from codemods.literals import (
     fstring_parts,
@@ -28,6 +29,7 @@ from codemods.literals import (
 from codemods.payloads import PayloadPlan, plan_payload
 from codemods.urls import (
     Atom,
+    Dyn,
     Lit,
     Syn,
     UrlPlan,
@@ -45,7 +47,8 @@ Strategy = Literal["native", "shim"]
 NodeEdit = Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]
                     | cst.RemovalSentinel]
 
-#: Words that say a file talks to WhatsApp (a bare ``/v1/messages`` alone does not).
+#: Words that say a file may talk to WhatsApp: a reason to report an unproven call
+#: (WM917), never a reason to edit one.
 CONTEXT_RE: Final = re.compile(
     r"(?i)whatsapp|waba|wa_id|360dialog|d360|localizable_params|\bwa[_-]|recipient_type|"
     r"[\"']hsm[\"']|turn\.io"
@@ -68,6 +71,16 @@ class Item:
     needs_view_import: bool = False
     #: the short "what to do" a manual item's comment carries
     todo: str = ""
+    #: why an unsafe edit is unsafe (for the held-back marker)
+    reason: str = ""
+    #: set when the item's request is left unchanged as a whole (see codemods.exchange)
+    held: str = ""
+    #: a manual note that writes no comment (its rewrite is not made)
+    silent: bool = False
+    #: a marker written only while these edits are not applied (held-back unsafe fixes)
+    when_held: frozenset[int] = frozenset()
+    #: a note written only when these edits are applied (it follows from them)
+    when_applied: frozenset[int] = frozenset()
 
 
 @dataclass(eq=False)
@@ -78,9 +91,10 @@ class Analysis:
     _next: int = 0
 
     def add(self, code: str, fix: Fix, message: str, node: cst.CSTNode, *,
-            settings: Iterable[str] = (), view_import: bool = False, todo: str = "") -> Item:
+            settings: Iterable[str] = (), view_import: bool = False, todo: str = "",
+            reason: str = "") -> Item:
         item = Item(self._next, code, fix, " ".join(message.split()), node,
-                    frozenset(settings), view_import, " ".join(todo.split()))
+                    frozenset(settings), view_import, " ".join(todo.split()), reason)
         self._next += 1
         self.items.append(item)
         return item
@@ -105,15 +119,32 @@ class _UrlResult:
     send_calls: list[HttpCall] = field(default_factory=list)
     edited_owners: set[int] = field(default_factory=set)
     first_use: cst.CSTNode | None = None
+    #: the On-Prem exchanges of the file (native strategy)
+    ex: Exchanges = field(default_factory=Exchanges)
+    #: every On-Prem call with its URL plan
+    plans: dict[cst.Call, UrlPlan] = field(default_factory=dict)
+    #: owner string -> the edit item that rewrites it, or the manual item that blocks it
+    owner_items: dict[int, Item] = field(default_factory=dict)
+    owner_blockers: dict[int, Item] = field(default_factory=dict)
+
+    def live(self, call: cst.Call) -> bool:
+        """An On-Prem call to migrate (not one the user must remove or keep as it is)."""
+        plan = self.plans.get(call)
+        return plan is not None and not (plan.kind == "manual" and plan.code in TERMINAL)
 
 
 def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
-            source: bytes | None = None) -> Analysis:
-    """``text`` is the module's source (for the cheap word tests), ``source`` its bytes."""
+            source: bytes | None = None, *, onprem_hosts: frozenset[str] = frozenset()
+            ) -> Analysis:
+    """``text`` is the module's source (for the cheap word tests), ``source`` its bytes.
+
+    ``onprem_hosts`` are hosts the user declared On-Prem (besides the mapping table's).
+    """
     facts = collect(module, source)
     a = Analysis(facts)
-    context = bool(CONTEXT_RE.search(text))
-    urls = _urls(facts, a, target, context, native=strategy == "native")
+    context = evidence.file_evidence(facts, text, onprem_hosts)
+    urls = _urls(facts, a, target, context, native=strategy == "native",
+                 declared=onprem_hosts, text=text)
     has_d360 = any(
         isinstance(el, cst.DictElement) and (string_value(el.key) or "").lower()
         == _ONPREM_AUTH_HEADER for d in facts.dicts for el in d.elements
@@ -124,17 +155,148 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         if context:
             _dynamic_urls(facts, a, target, cloud)
         if sends_onprem:
-            _headers(facts, a, target, has_d360, urls.onprem)
+            _headers(facts, a, target, has_d360, urls)
         if sends_onprem or context:
             _payloads(facts, a, urls)
         if context:
             _version_constants(facts, a, urls)
+        _response_reads(facts, a, urls)
+        if target is Target.META:
+            _per_channel(facts, a, urls, text)
+        decide(a, urls.ex)
     else:
         if sends_onprem:
             _shim_imports(facts, a, urls)
     webhooks.analyze_webhooks(facts, a, text, target)
     _dedupe(a)
     return a
+
+
+# --- response reads and channels -----------------------------------------------
+
+
+def _function_of(facts: Facts, node: cst.CSTNode) -> cst.CSTNode | None:
+    for parent in iter_parents(facts, node):
+        if isinstance(parent, cst.FunctionDef | cst.Lambda):
+            return parent
+    return None
+
+
+def _response_reads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    """On-Prem-only response fields read next to a request: the request waits for them."""
+    live = [c for c in urls.ex.by_call if urls.live(c)]
+    if not live:
+        return
+    by_fn: dict[int, list[cst.Call]] = {}
+    for call in live:
+        by_fn.setdefault(id(_function_of(facts, call)), []).append(call)
+    http_fns = {id(_function_of(facts, hc.call)) for hc in facts.http_calls}
+    for read in evidence.response_reads(facts):
+        if read.field == "errors[0].code" and not _compared_to_int(facts, read.node):
+            continue  # Cloud webhook statuses carry errors[].code too; only On-Prem codes tell
+        fn = id(_function_of(facts, read.node))
+        calls = by_fn.get(fn)
+        if calls is None and fn not in http_fns:
+            continue  # not a response this file receives (a webhook body, a parsed file)
+        item = a.add("WM915", "manual", f"`{facts.code(read.node, 40)}` reads {read.field}, "
+                     f"which only On-Prem responses carry: {read.instead}", read.node,
+                     todo=read.instead)
+        if calls is None and read.field == "users[0].token":
+            continue  # the login's own answer: the login is marked for removal already
+        for target_call in _or_floating(calls):
+            urls.ex.block(target_call, item)
+
+
+def _or_floating(calls: list[cst.Call] | None) -> list[cst.Call | None]:
+    """The calls an item belongs to, or ``[None]`` (it floats) when there are none."""
+    return list(calls) if calls else [None]
+
+
+def _compared_to_int(facts: Facts, node: cst.CSTNode) -> bool:
+    parent = facts.parents.get(node)
+    if isinstance(parent, cst.Comparison):
+        return any(isinstance(t.comparator, cst.Integer | cst.Tuple | cst.List | cst.Set)
+                   for t in parent.comparisons)
+    if isinstance(parent, cst.ComparisonTarget):
+        return isinstance(facts.parents.get(parent), cst.Comparison) and isinstance(
+            facts.parents[parent].left, cst.Integer)  # type: ignore[attr-defined]
+    return False
+
+
+#: Parameter names that say a function or class serves one of several numbers.
+_CHANNEL_PARAM: Final = re.compile(
+    r"(?i)^(?:\w+_)?(?:channel|chan|org|organi[sz]ation|tenant|account|waba|workspace|company|"
+    r"business|sender|integration|provider|phone_number_id|number_id|from_number|config|cfg|"
+    r"conf|credentials|creds|instance)(?:_\w+)?$")
+_PER_CHANNEL_META: Final = re.compile(r"graph\.facebook\.com")
+_PHONE_ID_WORD: Final = re.compile(r"(?i)phone_number_id|phone_id")
+
+
+def _per_channel(facts: Facts, a: Analysis, urls: _UrlResult, text: str) -> None:
+    """Meta target: a request of one of several numbers cannot take one global phone-number id."""
+    already = bool(_PER_CHANNEL_META.search(text) and _PHONE_ID_WORD.search(text))
+    for call, plan in urls.plans.items():
+        if not urls.live(call) or not (plan.uses_settings or plan.kind == "mark_read"
+                                       or MARK_RE_SETTINGS in plan.new_url):
+            continue
+        why = ("this file already builds Graph URLs per phone-number id: send this request "
+               "the same way" if already else _channel_reason(facts, call))
+        if not why:
+            continue
+        item = a.add("WM916", "manual", f"{why}; a global WHATSAPP_PHONE_NUMBER_ID would send "
+                     "every channel's messages from one number", call,
+                     todo="one phone-number id per channel: send with "
+                     "shim.channels.graph_target(<channel name>)"
+                     if not already else "use this file's per-channel Graph URL for this call")
+        urls.ex.block(call, item)
+
+
+MARK_RE_SETTINGS: Final = "{WHATSAPP_PHONE_NUMBER_ID}"
+
+
+def _channel_reason(facts: Facts, call: cst.Call) -> str:
+    scope = facts.scope_of.get(call)
+    fn = scope.function() if scope is not None else None
+    if fn is not None and isinstance(fn.node, cst.FunctionDef):
+        for p in _params(fn.node):
+            if _CHANNEL_PARAM.match(p):
+                return f"the function receives `{p}`"
+        cls = fn.enclosing_class
+        if cls is not None and isinstance(cls.node, cst.ClassDef):
+            init = next((s for s in cls.node.body.body if isinstance(s, cst.FunctionDef)
+                         and s.name.value == "__init__"), None)
+            if init is not None and _params(init):
+                return (f"the class `{cls.node.name.value}` takes its settings per instance "
+                        f"(`__init__({', '.join(_params(init))})`)")
+    for node in _call_values(call):
+        if isinstance(node, cst.Subscript) and _rooted_in_param(facts, node, fn):
+            return f"`{facts.code(node, 30)}` comes from per-record config"
+    return ""
+
+
+def _params(fn: cst.FunctionDef) -> list[str]:
+    names = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params,
+                                    *fn.params.kwonly_params)]
+    return [n for n in names if n not in ("self", "cls")]
+
+
+def _call_values(call: cst.Call) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    stack: list[cst.CSTNode] = [a.value for a in call.args]
+    while stack:
+        cur = stack.pop()
+        out.append(cur)
+        stack.extend(cur.children)
+    return out
+
+
+def _rooted_in_param(facts: Facts, node: cst.Subscript, fn: Scope | None) -> bool:
+    cur: cst.BaseExpression = node
+    while isinstance(cur, cst.Subscript | cst.Attribute):
+        cur = cur.value
+    if not isinstance(cur, cst.Name) or fn is None:
+        return False
+    return any(v is None for v, _ in fn.assigns.get(cur.value, []))
 
 
 # --- URLs ---------------------------------------------------------------------
@@ -191,26 +353,44 @@ def _interesting_atoms(facts: Facts, atoms: list[Atom]) -> bool:
     return any(interesting(facts.owners[o].value) for o in _owners(atoms))
 
 
-def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: bool
-          ) -> _UrlResult:
+def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: bool,
+          declared: frozenset[str], text: str) -> _UrlResult:
     res = _UrlResult()
     call_uses: list[_Use] = []
     covered: set[int] = set()
+    versioned: list[tuple[HttpCall, Dyn]] = []
+    unproven: list[HttpCall] = []
+    words = not context and bool(CONTEXT_RE.search(text))
     for hc in facts.http_calls:
         if hc.url is None:
             continue
         atoms = facts.flatten(hc.url, hc.scope)
         if not _interesting_atoms(facts, atoms):
+            base = _versioned_base(facts, hc, atoms)
+            if base is not None:
+                versioned.append((hc, base))
             continue
         covered |= _owners(atoms)  # the call decides, even when it is not an On-Prem call
         atoms = _lead_slash(atoms)
-        plan = plan_url(atoms, hc.method, target, context=context)
+        plan = plan_url(atoms, hc.method, target, context=context, declared=declared)
         if plan is None:
+            if not context and words and _unproven(facts, hc, atoms, target):
+                unproven.append(hc)
             continue
         call_uses.append(_Use(hc.call, atoms, plan, hc, _owners(atoms)))
         if plan.endpoint is not None and plan.endpoint.name == "send_message":
             res.send_calls.append(hc)
-    helper_uses = _helper_calls(facts, target, context)
+    helper_uses = _helper_calls(facts, target, context, declared)
+    for hc in unproven:
+        a.add("WM917", "manual", f"`{facts.code(hc.call, 50)}` uses an On-Prem path, but no "
+              "value proves its host runs the On-Prem API (no known host, D360 key, On-Prem "
+              "body or response read): if it does, run again with --onprem-host HOST or set "
+              "legacy_base_url in the config", hc.call,
+              todo="if this host runs the On-Prem API, declare it with --onprem-host")
+    for hc, base in versioned:
+        if native:
+            _versioned_send(facts, a, res, hc, base, target)
+        res.onprem = True
     roots: dict[cst.CSTNode, Scope] = {}
     for leaf in facts.leaves:
         roots.setdefault(_root(facts, leaf), facts.scope_of[leaf])
@@ -221,14 +401,21 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         atoms = _lead_slash(facts.flatten(root, scope))
         if _owners(atoms) and _owners(atoms) <= covered:
             continue  # the calls that use these strings decide
-        plan = plan_url(atoms, None, target, context=context)
+        if not _may_be_request_url(facts, root, atoms, declared):
+            continue  # a metric label, a log line, a dict value: not a URL a request uses
+        plan = plan_url(atoms, None, target, context=context, declared=declared)
         if plan is None:
             continue
         standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
     uses = call_uses + standalone
-    res.onprem = bool(uses or helper_uses)
+    res.onprem = res.onprem or bool(uses or helper_uses)
+    by_url = {hc.url: hc for hc in facts.http_calls if hc.url is not None}
     for u in helper_uses:
-        a.add(u.plan.code, "manual", u.plan.message, u.node, todo=u.plan.todo)
+        item = a.add(u.plan.code, "manual", u.plan.message, u.node, todo=u.plan.todo)
+        hc = by_url.get(u.node)  # type: ignore[call-overload]
+        if hc is not None and native:
+            res.plans[hc.call] = u.plan
+            res.ex.block(hc.call, item)
     if uses:
         res.first_use = uses[0].node
     if not native:
@@ -236,24 +423,110 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if u.plan.kind == "manual" and u.plan.code == "WM902":
                 a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
         return res
-    mark_read_items = _mark_read(facts, a, call_uses, target)
+    ex = res.ex
+    for u in call_uses:
+        assert u.call is not None
+        ex.of(u.call.call)
+        res.plans[u.call.call] = u.plan
+    mark_read_items = _mark_read(facts, a, call_uses, target, ex)
     _owner_edits(facts, a, call_uses, standalone, mark_read_items, res)
-    notes_done: set[tuple[str, str]] = set()
+    for u in uses:
+        call = u.call.call if u.call is not None else None
+        for o in u.owners:
+            if o in res.owner_items:
+                ex.part(call, res.owner_items[o])
+            if o in res.owner_blockers:
+                ex.block(call, res.owner_blockers[o])
+    notes: dict[tuple[str, str], Item] = {}
     for u in uses:
         p = u.plan
+        call = u.call.call if u.call is not None else None
         if p.kind == "manual":
-            a.add(p.code, "manual", p.message, u.node, todo=p.todo)
+            ex.block(call, a.add(p.code, "manual", p.message, u.node, todo=p.todo))
             continue
         for code, msg, todo in p.notes:
-            if (code, msg) not in notes_done:
-                notes_done.add((code, msg))
-                a.add(code, "manual", msg, u.node, todo=todo)
+            if (code, msg) not in notes:
+                notes[(code, msg)] = a.add(code, "manual", msg, u.node, todo=todo)
+            ex.block(call, notes[(code, msg)])
         if p.kind in ("rewrite", "same", "mark_read") and p.host in ("dynamic", "none"):
-            _base_note(facts, a, u, target, notes_done)
+            note = _base_note(facts, a, u, target, notes)
+            if note is not None:
+                ex.part(call, note)
     return res
 
 
-def _helper_calls(facts: Facts, target: Target, context: bool) -> list[_Use]:
+def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target) -> bool:
+    """An On-Prem path in a WhatsApp-worded file, on a host nothing proves On-Prem.
+
+    Reported, never edited; a body with another shape (``{"model": ..., "messages": [...]}``)
+    says it is someone else's API, and then nothing is reported at all.
+    """
+    if plan_url(atoms, hc.method, target, context=True) is None:
+        return False
+    kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
+    return not any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
+                   for key in ("json", "data") if key in kw)
+
+
+def _versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> Dyn | None:
+    """``'{}/messages'.format(app)`` with an On-Prem body: ``app`` is a base ending in /v1."""
+    if hc.method != "POST" or len(atoms) != 2 or not isinstance(atoms[0], Dyn):
+        return None
+    if not isinstance(atoms[1], Lit) or atoms[1].text.rstrip("/") != "/messages":
+        return None
+    kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
+    bodies = [d for key in ("json", "data") if key in kw
+              for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key],
+                                         hc.scope)]
+    if not any(evidence.onprem_send_body(d) for d in bodies):
+        return None
+    return atoms[0]
+
+
+def _versioned_send(facts: Facts, a: Analysis, res: _UrlResult, hc: HttpCall, base: Dyn,
+                    target: Target) -> None:
+    """The path is already Cloud's ``/messages``: the base and the body need changing."""
+    anchor = facts.dyn_nodes[base.key]
+    what = _setting_text(facts, anchor)
+    cloud = (target_base(target) if target is Target.D360
+             else f"{target_base(target)}/<version>/<phone-number-id>")
+    res.ex.of(hc.call)
+    res.plans[hc.call] = UrlPlan("same", host="dynamic", dynamic_host=base.key,
+                                 old_url="{...}/messages", new_url="{...}/messages")
+    res.send_calls.append(hc)
+    note = a.add("WM905", "manual", f"the base URL {what} ends in /v1 (On-Prem; the path "
+                 f"is /messages): point it at {cloud}", anchor, todo=f"point {what} (now "
+                 f".../v1) at {cloud}")
+    res.ex.part(hc.call, note)
+
+
+def _may_be_request_url(facts: Facts, root: cst.CSTNode, atoms: list[Atom],
+                        declared: frozenset[str]) -> bool:
+    """Could this string reach an HTTP call the codemod cannot see?
+
+    A constant or variable may (another module, a wrapper sends it); so may a URL
+    returned by a helper, or a full On-Prem URL handed to a wrapper. A bare path
+    given to any other call (``labels("/v1/messages")``) or sitting in a dict,
+    comparison or log line is not a request URL.
+    """
+    parent = facts.parents.get(root)
+    if isinstance(parent, cst.Assign | cst.AnnAssign | cst.Return | cst.Param):
+        return True  # a constant, a variable, a URL helper's result, a default base
+    if isinstance(parent, cst.Element):  # urlunparse(("https", host, "/v1/messages", ...))
+        seq = facts.parents.get(parent)
+        arg = facts.parents.get(seq) if seq is not None else None
+        call = facts.parents.get(arg) if isinstance(arg, cst.Arg) else None
+        return isinstance(call, cst.Call) and dotted(call.func).endswith(
+            ("urlunparse", "urlunsplit"))
+    if isinstance(parent, cst.Arg):
+        text = "".join(a.text for a in atoms if isinstance(a, Lit))
+        m = re.match(r"https?://([^/:]+)", text)
+        return m is not None and evidence.is_onprem_host(m.group(1), declared)
+    return False
+
+
+def _helper_calls(facts: Facts, target: Target, context: bool, declared: frozenset[str]
+                  ) -> list[_Use]:
     """``endpoint("users/login")`` where ``endpoint`` builds the URL: manual items only."""
     out: list[_Use] = []
     for call in facts.calls:
@@ -262,9 +535,20 @@ def _helper_calls(facts: Facts, target: Target, context: bool) -> list[_Use]:
         atoms = facts.flatten_helper_call(call, facts.scope_of[call])
         if atoms is None or not _interesting_atoms(facts, atoms):
             continue
-        plan = plan_url(_lead_slash(atoms), None, target, context=context)
-        if plan is not None and plan.kind == "manual" and plan.code in ("WM901", "WM902"):
+        plan = plan_url(_lead_slash(atoms), None, target, context=context,
+                        declared=declared)
+        if plan is None:
+            continue
+        if plan.kind == "manual" and plan.code in ("WM901", "WM902"):
             out.append(_Use(call, atoms, plan, None, set()))
+        else:
+            name = call.func.value
+            out.append(_Use(call, atoms, UrlPlan(
+                "manual", plan.endpoint, code="WM907", message=(
+                    f"the URL comes from the helper `{name}(...)`, which builds On-Prem URLs "
+                    f"({plan.old_url}): rewrite the helper for Cloud paths, then run again"),
+                todo=f"the URL helper `{name}` builds On-Prem URLs: rewrite it for Cloud "
+                "paths, then run again"), None, set()))
     return out
 
 
@@ -287,7 +571,7 @@ def _setting_text(facts: Facts, node: cst.CSTNode) -> str:
 
 
 def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
-               done: set[tuple[str, str]]) -> None:
+               done: dict[tuple[str, str], Item]) -> Item | None:
     base = target_base(target)
     extra = (" (the path now carries /{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID})"
              if target is Target.META else "")
@@ -302,9 +586,9 @@ def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
               f"{extra}"
         todo = f"point the base URL this path is joined to at {base}"
     if ("WM905", msg) in done:
-        return
-    done.add(("WM905", msg))
-    a.add("WM905", "manual", msg, anchor, todo=todo)
+        return done[("WM905", msg)]
+    item = done[("WM905", msg)] = a.add("WM905", "manual", msg, anchor, todo=todo)
+    return item
 
 
 def _dedupe(a: Analysis) -> None:
@@ -350,9 +634,10 @@ def _owner_edits(
         values = {v for _, v in props}
         if len(values) > 1:
             shown = " / ".join(sorted(repr(_show(v)) for v in values))
-            a.add("WM908", "manual", f"{_show(owner.value)!r} is used by calls that need "
-                  f"different Cloud URLs ({shown}); give each call its own URL", owner.node,
-                  todo="calls need different Cloud URLs: give each its own")
+            res.owner_blockers[o] = a.add(
+                "WM908", "manual", f"{_show(owner.value)!r} is used by calls that need "
+                f"different Cloud URLs ({shown}); give each call its own URL", owner.node,
+                todo="calls need different Cloud URLs: give each its own")
             continue
         new = values.pop()
         if new == owner.value:
@@ -360,9 +645,10 @@ def _owner_edits(
         changing = [u for u, v in props if v != owner.value or u.plan.kind != "same"]
         mark_only = all(u.plan.kind == "mark_read" for u in changing)
         if owner.kind in ("percent", "format") and used_settings(new):
-            a.add("WM908", "manual", f"{_show(owner.value)!r} would need the Graph settings "
-                  "inside a format string; rebuild the URL as an f-string by hand", owner.node,
-                  todo=f"rebuild as {_show(new)!r}")
+            res.owner_blockers[o] = a.add(
+                "WM908", "manual", f"{_show(owner.value)!r} would need the Graph settings "
+                "inside a format string; rebuild the URL as an f-string by hand", owner.node,
+                todo=f"rebuild as {_show(new)!r}")
             continue
         fn = _owner_edit(owner, new)
         if mark_only:
@@ -378,9 +664,10 @@ def _owner_edits(
         msg = (f"On-Prem URL {_show(owner.value)!r} -> {_show(new)!r}{what}"
                + (f"; unsafe: {'; '.join(unsafe)}" if unsafe else ""))
         item = a.add(code, "unsafe" if unsafe else "safe", msg, owner.node,
-                     settings=used_settings(new))
+                     settings=used_settings(new), reason="; ".join(unsafe))
         a.edit(owner.node, item, fn)
         res.edited_owners.add(o)
+        res.owner_items[o] = item
 
 
 def _show(value: str) -> str:
@@ -424,7 +711,7 @@ def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool) -> Non
             continue  # built from a path literal or a URL helper the other rules handle
         kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
         onprem_body = any(
-            "messaging_product" not in keys_of(d) and "to" in keys_of(d)
+            evidence.onprem_send_body(d)
             for key in ("json", "data") if key in kw
             for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
         )
@@ -456,8 +743,8 @@ def _mentions_url(facts: Facts, node: cst.CSTNode) -> bool:
 # --- read receipts --------------------------------------------------------------
 
 
-def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target
-               ) -> dict[int, Item]:
+def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target,
+               ex: Exchanges) -> dict[int, Item]:
     """PUT /v1/messages/{id} {"status": "read"} -> POST /messages with status and message_id."""
     items: dict[int, Item] = {}
     for u in call_uses:
@@ -467,9 +754,10 @@ def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target
         hc = u.call
         why = _mark_read_blocker(facts, hc, p)
         if why:
-            a.add("WM308", "manual", f"read receipt: {why}; send POST /messages with "
-                  '{"messaging_product": "whatsapp", "status": "read", "message_id": ...}',
-                  hc.call, todo="send POST /messages with status read and message_id")
+            ex.block(hc.call, a.add(
+                "WM308", "manual", f"read receipt: {why}; send POST /messages with "
+                '{"messaging_product": "whatsapp", "status": "read", "message_id": ...}',
+                hc.call, todo="send POST /messages with status read and message_id"))
             continue
         id_node = facts.dyn_nodes[p.message_id]
         settings: set[str] = set()
@@ -478,8 +766,11 @@ def _mark_read(facts: Facts, a: Analysis, call_uses: list[_Use], target: Target
         item = a.add("WM308", "safe", f"read receipt PUT {p.old_url} -> POST {p.new_url} with "
                      '{"messaging_product", "status": "read", "message_id"}', hc.call,
                      settings=settings)
-        a.edit(hc.call, item, _mark_read_edit(hc, id_node, _paren_column(facts, hc.call)))
+        a.edit(hc.call, item, _mark_read_edit(hc, (_url_id_expr(hc.url) if hc.url is not None
+                                                    else None) or id_node,
+                                              _paren_column(facts, hc.call)))
         items[id(hc.call)] = item
+        ex.part(hc.call, item)
     return items
 
 
@@ -496,10 +787,11 @@ def _mark_read_blocker(facts: Facts, hc: HttpCall, p: UrlPlan) -> str:
             return "the HTTP method is not a literal"
     if isinstance(url, cst.FormattedString):
         last = url.parts[-1] if url.parts else None
-        if not (isinstance(last, cst.FormattedStringExpression) and last.expression is id_node):
+        if not (isinstance(last, cst.FormattedStringExpression)
+                and _is_id(facts, hc, last.expression, id_node)):
             return "the message id is not the end of the f-string URL"
     elif isinstance(url, cst.BinaryOperation) and isinstance(url.operator, cst.Add):
-        if url.right is not id_node:
+        if not _is_id(facts, hc, url.right, id_node):
             return "the message id is not the last part of the URL"
     else:
         return "the URL is not built in the call (f-string or +)"
@@ -513,6 +805,24 @@ def _mark_read_blocker(facts: Facts, hc: HttpCall, p: UrlPlan) -> str:
         if dynamic_keys(body) or set(keys_of(body)) - {"status"}:
             return "the body has more than a status"
     return ""
+
+
+def _is_id(facts: Facts, hc: HttpCall, expr: cst.BaseExpression, id_node: cst.CSTNode) -> bool:
+    """Is ``expr`` the message id (itself, or a local holding it)?"""
+    if expr is id_node:
+        return True
+    return facts.flatten(expr, hc.scope) == [facts.dyn(id_node)]
+
+
+def _url_id_expr(url: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The expression at the end of a read-receipt URL (the message id as written there)."""
+    if isinstance(url, cst.FormattedString) and url.parts and isinstance(
+        url.parts[-1], cst.FormattedStringExpression
+    ):
+        return url.parts[-1].expression
+    if isinstance(url, cst.BinaryOperation):
+        return url.right
+    return None
 
 
 def _mark_read_body(call: cst.Call) -> cst.Dict | Literal["bad"] | None:
@@ -611,38 +921,64 @@ def _mark_read_edit(hc: HttpCall, id_node: cst.CSTNode, paren_column: int) -> No
 # --- headers ----------------------------------------------------------------------
 
 
-def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, onprem: bool) -> None:
+def _header_calls(facts: Facts) -> dict[cst.Dict, list[cst.Call]]:
+    """Header dict literals -> the HTTP calls that send them (``headers=``)."""
+    out: dict[cst.Dict, list[cst.Call]] = {}
+    for hc in facts.http_calls:
+        for arg in hc.call.args:
+            if arg.keyword is not None and arg.keyword.value == "headers":
+                for d in facts.dict_values(arg.value, hc.scope):
+                    out.setdefault(d, []).append(hc.call)
+    return out
+
+
+def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _UrlResult
+             ) -> None:
+    sent_by = _header_calls(facts)
     for d in facts.dicts:
+        calls = sent_by.get(d)
+        onprem_calls = [c for c in calls or () if urls.live(c)]
+        if calls and not onprem_calls:
+            continue  # the headers of some other API's call
         for el in d.elements:
             if not isinstance(el, cst.DictElement):
                 continue
             key = string_value(el.key)
             if key is None:
                 continue
-            _header_pair(facts, a, target, has_d360, onprem, el, key, el.value, el)
+            item = _header_pair(facts, a, target, has_d360, urls.onprem, el, key, el.value, el)
+            if item is not None:
+                urls.ex.parts_to(onprem_calls, item)
     for assign, sub, key, _scope in facts.subscript_assigns:
-        _header_pair(facts, a, target, has_d360, onprem, assign, key, assign.value, sub)
+        item = _header_pair(facts, a, target, has_d360, urls.onprem, assign, key, assign.value,
+                            sub)
+        if item is not None:
+            urls.ex.part(None, item)
 
 
 def _header_pair(
     facts: Facts, a: Analysis, target: Target, has_d360: bool, onprem: bool,
     node: cst.DictElement | cst.Assign, key: str, value: cst.BaseExpression,
     anchor: cst.CSTNode,
-) -> None:
+) -> Item | None:
     low = key.lower()
     if low == _ONPREM_AUTH_HEADER and target is Target.META:
         item = a.add("WM201", "safe", f"header {key!r} -> 'Authorization: Bearer "
                      f"{facts.code(value, 30)}': Meta authenticates with a system-user token",
                      anchor)
         a.edit(node, item, _header_edit("Authorization", _bearer))
-    elif low == "authorization" and target is Target.D360 and not has_d360 and onprem:
+        return item
+    if low == "authorization" and target is Target.D360 and not has_d360 and onprem:
         secret = _bearer_secret(value)
         if secret is None:
-            return
+            return None
         item = a.add("WM202", "unsafe", f"'Authorization: Bearer ...' -> '{D360_API_KEY_HEADER}"
                      f": {facts.code(secret, 30)}': 360dialog Cloud takes the channel's API key "
-                     "(the On-Prem login token will not work)", anchor)
+                     "(the On-Prem login token will not work)", anchor,
+                     reason="the Bearer value must become the channel's 360dialog API key")
         a.edit(node, item, _header_edit(D360_API_KEY_HEADER, lambda v: _bearer_secret(v) or v))
+        return item
+    return None
 
 
 def _header_edit(new_key: str, value_fn: Callable[[cst.BaseExpression], cst.BaseExpression]
@@ -708,10 +1044,25 @@ def _bearer_secret(value: cst.BaseExpression) -> cst.BaseExpression | None:
 # --- payloads ---------------------------------------------------------------------
 
 
+def _body_calls(facts: Facts) -> dict[cst.Dict, list[cst.Call]]:
+    """Body dict literals -> the HTTP calls that send them (``json=``, ``data=dumps(..)``)."""
+    out: dict[cst.Dict, list[cst.Call]] = {}
+    for hc in facts.http_calls:
+        for arg in hc.call.args:
+            if arg.keyword is None or arg.keyword.value not in ("json", "data"):
+                continue
+            src = _dumps_arg(facts, arg.value, hc.scope) or arg.value
+            for d in facts.dict_values(src, hc.scope):
+                out.setdefault(d, []).append(hc.call)
+    return out
+
+
 def _payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    ex = urls.ex
     envelopes: dict[cst.Dict, Scope] = {}
     for hc in urls.send_calls:
-        _send_call_payload(facts, a, hc, envelopes)
+        _send_call_payload(facts, a, hc, envelopes, ex)
+    sent_by = _body_calls(facts)
     for d in facts.dicts:
         if _looks_like_send(d):
             envelopes.setdefault(d, facts.scope_of[d])
@@ -721,28 +1072,33 @@ def _payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
     for d, scope in envelopes.items():
         if d in nested:
             continue
+        calls = sent_by.get(d, [])
+        onprem_calls = [c for c in calls if urls.live(c)]
+        if calls and not onprem_calls:
+            continue  # the body of a call that is not an On-Prem request
         dyn = dynamic_keys(d)
-        if dyn:
-            a.add("WM904", "manual", f"payload with a key the codemod cannot read "
-                  f"(`{facts.code(dyn[0], 30)}`): check by hand that it needs no hsm/"
-                  "preview_url/namespace change (Cloud rejects hsm)", dyn[0],
-                  todo=f"check by hand: key `{facts.code(dyn[0], 20)}` may need Cloud changes")
-        _plan_dict(facts, a, d, envelope=True)
-        _mutations(facts, a, d, scope)
+        if dyn and "messaging_product" not in keys_of(d):
+            ex.parts_to(onprem_calls, a.add(
+                "WM904", "manual", f"payload with a key the codemod cannot read "
+                f"(`{facts.code(dyn[0], 30)}`): check by hand that it needs no hsm/"
+                "preview_url/namespace change (Cloud rejects hsm)", dyn[0],
+                todo=f"check by hand: key `{facts.code(dyn[0], 20)}` may need Cloud changes"))
+        _plan_dict(facts, a, d, envelope=True, ex=ex, calls=onprem_calls)
+        _mutations(facts, a, d, scope, ex, onprem_calls)
     for d in facts.dicts:
         if d in envelopes or d in nested:
             continue
         keys = keys_of(d)
         if "hsm" in keys and isinstance(value_of(d, "hsm"), cst.Dict):
             _collect_nested(d, nested)
-            _plan_dict(facts, a, d, envelope=False)
+            _plan_dict(facts, a, d, envelope=False, ex=ex, calls=[])
         elif {"namespace", "name"} <= keys.keys() and (
             "language" in keys or "components" in keys
         ):
             _collect_nested(d, nested)
             rules = tuple(replace(r, onprem=r.onprem.removeprefix("template."))
                           for r in fields.SEND_RULES if r.onprem.startswith("template."))
-            _plan_dict(facts, a, d, envelope=False, rules=rules)
+            _plan_dict(facts, a, d, envelope=False, rules=rules, ex=ex, calls=[])
 
 
 def _looks_like_send(d: cst.Dict) -> bool:
@@ -787,7 +1143,8 @@ def _first_element_column(facts: Facts, d: cst.Dict, indent: str) -> int | None:
 
 
 def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,
-               rules: tuple[fields.FieldRule, ...] = ()) -> None:
+               rules: tuple[fields.FieldRule, ...] = (), ex: Exchanges,
+               calls: list[cst.Call]) -> None:
     indent = _base_indent(facts, d)
     plan = plan_payload(d, envelope=envelope, base_indent=indent, rules=rules,
                         column=lambda: _first_element_column(facts, d, indent))
@@ -795,8 +1152,14 @@ def _plan_dict(facts: Facts, a: Analysis, d: cst.Dict, *, envelope: bool,
         return
     ids: list[int] = []
     for step in plan.steps:
-        item = a.add(step.code, step.fix, step.message, step.anchor, todo=step.todo)
+        item = a.add(step.code, step.fix, step.message, step.anchor, todo=step.todo,
+                     reason=_UNSAFE_PAYLOAD.get(step.code, "") if step.fix == "unsafe" else "")
         ids.append(item.id)
+        if step.fix == "manual":
+            for call in _or_floating(calls):
+                ex.block(call, item)
+        else:
+            ex.parts_to(calls, item)
     a.edit(d, ALWAYS, _dict_edit(plan, ids))
 
 
@@ -823,16 +1186,23 @@ def _any_of(ids: list[int], fn: NodeEdit) -> NodeEdit:
     return edit
 
 
+_UNSAFE_PAYLOAD: Final = {
+    "WM305": "a field with no Cloud equivalent is dropped",
+    "WM303": "the hsm parameters are assumed to be plain text",
+}
+
+
 def _send_call_payload(facts: Facts, a: Analysis, hc: HttpCall,
-                       envelopes: dict[cst.Dict, Scope]) -> None:
+                       envelopes: dict[cst.Dict, Scope], ex: Exchanges) -> None:
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
     sources: list[cst.BaseExpression] = []
     if "json" in kw:
         v = kw["json"]
         if isinstance(v, cst.Call) and dotted(v.func).endswith("loads"):
-            a.add("WM903", "manual", "payload from a JSON string: add "
-                  '"messaging_product": "whatsapp" (and the other Cloud changes) where the '
-                  "string is stored", v, todo=_JSON_TODO)
+            ex.block(hc.call, a.add(
+                "WM903", "manual", "payload from a JSON string: add "
+                '"messaging_product": "whatsapp" (and the other Cloud changes) where the '
+                "string is stored", v, todo=_JSON_TODO))
         else:
             sources.append(v)
     if "data" in kw:
@@ -840,13 +1210,27 @@ def _send_call_payload(facts: Facts, a: Analysis, hc: HttpCall,
         inner = _dumps_arg(facts, v, hc.scope)
         if inner is not None:
             sources.append(inner)
-        elif _stringish(facts, v, hc.scope):
-            a.add("WM903", "manual", f"payload sent as a string (`{facts.code(v, 40)}`): add "
-                  '"messaging_product": "whatsapp" (and the other Cloud changes) to the JSON '
-                  "where it is stored", v, todo=_JSON_TODO)
+        elif _stringish(facts, v, hc.scope) or (
+            not facts.dict_values(v, hc.scope) and _json_content_type(facts, hc)
+        ):
+            ex.block(hc.call, a.add(
+                "WM903", "manual", f"payload sent as a string (`{facts.code(v, 40)}`): add "
+                '"messaging_product": "whatsapp" (and the other Cloud changes) to the JSON '
+                "where it is stored", v, todo=_JSON_TODO))
     for src in sources:
         for d in facts.dict_values(src, hc.scope):
             envelopes.setdefault(d, facts.scope_of.get(d, hc.scope))
+
+
+def _json_content_type(facts: Facts, hc: HttpCall) -> bool:
+    """Does the call send ``Content-Type: application/json`` (so ``data=`` is JSON text)?"""
+    for arg in hc.call.args:
+        if arg.keyword is not None and arg.keyword.value == "headers":
+            for d in facts.dict_values(arg.value, hc.scope):
+                ct = value_of(d, "Content-Type")
+                if ct is not None and "json" in (string_value(ct) or ""):
+                    return True
+    return False
 
 
 def _dumps_arg(facts: Facts, v: cst.BaseExpression, scope: Scope) -> cst.BaseExpression | None:
@@ -890,7 +1274,8 @@ def _set_later_todo(rule: fields.FieldRule) -> str:
     return f"drop {rule.onprem} (no Cloud equivalent)"
 
 
-def _mutations(facts: Facts, a: Analysis, d: cst.Dict, scope: Scope) -> None:
+def _mutations(facts: Facts, a: Analysis, d: cst.Dict, scope: Scope, ex: Exchanges,
+               calls: list[cst.Call]) -> None:
     """``msg["ttl"] = ttl`` after ``msg = {...}``: fields the literal rules cannot see."""
     names = [n for n, vals in scope.assigns.items() if any(v is d for v, _ in vals)]
     if not names:
@@ -906,10 +1291,12 @@ def _mutations(facts: Facts, a: Analysis, d: cst.Dict, scope: Scope) -> None:
             rule = watched.get("hsm")
         if rule is None:
             continue
-        a.add("WM914", "manual", f"{sub.value.value}[{key!r}] is set after the literal: "
-              f"{rule.action.value} {rule.onprem}"
-              + (f" -> {rule.cloud}" if rule.cloud else "") + f" by hand ({rule.why})", assign,
-              todo=_set_later_todo(rule))
+        item = a.add("WM914", "manual", f"{sub.value.value}[{key!r}] is set after the "
+                     f"literal: {rule.action.value} {rule.onprem}"
+                     + (f" -> {rule.cloud}" if rule.cloud else "") + f" by hand ({rule.why})",
+                     assign, todo=_set_later_todo(rule))
+        for call in _or_floating(calls):
+            ex.block(call, item)
     for call in facts.calls:
         func = call.func
         if (isinstance(func, cst.Attribute) and func.attr.value == "update"
@@ -919,10 +1306,12 @@ def _mutations(facts: Facts, a: Analysis, d: cst.Dict, scope: Scope) -> None:
             hit = sorted(set(keys_of(call.args[0].value)) & watched.keys())
             for key in hit:
                 rule = watched[key]
-                a.add("WM914", "manual", f"{func.value.value}.update() sets {key!r}: "
-                      f"{rule.action.value} {rule.onprem}"
-                      + (f" -> {rule.cloud}" if rule.cloud else "") + f" by hand ({rule.why})",
-                      call, todo=_set_later_todo(rule))
+                item = a.add("WM914", "manual", f"{func.value.value}.update() sets {key!r}: "
+                             f"{rule.action.value} {rule.onprem}"
+                             + (f" -> {rule.cloud}" if rule.cloud else "")
+                             + f" by hand ({rule.why})", call, todo=_set_later_todo(rule))
+                for c in _or_floating(calls):
+                    ex.block(c, item)
 
 
 # --- version constants ------------------------------------------------------------

@@ -8,6 +8,7 @@ file failed (that file is left byte-identical).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -85,6 +86,34 @@ class _SizeParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]  # ge
             return parse_size(str(value))
         except ValueError:
             self.fail(f"{value!r} is not a size such as 2MB, 500k or 1500000", param, ctx)
+def _hosts(given: tuple[str, ...], config_path: str | None) -> frozenset[str]:
+    """Declared On-Prem hosts: --onprem-host plus the config's legacy_base_url hosts."""
+    from urllib.parse import urlsplit
+
+    from shim.config import CONFIG_ENV_VAR, ConfigError, load_config
+
+    hosts: set[str] = set()
+    for raw in given:
+        for part in raw.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            name = urlsplit(part if "://" in part else f"//{part}").hostname
+            if not name:
+                raise click.BadParameter(f"{part!r} is not a host name",
+                                         param_hint="--onprem-host")
+            hosts.add(name.lower())
+    if config_path is not None or os.environ.get(CONFIG_ENV_VAR):
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--config") from None
+        for ch in config.channels.values():
+            if ch.legacy_base_url:
+                name = urlsplit(ch.legacy_base_url).hostname
+                if name:
+                    hosts.add(name.lower())
+    return frozenset(hosts)
 
 
 def _codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset[str]:
@@ -111,6 +140,17 @@ def _common(f: Any) -> Any:
                      metavar="SIZE",
                      help="Skip (and report) files bigger than this (e.g. 500k, 8MB; 0: no "
                      "limit)."),
+        click.option("--onprem-host", "onprem_hosts", multiple=True, metavar="HOST",
+                     help="A host your On-Prem API runs on (e.g. wa-node.internal:9090); "
+                     "repeatable. The legacy_base_url of every channel in --config counts "
+                     "too."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     default=None, metavar="FILE",
+                     help="The project's waba-migrate config (default: $WABA_MIGRATE_CONFIG, "
+                     "if set); its legacy_base_url hosts are On-Prem hosts."),
+        click.option("--include-tests", is_flag=True,
+                     help="Rewrite test files too (test_*.py, *_test.py, conftest.py, tests/); "
+                     "by default they are reported, not changed."),
     ]
     for option in reversed(options):  # click lists the last decorator applied first
         f = option(f)
@@ -128,10 +168,13 @@ def _common(f: Any) -> Any:
 @_common
 def scan(paths: tuple[str, ...], fmt: str, target: str, strategy: str,
          excludes: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
-         jobs: int | None, no_prefilter: bool, max_file_size: int) -> None:
+         jobs: int | None, no_prefilter: bool, max_file_size: int,
+         onprem_hosts: tuple[str, ...], config_path: str | None, include_tests: bool) -> None:
     """Report every On-Prem call site and webhook handler with a rule code and fix applicability."""
     options = Options(target=Target(target), strategy=strategy,  # type: ignore[arg-type]
-                      codes=_codes(select, ignore), prefilter=not no_prefilter)
+                      codes=_codes(select, ignore), prefilter=not no_prefilter,
+                      include_tests=include_tests,
+                      onprem_hosts=_hosts(onprem_hosts, config_path))
     with _progress(fmt == "text") as bar:
         result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar,
                      max_file_size=max_file_size)
@@ -160,11 +203,14 @@ def scan(paths: tuple[str, ...], fmt: str, target: str, strategy: str,
 @_common
 def rewrite(paths: tuple[str, ...], target: str, strategy: str, mode: str, unsafe: bool,
             excludes: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
-            jobs: int | None, no_prefilter: bool, max_file_size: int) -> None:
+            jobs: int | None, no_prefilter: bool, max_file_size: int,
+            onprem_hosts: tuple[str, ...], config_path: str | None,
+            include_tests: bool) -> None:
     """Rewrite On-Prem API code for a Cloud target (diff by default)."""
     options = Options(target=Target(target), strategy=strategy,  # type: ignore[arg-type]
                       codes=_codes(select, ignore), unsafe=unsafe, rewrite=True,
-                      prefilter=not no_prefilter)
+                      prefilter=not no_prefilter, include_tests=include_tests,
+                      onprem_hosts=_hosts(onprem_hosts, config_path))
     with _progress(True) as bar:
         result = run(paths, options, excludes=excludes, jobs=jobs, progress=bar,
                      max_file_size=max_file_size)

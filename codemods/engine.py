@@ -12,7 +12,7 @@ import difflib
 import io
 import tokenize
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import libcst as cst
@@ -36,6 +36,10 @@ class Options:
     #: compute the rewritten file (rewrite); scan only reports
     rewrite: bool = False
     prefilter: bool = True
+    #: rewrite test files too (by default their findings are reported, nothing is changed)
+    include_tests: bool = False
+    #: hosts the user declares On-Prem (--onprem-host, the config's legacy_base_url)
+    onprem_hosts: frozenset[str] = frozenset()
     #: test hook for the revert guarantee: "invalid-output" or "crash"
     fault: str | None = None
 
@@ -76,13 +80,27 @@ class Outcome:
 
 def enabled_items(analysis: Analysis, options: Options) -> frozenset[int]:
     out = set()
+    markers = []
     for item in analysis.items:
-        if item.code not in options.codes:
+        if item.code not in options.codes or item.held or item.silent:
             continue
-        if item.fix == "safe" or item.fix == "manual" or (item.fix == "unsafe"
-                                                           and options.unsafe):
+        if item.when_held:
+            markers.append(item)
+        elif item.fix == "safe" or item.fix == "manual" or (item.fix == "unsafe"
+                                                             and options.unsafe):
             out.add(item.id)
+    selected = {it.id for it in analysis.items if it.code in options.codes}
+    for marker in markers:  # held-back unsafe fixes leave a trace
+        if not (marker.when_held & selected) <= out:
+            out.add(marker.id)
+    for item in analysis.items:  # notes about a rewrite that was not made are not written
+        if item.when_applied and item.id in out and not (item.when_applied & selected) <= out:
+            out.discard(item.id)
     return frozenset(out)
+
+
+def _reported(item: Item) -> bool:
+    return not item.when_held and not item.silent
 
 
 def _finding(analysis: Analysis, item: Item) -> Finding:
@@ -90,8 +108,22 @@ def _finding(analysis: Analysis, item: Item) -> Finding:
     return Finding(line, col, item.code, item.message, item.fix)
 
 
-def process_source(data: bytes, options: Options) -> Outcome:
-    """Findings for ``data`` and, with ``options.rewrite``, the new bytes."""
+def is_test_path(path: str) -> bool:
+    """``test_*.py``, ``*_test.py``, ``conftest.py`` or anything under a ``tests/`` folder."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or "tests" in parts[:-1])
+
+
+def process_source(data: bytes, options: Options, path: str = "") -> Outcome:
+    """Findings for ``data`` and, with ``options.rewrite``, the new bytes.
+
+    ``path`` (as the user sees it) only decides whether the file is a test file:
+    tests are reported but not rewritten unless ``options.include_tests``.
+    """
+    if path and options.rewrite and not options.include_tests and is_test_path(path):
+        options = replace(options, rewrite=False)
     try:
         return _process(data, options)
     except cst.ParserSyntaxError as exc:
@@ -136,10 +168,12 @@ def _process(data: bytes, options: Options) -> Outcome:
         if error is None:
             raise
         return Outcome(error=error)
-    analysis = analyze(module, options.target, options.strategy, _text(data, module), data)
+    analysis = analyze(module, options.target, options.strategy, _text(data, module), data,
+                       onprem_hosts=options.onprem_hosts)
     out = Outcome()
     out.findings = sorted(
-        (_finding(analysis, it) for it in analysis.items if it.code in options.codes),
+        (_finding(analysis, it) for it in analysis.items
+         if it.code in options.codes and _reported(it)),
         key=lambda f: (f.line, f.column, f.rule),
     )
     if not options.rewrite:
@@ -151,7 +185,7 @@ def _process(data: bytes, options: Options) -> Outcome:
         enabled = enabled_items(analysis, options)
         if n == 0:
             for it in analysis.items:
-                if it.code not in options.codes:
+                if it.code not in options.codes or not _reported(it):
                     continue
                 if it.id in enabled and it.fix != "manual":
                     out.applied[it.code] += 1
@@ -173,7 +207,8 @@ def _process(data: bytes, options: Options) -> Outcome:
             out.applied.clear()
             return out
         new_bytes = current_bytes = candidate
-        analysis = analyze(reparsed, options.target, options.strategy, _text(candidate, reparsed))
+        analysis = analyze(reparsed, options.target, options.strategy,
+                           _text(candidate, reparsed), onprem_hosts=options.onprem_hosts)
     else:
         out.error = FileError("did-not-converge", f"the rewrite still changed the file after "
                               f"{MAX_PASSES} passes; file left unchanged")

@@ -96,6 +96,8 @@ class Facts:
         default_factory=list
     )
     attributes: list[cst.Attribute] = field(default_factory=list)
+    #: ``x["key"]`` reads and writes with a literal key (response and webhook reads)
+    subscripts: list[cst.Subscript] = field(default_factory=list)
     imports: list[tuple[cst.SimpleStatementLine, cst.Import | cst.ImportFrom]] = field(
         default_factory=list
     )
@@ -400,7 +402,23 @@ class Facts:
             a.keyword is None and not a.star for a in node.args
         ):
             return self._flatten_urljoin(node, scope, depth)
+        if _callee_name(func) in ("urlunparse", "urlunsplit") and len(node.args) == 1:
+            return self._flatten_unparse(node, scope, depth)
         return [self.dyn(node)]
+
+    def _flatten_unparse(self, node: cst.Call, scope: Scope, depth: int) -> list[Atom]:
+        """``urlunparse((scheme, netloc, path, "", "", ""))``: scheme://netloc + path."""
+        parts = node.args[0].value
+        if not isinstance(parts, cst.Tuple | cst.List) or len(parts.elements) < 3 or any(
+            isinstance(el, cst.StarredElement) for el in parts.elements
+        ):
+            return [self.dyn(node)]
+        rest = [el.value for el in parts.elements[3:]]
+        if any(string_value(v) != "" for v in rest):
+            return [self.dyn(node)]
+        scheme, netloc, path = (el.value for el in parts.elements[:3])
+        return [*self.flatten(scheme, scope, depth + 1), Syn("://"),
+                *self.flatten(netloc, scope, depth + 1), *self.flatten(path, scope, depth + 1)]
 
     def _flatten_format(
         self, node: cst.Call, template: cst.SimpleString, scope: Scope, depth: int
@@ -742,6 +760,10 @@ class _Collector:
 
     def visit_Dict(self, node: cst.Dict) -> None:
         self.facts.dicts.append(node)
+        self.facts.scope_of[node] = self.scope
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        self.facts.subscripts.append(node)
         self.facts.scope_of[node] = self.scope
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

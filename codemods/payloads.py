@@ -338,8 +338,10 @@ def _convert_hsm(d: cst.Dict, rule: FieldRule, code: str) -> list[Step]:
                      f"hand ({_why(rule)})", hsm, todo=_HSM_TODO)]
     keys = keys_of(hsm)
     unknown = sorted(set(keys) - _HSM_KEYS)
-    if unknown or "element_name" not in keys:
-        what = f"unknown hsm fields {unknown}" if unknown else "no element_name"
+    if unknown or "element_name" not in keys or "language" not in keys:
+        what = (f"unknown hsm fields {unknown}" if unknown else "no element_name"
+                if "element_name" not in keys else "no language (Cloud templates need "
+                "language.code; pick the language the template was approved in)")
         return [Step(code, "manual", f"hsm with {what} cannot become a template "
                      "automatically", hsm, todo=_HSM_TODO)]
     quote = key_quote(hsm)

@@ -25,7 +25,7 @@ WORDS: Final = (b"360dialog", b"whatsapp", b"waba", b"wa_id", b"localizable_para
                 b"'hsm'", b'"hsm"', b"recipient_id", b"recipient_type", b"turn.io")
 #: On-Prem API paths, with or without the leading slash (``urljoin(base, "v1/messages")``).
 PATHS: Final = (b"v1/messages", b"v1/media", b"v1/contacts", b"v1/users/login",
-                b"v1/settings", b"v1/configs")
+                b"v1/settings", b"v1/configs", b"v1/account", b"v1/health")
 _D360: Final = re.compile(rb"(?<![\\0-9a-z])d360")  # D360-API-KEY, not \\ud360 or 0xd360
 _WA_PREFIX: Final = re.compile(rb"\bwa[_-]")  # WA_BASE, wa-node, ...
 _ITEM_KEYS: Final = re.compile(rb"[\"'](from|status)[\"']")

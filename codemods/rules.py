@@ -107,15 +107,17 @@ requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADER
         "the channel's API key.",
         before='''import requests
 
-def send(token, body):
+def send(token, to, text):
     hdr = {"Authorization": "Bearer " + token}
-    return requests.post("https://wa-node.internal:9090/v1/messages", json=body, headers=hdr)
+    return requests.post("https://wa-node.internal:9090/v1/messages", headers=hdr,
+                         json={"to": to, "type": "text", "text": {"body": text}})
 ''',
         after='''import requests
 
-def send(token, body):
+def send(token, to, text):
     hdr = {"D360-API-KEY": token}
-    return requests.post("https://wa-node.internal:9090/v1/messages", json=body, headers=hdr)
+    return requests.post("https://wa-node.internal:9090/v1/messages", headers=hdr,
+                         json={"to": to, "type": "text", "text": {"body": text}})
 ''',
     ),
     Rule(
@@ -246,6 +248,31 @@ def hook():
 ''',
     ),
     Rule(
+        "WM402", "webhook-body-manual", "manual",
+        "A webhook body the handler reads On-Prem keys from, but also writes to (the writes "
+        "would be lost on the new object onprem_view returns) or hands whole to other code: "
+        "wrap it by hand where it is only read.",
+        before='''from flask import request
+
+@app.post("/hook")
+def hook():
+    body = request.json
+    body["statuses"] = [s for s in body.get("statuses", []) if s["status"] != "deleted"]
+    store(body)
+    return ""
+''',
+        after='''from flask import request
+
+@app.post("/hook")
+def hook():
+    body = request.json
+    # waba-migrate: WM402: writes to the webhook body would be lost under onprem_view: copy it into your own dict first
+    body["statuses"] = [s for s in body.get("statuses", []) if s["status"] != "deleted"]
+    store(body)
+    return ""
+''',  # noqa: E501
+    ),
+    Rule(
         "WM501", "shim-requests", "safe",
         "shim strategy: in a file that calls On-Prem endpoints, import requests becomes from "
         "shim.compat import requests (from requests import X -> from shim.compat.requests "
@@ -350,15 +377,17 @@ def send(tpl, to):
         before='''import requests
 from django.conf import settings
 
-def send(body):
-    return requests.post(settings.WA_BASE + "/v1/messages", json=body)
+def send(to, text):
+    return requests.post(settings.WA_BASE + "/v1/messages",
+                         json={"to": to, "type": "text", "text": {"body": text}})
 ''',
         after='''import requests
 from django.conf import settings
 
-def send(body):
+def send(to, text):
     # waba-migrate: WM905: point `settings.WA_BASE` at https://waba-v2.360dialog.io
-    return requests.post(settings.WA_BASE + "/v1/messages", json=body)
+    return requests.post(settings.WA_BASE + "/v1/messages",
+                         json={"to": to, "type": "text", "text": {"body": text}})
 ''',
     ),
     Rule(
@@ -388,12 +417,18 @@ def download(key, media_id):
 
 def endpoint(method):
     return "{}/{}/{}".format(NODE, API_VERSION, method)
+
+def text(to, body):
+    return {"recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}}
 ''',
         after='''# waba-migrate: WM907: rewrite the URL helper for Cloud paths (no /v1)
 NODE, API_VERSION = "https://wa-node.internal:9090", "v1"
 
 def endpoint(method):
     return "{}/{}/{}".format(NODE, API_VERSION, method)
+
+def text(to, body):
+    return {"recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}}
 ''',
     ),
     Rule(
@@ -525,6 +560,71 @@ def send(body):
         # waba-migrate: WM914: drop ttl (no Cloud equivalent)
         msg["ttl"] = ttl
     return msg
+''',
+    ),
+    Rule(
+    "WM915", "onprem-response-read", "manual",
+    "The code reads a response field only On-Prem sends (meta.api_status, errors[0].code "
+    "compared to an On-Prem code, users[0].token, media[0].id): the request is left "
+    "unchanged until the read uses the Cloud field the message names.",
+    before='''import requests
+
+def send(key, body):
+    out = requests.post("https://waba.360dialog.io/v1/messages", json=body,
+                        headers={"D360-API-KEY": key}).json()
+    return out["meta"]["api_status"] == "stable"
+''',
+    after='''import requests
+
+def send(key, body):
+    out = requests.post("https://waba.360dialog.io/v1/messages", json=body,
+                        headers={"D360-API-KEY": key}).json()
+    # waba-migrate: WM915: Cloud responses have no meta.api_status: check the HTTP status (2xx) instead
+    return out["meta"]["api_status"] == "stable"
+''',  # noqa: E501
+    ),
+    Rule(
+    "WM916", "per-channel-number", "manual",
+    "Meta target: the request belongs to one of several numbers (the code receives a "
+    "channel, org or config, or takes its base URL and key from instance or per-record "
+    "settings), so one global phone-number id would be wrong: build the Graph URL and "
+    "token per channel (shim.channels.graph_target reads them from the project config).",
+    before='''import requests
+
+def send(channel, body):
+    return requests.post("https://waba.360dialog.io/v1/messages", json=body,
+                         headers={"D360-API-KEY": channel.config["api_key"]})
+''',
+    after='''import requests
+
+def send(channel, body):
+    # waba-migrate: WM916: one phone-number id per channel: send with shim.channels.graph_target(<channel name>)
+    return requests.post("https://waba.360dialog.io/v1/messages", json=body,
+                         headers={"D360-API-KEY": channel.config["api_key"]})
+''',  # noqa: E501
+    target="meta",
+    ),
+    Rule(
+        "WM917", "unproven-onprem-host", "manual",
+        "A call uses an On-Prem path (/v1/messages, ...) on a host that nothing in the file "
+        "proves runs the On-Prem API: it is reported, not rewritten; declare the host with "
+        "--onprem-host (or legacy_base_url in the config) to migrate it.",
+        before='''import requests
+
+WA_NODE = "https://wa-node.internal:9090"
+
+def send(token, payload):
+    return requests.post(WA_NODE + "/v1/messages", json=payload,
+                         headers={"Authorization": "Bearer " + token})
+''',
+        after='''import requests
+
+WA_NODE = "https://wa-node.internal:9090"
+
+def send(token, payload):
+    # waba-migrate: WM917: if this host runs the On-Prem API, declare it with --onprem-host
+    return requests.post(WA_NODE + "/v1/messages", json=payload,
+                         headers={"Authorization": "Bearer " + token})
 ''',
     ),
 )

@@ -69,15 +69,19 @@ class RunResult:
         return [f for f in self.files if f.outcome.new_data is not None]
 
 
-def _work(path: Path, options: Options, max_size: int) -> tuple[Outcome, bytes | None]:
-    """Read and process one candidate (in a worker); the bytes only if they would change."""
+def _work(path: Path, options: Options, max_size: int, display: str = ""
+          ) -> tuple[Outcome, bytes | None]:
+    """Read and process one candidate (in a worker); the bytes only if they would change.
+
+    ``display`` is the path as the user sees it (it says whether this is a test file).
+    """
     try:
         data = read_source(path, max_size)
     except NotRead as exc:
         return Outcome(error=FileError(exc.type, exc.message)), None
     except OSError as exc:
         return Outcome(error=FileError("unreadable", exc.strerror or str(exc))), None
-    out = process_source(data, options)
+    out = process_source(data, options, display)
     return out, (data if out.new_data is not None else None)
 
 
@@ -107,14 +111,15 @@ class _Dispatch:
 
     def _submit(self, fr: FileResult) -> None:
         assert self.pool is not None
-        self.futures.append((self.pool.submit(_work, fr.path, self.options, self.max_size),
+        self.futures.append((self.pool.submit(_work, fr.path, self.options, self.max_size,
+                                              fr.display),
                              fr))
 
     def finish(self) -> None:
         if self.progress is not None:
             self.progress.start("analysing", len(self.waiting) + len(self.futures))
         for fr in self.waiting:
-            fr.outcome, fr.original = _work(fr.path, self.options, self.max_size)
+            fr.outcome, fr.original = _work(fr.path, self.options, self.max_size, fr.display)
             self._advance()
         if self.pool is None:
             return

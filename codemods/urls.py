@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 
 from shim.mapping import hosts
 from shim.mapping.endpoints import (
+    APPLICATION_SETTINGS,
     Endpoint,
     Kind,
+    Unsupported,
     fill,
     match_endpoint,
     match_unsupported,
@@ -39,6 +41,8 @@ MARK_RE: Final = re.compile("\x01([A-Z_]+)\x01")
 PAYLOAD_ENDPOINTS: Final = frozenset({"send_message"})
 #: Handled by a call-level rewrite (PUT .../{id} -> POST /messages + body).
 MARK_READ: Final = "mark_read"
+#: PATCH /v1/settings/application: settings with no Cloud meaning, never moved elsewhere
+SETTINGS_APPLICATION: Final = "set_application_webhook"
 
 METHODS: Final = ("POST", "GET", "PUT", "PATCH", "DELETE")
 
@@ -165,13 +169,13 @@ def interesting(text: str) -> bool:
     return any(h in text for h in hosts.ONPREM_HOSTS)
 
 
-def host_kind(host_url: str) -> HostKind:
+def host_kind(host_url: str, declared: frozenset[str] = frozenset()) -> HostKind:
     name = (urlsplit(host_url).hostname or "").lower()
     if name in _CLOUD_HOSTS:
         return "none"
     if name == _SANDBOX_HOST:
         return "sandbox"
-    if name in hosts.ONPREM_HOSTS:
+    if name in hosts.ONPREM_HOSTS or name in declared:
         return "onprem"
     return "foreign"
 
@@ -190,7 +194,8 @@ def _path_prefix(target: Target) -> str:
 
 
 def plan_url(
-    atoms: Sequence[Atom], method: str | None, target: Target, *, context: bool
+    atoms: Sequence[Atom], method: str | None, target: Target, *, context: bool,
+    declared: frozenset[str] = frozenset(),
 ) -> UrlPlan | None:
     """What to do with one URL use, or None when it is not an On-Prem URL.
 
@@ -205,7 +210,7 @@ def plan_url(
     host_m = _HOST_RE.match(text)
     start = _find_path_start(text, host_m.end() if host_m else None)
     host_text = text[: start] if start is not None else text
-    kind = _classify_host(host_text, tpl)
+    kind = _classify_host(host_text, tpl, declared)
     if kind == "none" and host_m is not None:
         return None  # a Cloud host, or not a URL we know
     if start is None:
@@ -261,7 +266,7 @@ def _path_end(text: str, start: int) -> int:
     return len(text)
 
 
-def _classify_host(host_text: str, tpl: _Template) -> HostKind:
+def _classify_host(host_text: str, tpl: _Template, declared: frozenset[str]) -> HostKind:
     if not host_text:
         return "none"
     if "\x00" in host_text:
@@ -269,7 +274,7 @@ def _classify_host(host_text: str, tpl: _Template) -> HostKind:
     m = _HOST_RE.fullmatch(host_text)
     if m is None:
         return "none"
-    return host_kind(host_text)
+    return host_kind(host_text, declared)
 
 
 def _first_dyn(tpl: _Template, lo: int, hi: int) -> int | None:
@@ -285,20 +290,23 @@ class _Outcome:
     code: str = ""
     message: str = ""
     todo: str = ""
+    unsupported: Unsupported | None = None
 
 
 def _match(path: str, method: str | None) -> list[_Outcome]:
     out: list[_Outcome] = []
     for m in (method.upper(),) if method else METHODS:
         hit = match_endpoint(m, path)
+        if hit is not None and hit.endpoint.name == MARK_READ and match_unsupported(m, path):
+            hit = None  # a vendor extension below /v1/messages/{id}/..., not a read receipt
         if hit is not None:
             out.append(_Outcome(m, hit.endpoint, dict(hit.params)))
             continue
         unsupported = match_unsupported(m, path)
         if unsupported is not None:
             out.append(_Outcome(m, None, {}, "WM902", f"{m} {_display(path)}: "
-                                f"{unsupported.reason} Instead: {unsupported.instead}",
-                                unsupported.instead))
+                                f"{unsupported.reason} Instead: {{instead}}", "{instead}",
+                                unsupported))
     return out
 
 
@@ -314,7 +322,15 @@ def _outcome_plan(
 ) -> UrlPlan:
     ep = o.endpoint
     if ep is None:
-        return UrlPlan("manual", code=o.code, message=o.message, todo=o.todo)
+        advice = o.unsupported.advice(target) if o.unsupported is not None else ""
+        return UrlPlan("manual", code=o.code, message=o.message.replace("{instead}", advice),
+                       todo=o.todo.replace("{instead}", advice))
+    if ep.name == SETTINGS_APPLICATION:
+        # never re-pointed: only a body holding nothing but webhooks.url has a Cloud meaning
+        gone = APPLICATION_SETTINGS
+        advice = gone.advice(target)
+        return UrlPlan("manual", ep, code="WM902", message=(
+            f"{ep.method} {ep.onprem_path}: {gone.reason} Instead: {advice}"), todo=advice)
     if ep.kind is Kind.LOCAL:
         return UrlPlan("manual", ep, code="WM901", message=(
             f"{ep.method} {ep.onprem_path} ({ep.name}): {ep.note or 'no Cloud endpoint'}"),
@@ -355,7 +371,7 @@ def _outcome_plan(
     plan = _rewrite(tpl, start, path_end, path, new_path, rest, kind, target)
     plan.endpoint = ep
     if plan.kind != "manual" and not _mechanical(ep, target):
-        note = ep.note or "request or response body differs"
+        note = ep.target_note(target) or "request or response body differs"
         plan.notes.append(("WM906", f"{ep.method} {ep.onprem_path} ({ep.name}) changes shape "
                            f"on Cloud: {note}", f"adapt this {ep.name} call: "
                            + _first_sentence(note)))

@@ -4,6 +4,12 @@ One edit covers a handler whatever it does next (guards, loops, indexing):
 ``request.get_json()`` becomes ``onprem_view(request.get_json())``, which
 hands back the flat On-Prem body for a Cloud ``entry[].changes[].value``
 batch and passes an On-Prem body through (``shim.webhooks.onprem_view``).
+
+Only a proven webhook body is wrapped: the handler reads a webhook key
+(``messages``, ``statuses``, ...) from that very object. ``onprem_view`` returns
+a new object, so a body the handler writes to is reported instead (the writes
+would be lost), and a body handed whole to other code is left alone (that code
+may be another endpoint's serializer, or may write to it).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 import libcst as cst
 
-from codemods.facts import Facts, dotted
+from codemods.facts import Facts, Scope, dotted, iter_parents
 from shim.mapping.hosts import Target
 
 if TYPE_CHECKING:
@@ -27,6 +33,14 @@ _REQUEST_NAMES: Final = frozenset({"request", "req"})
 _LOADERS: Final = frozenset({"loads", "json_decode"})
 #: On-Prem webhook keys the handler reads
 _SHAPE: Final = re.compile(r"[\"'](messages|statuses)[\"']")
+#: Keys whose read proves an object is a webhook body
+WEBHOOK_KEYS: Final = frozenset({"messages", "statuses", "contacts", "errors", "entry"})
+_MUTATORS: Final = frozenset({"update", "pop", "popitem", "setdefault", "clear", "__setitem__",
+                              "__delitem__"})
+#: Calls that only look at an object they are given
+_LOOKERS: Final = frozenset({"len", "bool", "print", "str", "repr", "isinstance", "dumps",
+                             "debug", "info", "warning", "error", "exception", "log", "type",
+                             "dict", "list", "iter", "sorted"})
 #: Words of the prefilter a webhook file must contain (so --no-prefilter finds nothing more)
 _MARKERS: Final = re.compile(r"(?i)statuses|wa_id|recipient_id|whatsapp|waba|360dialog|d360")
 #: ... and what makes the payload WhatsApp's: a WhatsApp word, or the On-Prem item keys
@@ -60,7 +74,7 @@ def payload_expressions(facts: Facts) -> list[cst.BaseExpression]:
     found: list[cst.BaseExpression] = []
     drf = _uses_drf(facts)
     for attr in facts.attributes:
-        if not _is_request(attr.value):
+        if not _is_request(attr.value) or _is_local_of_loads(facts, attr):
             continue
         parent = facts.parents.get(attr)
         if attr.attr.value == "json":
@@ -80,11 +94,10 @@ def payload_expressions(facts: Facts) -> list[cst.BaseExpression]:
             found.append(_lift(facts, call))
         elif dotted(func).rsplit(".", 1)[-1] in _LOADERS and call.args:
             arg = call.args[0].value
-            if (isinstance(arg, cst.Attribute) and arg.attr.value in ("body", "data")
-                    and _is_request(arg.value)) or (
-                isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute)
-                and arg.func.attr.value == "get_data" and _is_request(arg.func.value)
-            ):
+            if isinstance(arg, cst.Name):  # raw = request.body; json.loads(raw)
+                hit = facts.resolve(arg, facts.scope_of[call])
+                arg = hit[0] if hit is not None else arg
+            if _raw_body(arg):
                 found.append(_lift(facts, call))
         elif (isinstance(func, cst.Attribute) and func.attr.value == "parse"
               and isinstance(func.value, cst.Call) and dotted(func.value.func).endswith(
@@ -100,6 +113,19 @@ def payload_expressions(facts: Facts) -> list[cst.BaseExpression]:
         if node not in out:
             out.append(node)
     return out
+
+
+def _raw_body(arg: cst.BaseExpression) -> bool:
+    """``request.body`` / ``request.data`` / ``request.get_data()`` (any ``x.request`` too)."""
+    if isinstance(arg, cst.Attribute) and arg.attr.value in ("body", "data"):
+        return _is_request(arg.value)
+    return (isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute)
+            and arg.func.attr.value == "get_data" and _is_request(arg.func.value))
+
+
+def _is_local_of_loads(facts: Facts, attr: cst.Attribute) -> bool:
+    """``raw = request.body`` that a ``json.loads(raw)`` decodes (the loads is wrapped)."""
+    return attr.attr.value != "json" and isinstance(facts.parents.get(attr), cst.Assign)
 
 
 def _descendants(node: cst.CSTNode, out: set[cst.CSTNode]) -> None:
@@ -138,17 +164,184 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
         return  # the handler already reads Cloud's entry[].changes[]
     if _already_migrated(facts):
         return
+    first: cst.CSTNode | None = None
+    # every ``request.data`` of one handler is the same object: decide for them together
+    groups: dict[tuple[int, str], list[cst.BaseExpression]] = {}
     for node in exprs:
-        item = a.add("WM401", "safe", f"webhook payload `{facts.code(node, 40)}` -> "
-                     f"{VIEW_NAME}(...): Cloud nests events in entry[].changes[].value; "
-                     f"{VIEW_NAME} hands the handler the flat On-Prem body", node,
-                     view_import=True)
-        a.edit(node, item, _wrap)
-    if target is Target.META:
+        fn = next((p for p in iter_parents(facts, node) if isinstance(p, cst.FunctionDef)),
+                  None)
+        groups.setdefault((id(fn), facts.code(node, 200)), []).append(node)
+    for nodes in groups.values():
+        use = _Use()
+        for node in nodes:
+            _body_use(facts, node, use)
+        if not use.reads:
+            continue  # not proven a webhook body
+        node = nodes[0]
+        if use.written is not None:
+            a.add("WM402", "manual", f"the webhook body `{facts.code(node, 40)}` is written to "
+                  f"(`{facts.code(use.written, 40)}`): {VIEW_NAME} returns a new object, so "
+                  "the write would be lost; copy the body into your own dict after "
+                  f"{VIEW_NAME}(...) and write to that", use.written,
+                  todo=f"writes to the webhook body would be lost under {VIEW_NAME}: "
+                  "copy it into your own dict first")
+        elif use.passed is not None:
+            a.add("WM402", "manual", f"the webhook body `{facts.code(node, 40)}` is handed "
+                  f"whole to `{facts.code(use.passed, 40)}`: wrap it with {VIEW_NAME}(...) "
+                  "where that code reads the On-Prem keys, if it only reads them", use.passed,
+                  todo=f"the webhook body goes to other code whole: wrap it with {VIEW_NAME} "
+                  "where it is read")
+        else:
+            for n in nodes:
+                item = a.add("WM401", "safe", f"webhook payload `{facts.code(n, 40)}` -> "
+                             f"{VIEW_NAME}(...): Cloud nests events in entry[].changes[].value;"
+                             f" {VIEW_NAME} hands the handler the flat On-Prem body", n,
+                             view_import=True)
+                a.edit(n, item, _wrap)
+        first = first or node
+    if target is Target.META and first is not None:
         a.add("WM911", "manual", "Meta calls this webhook directly: answer the GET "
               "hub.challenge handshake with your verify token and check X-Hub-Signature-256 "
-              "(shim.webhooks WebhookGuard / WSGIWebhookGuard do both)", exprs[0],
+              "(shim.webhooks WebhookGuard / WSGIWebhookGuard do both)", first,
               todo="verify Meta's GET handshake and X-Hub-Signature-256 (shim.webhooks guards)")
+
+
+class _Use:
+    """How a handler uses its payload object: webhook-key reads, writes, hand-offs."""
+
+    def __init__(self) -> None:
+        self.reads = False
+        self.written: cst.CSTNode | None = None
+        self.passed: cst.CSTNode | None = None
+
+
+def _body_use(facts: Facts, node: cst.BaseExpression, use: _Use) -> _Use:
+    _classify(facts, node, use)
+    parent = facts.parents.get(node)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(
+        parent.targets[0].target, cst.Name
+    ):
+        name = parent.targets[0].target.value
+        scope = _scope_for(facts, node)
+        if scope is not None and len(scope.assigns.get(name, [])) == 1:
+            for ref in _name_refs(scope.node, name):
+                _classify(facts, ref, use)
+        else:
+            use.passed = parent  # rebound: cannot follow it
+    return use
+
+
+def _scope_for(facts: Facts, node: cst.CSTNode) -> Scope | None:
+    """The scope of a payload expression (an ``await`` takes its call's)."""
+    if isinstance(node, cst.Await):
+        node = node.expression
+    return facts.scope_of.get(node)
+
+
+def _name_refs(root: cst.CSTNode, name: str) -> list[cst.Name]:
+    out: list[cst.Name] = []
+    stack = [root]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.Name) and cur.value == name:
+            out.append(cur)
+        stack.extend(cur.children)
+    return out
+
+
+def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use) -> None:
+    """One occurrence of the payload object: what the code around it does with it."""
+    parent = facts.parents.get(obj)
+    if isinstance(parent, cst.Subscript) and parent.value is obj:
+        key = _index_key(parent)
+        if _is_written(facts, parent):
+            use.written = use.written or facts.statement_of(parent)
+        elif key in WEBHOOK_KEYS:
+            use.reads = True
+        return
+    if isinstance(parent, cst.Attribute) and parent.value is obj:
+        call = facts.parents.get(parent)
+        if isinstance(call, cst.Call) and call.func is parent:
+            method = parent.attr.value
+            if method in _MUTATORS:
+                use.written = use.written or facts.statement_of(call)
+            elif method == "get" and call.args and _str(call.args[0].value) in WEBHOOK_KEYS:
+                use.reads = True
+        return
+    if isinstance(parent, cst.ComparisonTarget) and isinstance(
+        parent.operator, cst.In | cst.NotIn
+    ):
+        cmp = facts.parents.get(parent)
+        if isinstance(cmp, cst.Comparison) and _str(cmp.left) in WEBHOOK_KEYS:
+            use.reads = True
+        return
+    if isinstance(parent, cst.Arg):
+        call = facts.parents.get(parent)
+        name = dotted(call.func).rsplit(".", 1)[-1] if isinstance(call, cst.Call) else ""
+        if name not in _LOOKERS and name not in _ADAPTERS:
+            use.passed = use.passed or call
+            if isinstance(call, cst.Call) and _validated_reads(facts, call):
+                use.reads = True  # Serializer(data=body) whose validated_data is read
+        return
+    if isinstance(parent, cst.Return | cst.Yield | cst.Element | cst.DictElement
+                  | cst.StarredElement | cst.StarredDictElement):
+        use.passed = use.passed or parent
+    elif isinstance(parent, cst.Assign) and obj is parent.value and not isinstance(
+        parent.targets[0].target, cst.Name
+    ):
+        use.passed = use.passed or parent  # stored on an object
+
+
+def _validated_reads(facts: Facts, call: cst.Call) -> bool:
+    """``s = Serializer(data=body)`` then ``s.validated_data.get("statuses")``."""
+    assign = facts.parents.get(call)
+    if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+            and isinstance(assign.targets[0].target, cst.Name)):
+        return False
+    name = assign.targets[0].target.value
+    fn = next((p for p in iter_parents(facts, call) if isinstance(p, cst.FunctionDef)), None)
+    if fn is None:
+        return False
+    for ref in _name_refs(fn, name):
+        attr = facts.parents.get(ref)
+        if isinstance(attr, cst.Attribute) and attr.attr.value in ("validated_data", "data"):
+            probe = _Use()
+            _classify(facts, attr, probe)
+            if probe.reads:
+                return True
+    return False
+
+
+def _is_written(facts: Facts, sub: cst.Subscript) -> bool:
+    """Is ``sub`` (or a subscript chain starting at it) an assignment or del target?"""
+    cur: cst.CSTNode = sub
+    while True:
+        parent = facts.parents.get(cur)
+        if isinstance(parent, cst.AssignTarget | cst.Del):
+            return True
+        if isinstance(parent, cst.AugAssign) and parent.target is cur:
+            return True
+        if isinstance(parent, cst.Subscript) and parent.value is cur:
+            cur = parent
+            continue
+        if isinstance(parent, cst.Attribute) and parent.value is cur:
+            call = facts.parents.get(parent)
+            return (isinstance(call, cst.Call) and call.func is parent
+                    and parent.attr.value in (*_MUTATORS, "append", "extend", "remove",
+                                              "insert"))
+        return False
+
+
+def _index_key(sub: cst.Subscript) -> str | None:
+    if len(sub.slice) != 1 or not isinstance(sub.slice[0].slice, cst.Index):
+        return None
+    return _str(sub.slice[0].slice.value)
+
+
+def _str(node: cst.BaseExpression) -> str | None:
+    from codemods.literals import string_value
+
+    return string_value(node) if isinstance(node, cst.SimpleString) else None
 
 
 def _wrap(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:

@@ -96,6 +96,8 @@ def _route(route: CloudRoute | None, kind: Kind) -> str:
 
 def _notes(ep: Endpoint) -> str:
     parts = [ep.note] if ep.note else []
+    if ep.meta_note:
+        parts.append(f"Meta: {ep.meta_note}")
     if ep.decision:
         parts.append(f"**Decision:** {ep.decision}")
     return " ".join(parts)
@@ -118,7 +120,7 @@ def render_endpoints() -> str:
             ", ".join(sorted(item.methods)) if len(item.methods) < 5 else "any",
             _code(item.onprem_path),
             item.reason,
-            item.instead,
+            item.instead + (f" Meta: {item.instead_meta}" if item.instead_meta else ""),
         )
         for item in endpoints.UNSUPPORTED
     ]

@@ -60,6 +60,11 @@ class Endpoint:
     onprem_body: Body = Body.JSON
     note: str = ""
     decision: str | None = None
+    #: what changes on the Meta target, when ``note`` speaks of 360dialog
+    meta_note: str = ""
+
+    def target_note(self, target: Target) -> str:
+        return self.meta_note if target is Target.META and self.meta_note else self.note
 
     def route(self, target: Target) -> CloudRoute | None:
         if target is Target.D360:
@@ -77,6 +82,11 @@ class Unsupported:
     onprem_path: str
     reason: str
     instead: str
+    #: what to do instead on the Meta target, when ``instead`` is 360dialog advice
+    instead_meta: str = ""
+
+    def advice(self, target: Target) -> str:
+        return self.instead_meta if target is Target.META and self.instead_meta else self.instead
 
 
 _R = CloudRoute
@@ -138,6 +148,9 @@ ENDPOINTS: Final = (
         _R("POST", "/v1/configs/webhook"), _R("POST", "/{phone_number_id}"),
         note="360dialog keeps the path and body {url, headers}. Meta: per-number override "
         "{webhook_configuration: {override_callback_uri, verify_token}}; headers cannot be set.",
+        meta_note="Meta takes POST /{phone_number_id} with {webhook_configuration: "
+        "{override_callback_uri, verify_token}} (or the app's webhook settings); custom "
+        "headers cannot be set, so check X-Hub-Signature-256 instead.",
         decision="Meta needs a verify token: taken from the channel config; missing -> error.",
     ),
     _E(
@@ -218,6 +231,17 @@ ENDPOINTS: Final = (
 )
 
 _U = Unsupported
+
+#: PATCH /v1/settings/application with anything but webhooks.url: the codemods never move
+#: such a call (the shim answers it with this reason too, through the endpoint's note).
+APPLICATION_SETTINGS: Final = Unsupported(
+    frozenset({"PATCH"}), "/v1/settings/application",
+    "Application settings (callback backoff, auto-download, pass_through, ...) do not exist "
+    "on Cloud; only the webhook URL maps.",
+    "Set the webhook with POST /v1/configs/webhook; drop the other settings.",
+    "Set the webhook URL in the Meta app's WhatsApp webhook settings (or per number with "
+    "POST /{phone_number_id} {webhook_configuration}); drop the other settings.",
+)
 _ANY = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 UNSUPPORTED: Final = (
@@ -265,6 +289,19 @@ UNSUPPORTED: Final = (
     _U(_ANY, "/v1/groups{rest:path}",
        "The legacy On-Prem groups API was retired; Cloud's Groups API differs.",
        "Port group features to the Cloud Groups API by hand."),
+    _U(_ANY, "/v1/messages/{message_id}/automation",
+       "A Turn.io extension (hands a conversation back to Turn's automation); the Cloud API "
+       "has no equivalent.",
+       "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
+    _U(_ANY, "/v1/messages/{message_id}/labels{rest:path}",
+       "A Turn.io extension (message labels); the Cloud API has no equivalent.",
+       "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
+    _U(_ANY, "/v1/contacts/{wa_id}/profile",
+       "A Turn.io extension (contact profile fields); the Cloud API has no equivalent.",
+       "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
+    _U(_ANY, "/v1/contacts/{wa_id}/messages",
+       "A Turn.io extension (conversation history); the Cloud API keeps no history.",
+       "Keep calling Turn's own API for this, or store the history from your webhooks."),
     _U(_ANY, "/v1/stickerpacks{rest:path}",
        "Sticker packs are not part of the Cloud API (existence on On-Prem UNCONFIRMED).",
        "Send stickers as media (type sticker) instead."),

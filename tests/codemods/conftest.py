@@ -18,6 +18,7 @@ MODES: dict[str, tuple[Target, str]] = {
     "360dialog": (Target.D360, "native"),
     "meta": (Target.META, "native"),
     "shim": (Target.D360, "shim"),
+    "meta-shim": (Target.META, "shim"),
 }
 
 

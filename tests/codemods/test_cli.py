@@ -134,11 +134,16 @@ def test_unsafe_select_ignore_flags(tmp_path: Path) -> None:
     body = ONPREM.replace('"body": text}', '"body": text}, "ttl": 60')
     _tree(tmp_path, **{"a.py": body})
     held = _run("rewrite", str(tmp_path), "--target", "360dialog")
-    assert "1 unsafe fixes held back" in held.stderr and '"ttl": 60' in held.stdout
+    # the unsafe ttl drop holds back the whole request: URL, messaging_product and ttl
+    assert "3 unsafe fixes held back" in held.stderr and '"ttl": 60' in held.stdout
+    assert "+    # waba-migrate: WM305: held back" in held.stdout
+    assert "waba-v2" not in held.stdout and "messaging_product" not in held.stdout
     applied = _run("rewrite", str(tmp_path), "--target", "360dialog", "--unsafe")
     assert '-                         json={"to": to' in applied.stdout
     assert '"ttl"' not in applied.stdout.split("+++")[1].split("\n-")[0]
-    only_urls = _run("rewrite", str(tmp_path), "--target", "360dialog", "--select", "WM1")
+    assert "held back" not in applied.stdout
+    only_urls = _run("rewrite", str(tmp_path), "--target", "360dialog", "--select", "WM1",
+                     "--unsafe")
     assert "messaging_product" not in only_urls.stdout and "waba-v2" in only_urls.stdout
     ignored = _run("rewrite", str(tmp_path), "--target", "360dialog", "--ignore", "WM1,WM3")
     assert ignored.stdout == ""
@@ -218,3 +223,49 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 1
     assert b"analysing" in out  # the bar, drawn on the terminal
     assert b"1 would change" in out
+
+
+SELF_HOSTED = '''import requests
+
+NODE = "https://wa-node.internal:9090"
+
+
+def send(token, payload):
+    return requests.post(NODE + "/v1/messages", json=payload,
+                         headers={"Authorization": "Bearer " + token})
+'''
+
+
+def test_test_files_are_reported_not_rewritten(tmp_path: Path) -> None:
+    _tree(tmp_path, **{"app.py": ONPREM, "tests/fixtures.py": ONPREM, "test_send.py": ONPREM,
+                       "pkg/send_test.py": ONPREM, "conftest.py": ONPREM})
+    scan = _run("scan", "--format", "json", str(tmp_path))
+    assert len(json.loads(scan.stdout)["files"]) == 5  # every file is reported
+    write = _run("rewrite", str(tmp_path), "--target", "360dialog", "--write")
+    assert write.exit_code == 0
+    assert "waba-v2" in (tmp_path / "app.py").read_text()
+    for name in ("tests/fixtures.py", "test_send.py", "pkg/send_test.py", "conftest.py"):
+        assert (tmp_path / name).read_text() == ONPREM, name
+    included = _run("rewrite", str(tmp_path), "--target", "360dialog", "--write",
+                    "--include-tests")
+    assert included.exit_code == 0
+    assert "waba-v2" in (tmp_path / "tests/fixtures.py").read_text()
+
+
+def test_declared_onprem_hosts(tmp_path: Path) -> None:
+    _tree(tmp_path, **{"a.py": SELF_HOSTED})
+    unproven = _run("scan", "--format", "json", str(tmp_path))
+    assert [f["rule"] for f in json.loads(unproven.stdout)["files"][0]["findings"]] == ["WM917"]
+    declared = _run("scan", "--format", "json", "--onprem-host", "wa-node.internal:9090",
+                    str(tmp_path))
+    rules = {f["rule"] for f in json.loads(declared.stdout)["files"][0]["findings"]}
+    assert "WM917" not in rules and "WM101" in rules
+    config = tmp_path.parent / f"{tmp_path.name}.toml"
+    config.write_text('[channels.node]\nphone_number = "+4915112345678"\nbackend = "meta"\n'
+                      'phone_number_id = "1000000001"\naccess_token = "env:NODE_TOKEN"\n'
+                      'legacy_base_url = "https://wa-node.internal:9090"\n')
+    from_config = _run("rewrite", str(tmp_path), "--target", "meta", "--config", str(config))
+    assert from_config.exit_code == 0, from_config.output
+    assert "graph.facebook.com" in from_config.stdout
+    bad = _run("scan", "--onprem-host", "://", str(tmp_path))
+    assert bad.exit_code == 2

@@ -18,8 +18,10 @@ URL = "https://waba.360dialog.io/v1/messages"
 
 def send(key, to, text):
     return requests.post(URL, headers={"D360-API-KEY": key},
-                         json={"to": to, "type": "text", "text": {"body": text}, "ttl": 60})
+                         json={"to": to, "type": "text", "text": {"body": text}})
 '''
+#: the same request with a field Cloud has no place for: its fix is unsafe
+SEND_TTL = SEND.replace('"body": text}}', '"body": text}, "ttl": 60}')
 
 UNRELATED = '''
 
@@ -58,19 +60,24 @@ def test_a_crash_in_a_rule_is_a_result_not_an_exception() -> None:
 
 
 def test_scan_reports_without_rewriting() -> None:
-    out = process_source(SEND.encode(), Options())
+    out = process_source(SEND_TTL.encode(), Options())
     assert out.new_data is None
     assert {f.rule for f in out.findings} == {"WM101", "WM301", "WM305"}
-    assert {f.fix for f in out.findings if f.rule == "WM305"} == {"unsafe"}
+    # one unsafe part makes the whole request unsafe: it is applied whole or not at all
+    assert {f.fix for f in out.findings} == {"unsafe"}
 
 
 def test_unsafe_fixes_wait_for_the_flag() -> None:
-    safe = rewrite(SEND)
-    assert safe.new_data is not None and b'"ttl": 60' in safe.new_data
-    assert safe.held_unsafe == 1 and "WM305" not in safe.applied
-    unsafe = rewrite(SEND, unsafe=True)
+    held = rewrite(SEND_TTL)
+    assert held.new_data is not None and b'"ttl": 60' in held.new_data
+    assert b"waba-v2" not in held.new_data and b"messaging_product" not in held.new_data
+    assert b"# waba-migrate: WM305: held back" in held.new_data  # the request is marked
+    assert held.held_unsafe == 3 and not held.applied
+    unsafe = rewrite(SEND_TTL, unsafe=True)
     assert unsafe.new_data is not None and b"ttl" not in unsafe.new_data
+    assert b"waba-v2" in unsafe.new_data and b"held back" not in unsafe.new_data
     assert unsafe.applied["WM305"] == 1
+    assert rewrite(held.new_data).new_data is None  # the marker is written once
 
 
 def test_select_and_ignore_limit_what_changes() -> None:
@@ -145,7 +152,9 @@ def test_manual_comments_are_added_once() -> None:
 
 def test_comment_above_the_first_statement_converges() -> None:
     """Comments above a module's first statement land in the module header on re-parse."""
-    source = 'NODE, VERSION = "https://wa-node:9090", "v1"  # whatsapp node\n'
+    source = ('NODE, VERSION = "https://wa-node:9090", "v1"  # whatsapp node\n'
+              'TEXT = {"recipient_type": "individual", "to": "1", "type": "text", '
+              '"text": {"body": "x"}}\n')
     first = rewrite(source)
     assert first.error is None and first.new_data is not None
     assert first.new_data.startswith(b"# waba-migrate: WM907:")

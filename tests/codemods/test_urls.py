@@ -99,8 +99,6 @@ def test_not_onprem() -> None:
         ([Lit(0, 0, "https://waba-v2.360dialog.io/v1/configs/webhook")], True),
         ([Lit(0, 0, "https://api.anthropic.com/v1/messages")], False),
         ([Dyn(0), Lit(1, 0, "/v1/messages")], False),
-        ([Lit(0, 0, "https://whatsapp.turn.io/v1/messages/"), Dyn(1), Lit(2, 0, "/labels")],
-         True),
     ):
         plan = plan_url(atoms, "POST", D360, context=context)  # type: ignore[arg-type]
         assert plan is None, atoms
@@ -130,3 +128,22 @@ def test_apply_edits_applies_from_the_end() -> None:
     from codemods.urls import Edit
 
     assert apply_edits("abcdef", [Edit(0, 0, 1, "X"), Edit(0, 4, 6, "")]) == "Xbcd"
+
+
+def test_turn_extensions_are_manual_not_read_receipts() -> None:
+    """``/v1/messages/{id}/automation`` is Turn's own API: reported with its reason, never moved."""
+    for tail, method in (("/automation", "POST"), ("/labels", "POST"), ("/automation", None)):
+        atoms = [Lit(0, 0, "https://whatsapp.turn.io/v1/messages/"), Dyn(1), Lit(2, 0, tail)]
+        plan = plan_url(atoms, method, D360, context=True)  # type: ignore[arg-type]
+        assert plan is not None and plan.kind == "manual" and plan.code == "WM902", (tail, plan)
+        assert "Turn" in plan.message and not plan.edits
+
+
+def test_declared_hosts_are_onprem() -> None:
+    atoms = [Lit(0, 0, "https://wa-node.internal:9090/v1/messages")]
+    foreign = plan_url(atoms, "POST", D360, context=True)  # type: ignore[arg-type]
+    assert foreign is not None and foreign.unsafe_reasons
+    declared = plan_url(atoms, "POST", D360, context=True,  # type: ignore[arg-type]
+                        declared=frozenset({"wa-node.internal"}))
+    assert declared is not None and declared.kind == "rewrite" and not declared.unsafe_reasons
+    assert declared.new_url == "https://waba-v2.360dialog.io/messages"

@@ -1,0 +1,233 @@
+"""One record per On-Prem HTTP exchange, and the all-or-nothing decision over it.
+
+An exchange is a call plus everything that makes it an On-Prem request: the
+strings its URL is built from, its auth header, its payload dicts and the reads
+of its response. The rules propose items (edits, or manual notes) and say which
+exchange each belongs to; :func:`decide` then makes sure no exchange is left
+half-migrated. Parts nobody can tie to one call (a header constant, a payload
+builder, a path class attribute) float: they join every exchange of their class,
+else of their file, because they may feed any of them.
+
+- A *blocker* (a manual item such as a body whose shape changes on Cloud) holds
+  every edit of its group: nothing changes, and each call of the group carries a
+  marker saying why.
+- An *unsafe* edit makes the whole group unsafe: without ``--unsafe`` nothing of
+  it is applied and each call gets a marker saying ``--unsafe`` would apply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from codemods.facts import Facts, iter_parents
+
+if TYPE_CHECKING:
+    from codemods.analyze import Analysis, Item
+
+
+@dataclass(eq=False)
+class Exchange:
+    call: cst.Call
+    parts: list[Item] = field(default_factory=list)
+    blockers: list[Item] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Exchanges:
+    by_call: dict[cst.Call, Exchange] = field(default_factory=dict)
+    floating: list[Item] = field(default_factory=list)
+    floating_blockers: list[Item] = field(default_factory=list)
+
+    def of(self, call: cst.Call) -> Exchange:
+        ex = self.by_call.get(call)
+        if ex is None:
+            ex = self.by_call[call] = Exchange(call)
+        return ex
+
+    def part(self, call: cst.Call | None, item: Item) -> None:
+        if call is None:
+            self.floating.append(item)
+        else:
+            self.of(call).parts.append(item)
+
+    def block(self, call: cst.Call | None, item: Item) -> None:
+        if call is None:
+            self.floating_blockers.append(item)
+        else:
+            self.of(call).blockers.append(item)
+
+    def parts_to(self, calls: Iterable[cst.Call], item: Item) -> None:
+        calls = list(calls)
+        if not calls:
+            self.floating.append(item)
+        for call in calls:
+            self.of(call).parts.append(item)
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def _class_of(facts: Facts, node: cst.CSTNode) -> cst.ClassDef | None:
+    for parent in iter_parents(facts, node):
+        if isinstance(parent, cst.ClassDef):
+            return parent
+    return None
+
+
+@dataclass(eq=False)
+class _Group:
+    calls: list[Exchange] = field(default_factory=list)
+    parts: list[Item] = field(default_factory=list)
+    blockers: list[Item] = field(default_factory=list)
+
+
+def _function(facts: Facts, node: cst.CSTNode) -> cst.CSTNode | None:
+    for parent in iter_parents(facts, node):
+        if isinstance(parent, cst.FunctionDef):
+            return parent
+    return None
+
+
+def _groups(facts: Facts, ex: Exchanges) -> list[_Group]:
+    uf = _Union()
+    exchanges = list(ex.by_call.values())
+    # keys: exchanges are 2*i, items are 2*id+1 (item ids are small and unique)
+    for i, e in enumerate(exchanges):
+        uf.find(2 * i)
+        if _terminal(e):
+            continue  # a call to remove holds nothing it shares with live calls
+        for it in (*e.parts, *e.blockers):
+            uf.union(2 * i, 2 * it.id + 1)
+    floating = [*ex.floating, *ex.floating_blockers]
+    by_class: dict[cst.ClassDef | None, list[int]] = {}
+    for i, e in enumerate(exchanges):
+        if _terminal(e):
+            continue
+        by_class.setdefault(_class_of(facts, e.call), []).append(i)
+    first_floating: int | None = None
+    for it in floating:
+        key = 2 * it.id + 1
+        uf.find(key)
+        cls = _class_of(facts, it.node)
+        mates = by_class.get(cls) if cls is not None else None
+        if not mates:
+            mates = [i for i, e in enumerate(exchanges) if not _terminal(e)]
+        for i in mates:
+            uf.union(2 * i, key)
+        if first_floating is None:
+            first_floating = key
+        elif not mates:
+            uf.union(first_floating, key)
+    groups: dict[int, _Group] = {}
+    for i, e in enumerate(exchanges):
+        g = groups.setdefault(uf.find(2 * i), _Group())
+        g.calls.append(e)
+        if not _terminal(e):
+            _extend_unique(g.parts, e.parts)
+        _extend_unique(g.blockers, e.blockers)
+    for it in ex.floating:
+        _extend_unique(groups.setdefault(uf.find(2 * it.id + 1), _Group()).parts, [it])
+    for it in ex.floating_blockers:
+        _extend_unique(groups.setdefault(uf.find(2 * it.id + 1), _Group()).blockers, [it])
+    return list(groups.values())
+
+
+#: Blockers that mean "remove or replace this call": it has nothing to migrate.
+TERMINAL = frozenset({"WM901", "WM902"})
+
+
+def _terminal(e: Exchange) -> bool:
+    return bool(e.blockers) and all(b.code in TERMINAL for b in e.blockers)
+
+
+def _extend_unique(out: list[Item], items: Iterable[Item]) -> None:
+    for it in items:
+        if all(o is not it for o in out):
+            out.append(it)
+
+
+def decide(a: Analysis, ex: Exchanges) -> None:
+    """Hold or couple the items of each group so that it is applied whole or not at all."""
+    for g in _groups(a.facts, ex):
+        edits = [it for it in g.parts if it.fix != "manual" and not it.held]
+        if not edits:
+            continue
+        if g.blockers:
+            _hold(a, g, edits)
+        elif any(it.fix == "unsafe" for it in edits):
+            _couple_unsafe(a, g, edits)
+
+
+def _anchors(facts: Facts, g: _Group, edits: list[Item]) -> list[cst.CSTNode]:
+    """Where the markers of a held group go: its calls, else each statement it edits."""
+    with_edits = [e.call for e in g.calls if any(
+        p is it for p in e.parts for it in edits)]
+    if with_edits:
+        return list(with_edits)
+    if g.calls:
+        return [e.call for e in g.calls]
+    out: list[cst.CSTNode] = []
+    seen: set[int] = set()
+    for it in edits:
+        stmt = facts.statement_of(it.node)
+        if id(stmt) not in seen:
+            seen.add(id(stmt))
+            out.append(it.node)
+    return out
+
+
+def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
+    first = g.blockers[0]
+    why = first.todo or first.message
+    for it in edits:
+        it.held = f"held with its request: {why}"
+        it.fix = "manual"
+        it.message = f"{it.message} (not applied: the request also needs `{first.code}`: {why})"
+    for it in g.parts:
+        if it.fix == "manual" and not it.held and it.code in FOLLOW_UPS:
+            it.silent = True  # a note about a rewrite that is not made
+    for anchor in _anchors(a.facts, g, edits):
+        if any(_function(a.facts, b.node) is _function(a.facts, anchor) for b in g.blockers):
+            continue  # the blocker's own marker is in this function, next to it
+        a.add(first.code, "manual", f"left unchanged: {why}", anchor,
+              todo=f"not rewritten until this is done: {why}")
+
+
+def _couple_unsafe(a: Analysis, g: _Group, edits: list[Item]) -> None:
+    unsafe = [it for it in edits if it.fix == "unsafe"]
+    reasons = sorted({it.reason or it.code for it in unsafe})
+    for it in edits:
+        if it.fix == "safe":
+            it.fix = "unsafe"
+            it.message = f"{it.message} (unsafe with its request: {'; '.join(reasons)})"
+    ids = frozenset(it.id for it in edits)
+    for it in g.parts:
+        if it.fix == "manual" and it.code in FOLLOW_UPS:
+            it.when_applied = ids  # a note about a rewrite only --unsafe makes
+    for anchor in _anchors(a.facts, g, edits):
+        marker = a.add(unsafe[0].code, "manual", "held back", anchor,
+                       todo=f"held back ({'; '.join(reasons)}): `--unsafe` would rewrite "
+                       "this request; or migrate it by hand")
+        marker.when_held = ids
+
+
+#: Manual notes that only make sense when the rewrite they follow is applied.
+FOLLOW_UPS = frozenset({"WM905", "WM904", "WM911"})
