@@ -442,7 +442,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         p = u.plan
         call = u.call.call if u.call is not None else None
         if p.kind == "manual":
-            ex.block(call, a.add(p.code, "manual", p.message, u.node, todo=p.todo))
+            item = a.add(p.code, "manual", p.message, u.node, todo=p.todo)
+            if call is not None or p.code not in TERMINAL:
+                ex.block(call, item)  # a path to remove holds nothing but its own call
             continue
         for code, msg, todo in p.notes:
             if (code, msg) not in notes:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from shim.mapping import hosts
 from shim.mapping.endpoints import (
     APPLICATION_SETTINGS,
+    ENDPOINTS,
     Endpoint,
     Kind,
     Unsupported,
@@ -321,6 +322,10 @@ def _outcome_plan(
     target: Target,
 ) -> UrlPlan:
     ep = o.endpoint
+    if ep is None and o.unsupported is not None and (
+        o.unsupported.onprem_path == APPLICATION_SETTINGS.onprem_path
+    ):
+        ep = next(e for e in ENDPOINTS if e.name == SETTINGS_APPLICATION)
     if ep is None:
         advice = o.unsupported.advice(target) if o.unsupported is not None else ""
         return UrlPlan("manual", code=o.code, message=o.message.replace("{instead}", advice),
