@@ -229,7 +229,8 @@ _CHANNEL_PARAM: Final = re.compile(
     r"business|sender|integration|provider|phone_number_id|number_id|from_number|config|cfg|"
     r"conf|credentials|creds|instance)(?:_\w+)?$")
 _PER_CHANNEL_META: Final = re.compile(r"graph\.facebook\.com")
-_PHONE_ID_WORD: Final = re.compile(r"(?i)phone_number_id|phone_id")
+#: a per-channel phone-number id in code (``cfg["phone_number_id"]``), not our global setting
+_PHONE_ID_WORD: Final = re.compile(r"(?<![A-Za-z_])phone_(?:number_)?id\b")
 
 
 def _per_channel(facts: Facts, a: Analysis, urls: _UrlResult, text: str) -> None:
@@ -970,6 +971,15 @@ def _header_pair(
                      anchor)
         a.edit(node, item, _header_edit("Authorization", _bearer))
         return item
+    if low == "authorization" and target is Target.META and not has_d360 and onprem:
+        secret = _bearer_secret(value)
+        if secret is None:
+            return None
+        # nothing to edit, but the value must change: the request is only as safe as that
+        return a.add("WM201", "unsafe", f"'Authorization: Bearer {facts.code(secret, 30)}' stays"
+                     ": Meta needs a system-user token here (an On-Prem login token will not "
+                     "work)", anchor, reason="the Bearer value must become a Meta system-user "
+                     "token")
     if low == "authorization" and target is Target.D360 and not has_d360 and onprem:
         secret = _bearer_secret(value)
         if secret is None:

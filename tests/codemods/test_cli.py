@@ -264,7 +264,8 @@ def test_declared_onprem_hosts(tmp_path: Path) -> None:
     config.write_text('[channels.node]\nphone_number = "+4915112345678"\nbackend = "meta"\n'
                       'phone_number_id = "1000000001"\naccess_token = "env:NODE_TOKEN"\n'
                       'legacy_base_url = "https://wa-node.internal:9090"\n')
-    from_config = _run("rewrite", str(tmp_path), "--target", "meta", "--config", str(config))
+    from_config = _run("rewrite", str(tmp_path), "--target", "meta", "--config", str(config),
+                       "--unsafe")  # the Bearer login token must become a system-user token
     assert from_config.exit_code == 0, from_config.output
     assert "graph.facebook.com" in from_config.stdout
     bad = _run("scan", "--onprem-host", "://", str(tmp_path))

@@ -125,17 +125,8 @@ def validate(payload: dict[str, Any]) -> None:
         parse_cloud_messages_body(payload)
 
 
-#: Half-migrated today: a lossy (unsafe) drop is held back without --unsafe and leaves no
-#: marker, while the rest of the payload is rewritten (issue 12, classes 3 and 8). Strict:
-#: once held-back fixes leave a marker these pass, and the entry must go.
-KNOWN_HALF_MIGRATED = frozenset({
-    "endpoints/media_message.py", "endpoints/template_fallback_policy.py",
-    "payloads/builder_functions.py",
-})
 EXPECTED = [
-    pytest.param(c, m, id=f"{case_id(c)}[{m}]", marks=[pytest.mark.xfail(
-        strict=True, reason="held-back unsafe drop leaves no marker (issue 12)")]
-        if case_id(c) in KNOWN_HALF_MIGRATED else [])
+    pytest.param(c, m, id=f"{case_id(c)}[{m}]")
     for c in cases() for m in NATIVE if expected_path(c, m).exists()
 ]
 
@@ -157,7 +148,7 @@ def test_the_referee_sees_the_payloads() -> None:
     """Guard against a referee that finds nothing to judge (a change of layout, say)."""
     found = [p for c in cases() for m in NATIVE if expected_path(c, m).exists()
              for p in cloud_payloads(expected_path(c, m).read_text(errors="replace"))]
-    assert len(found) >= 70
+    assert len(found) >= 45  # requests held back whole (marked) carry no Cloud payload
     assert {p["type"] for _, p, _ in found if "type" in p} >= {
         "text", "image", "document", "audio", "template", "interactive", "location"}
 
