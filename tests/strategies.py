@@ -10,7 +10,11 @@
   and not-yet-known ones) / statuses (incl. played, failed with errors,
   CBP and PMP pricing) / out-of-band errors.
 
-Every generated value validates against ``shim.models`` (tests/test_models.py
+- ``hostile_json()`` and ``mutated(base)``: arbitrary JSON with wrong types,
+  lists where strings belong, huge strings, lone surrogates and deep nesting,
+  alone or planted into valid payloads (for the "only typed errors" properties).
+
+Every valid generated value validates against ``shim.models`` (tests/test_models.py
 checks this), so property tests can rely on "valid input" meaning valid.
 """
 
@@ -33,6 +37,8 @@ __all__ = [
     "cloud_webhook_changes",
     "cloud_webhook_messages",
     "cloud_webhook_statuses",
+    "hostile_json",
+    "mutated",
     "onprem_send_requests",
 ]
 
@@ -722,3 +728,79 @@ def cloud_webhook_bodies(
             "entry": st.lists(entry, min_size=1, max_size=max_entries),
         }
     )
+
+
+# --- hostile input
+#
+# ``hostile_json()``: any JSON value, with what breaks careless code over-represented:
+# lone surrogates, control characters, huge strings, huge numbers, path tricks,
+# one-element lists where a string belongs (``["image"]``) and nesting past the
+# readers' limit. ``mutated(base)``: a valid payload from ``base`` with one to
+# three places replaced by hostile values (or keys dropped), so the input gets
+# past the first checks and reaches the deep ones.
+
+_hostile_text = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["\ud800", "a\udfffb", "\udc80\ud800", "\x00", "a\nb", "\x7f", "../..",
+                     "a/b?c#d", "%2e%2e%2f", "..%2F", "", " ", "wamid.HBgL+/=="]),
+    st.integers(10_000, 200_000).map(lambda n: "x" * n),
+    st.sampled_from(["image", "text", "interactive", "button", "document", "id", "link"]),
+)
+_hostile_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(2**63, 2**80),
+    st.floats(allow_nan=False), _hostile_text,
+)
+
+
+def _nest(value: Any, depth: int, as_list: bool) -> Any:
+    for _ in range(depth):
+        value = [value] if as_list else {"a": value}
+    return value
+
+
+def hostile_json() -> S[Any]:
+    """Any JSON value, hostile values over-represented (see above)."""
+    return st.one_of(
+        st.recursive(
+            _hostile_scalar,
+            lambda inner: st.lists(inner, max_size=4)
+            | st.dictionaries(st.one_of(_token, _hostile_text), inner, max_size=4),
+            max_leaves=12,
+        ),
+        _hostile_text.map(lambda t: [t]),
+        st.builds(_nest, _hostile_scalar, st.integers(60, 200), st.booleans()),
+    )
+
+
+def _places(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found += _places(value, (*path, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found += _places(value, (*path, index))
+    return found
+
+
+def _mutate(doc: Any, edits: list[tuple[int, bool, Any]]) -> Any:
+    doc = json.loads(json.dumps(doc))
+    for pick, drop, value in edits:
+        places = [p for p in _places(doc) if p]
+        if not places:
+            return value
+        path = places[pick % len(places)]
+        parent = doc
+        for step in path[:-1]:
+            parent = parent[step]
+        if drop and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+    return doc
+
+
+def mutated(base: S[Any]) -> S[Any]:
+    """Valid payloads from ``base`` with 1..3 places made hostile."""
+    edit = st.tuples(st.integers(0, 10**6), st.booleans(), hostile_json())
+    return st.builds(_mutate, base, st.lists(edit, min_size=1, max_size=3))

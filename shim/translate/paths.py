@@ -48,6 +48,8 @@ def clean_path(path: str) -> str:
         path_only = _SLASHES.sub("/", path_only)
     if _CONTROL.search(path):
         raise TranslationError("path", "control characters are not allowed in a path")
+    if "#" in path:
+        raise TranslationError("path", '"#" is not allowed in a path (a fragment is never sent)')
     if "/." in path_only and any(seg in _DOTS for seg in path_only.split("/")):
         raise TranslationError("path", '"." and ".." segments are not allowed in a path')
     return f"{path_only}{sep}{query}"

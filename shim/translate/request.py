@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
+from shim.json_input import MAX_DEPTH
 from shim.mapping import fields
 from shim.mapping.endpoints import (
     Body,
@@ -188,27 +189,43 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     return out
 
 
-def _has_null(value: object) -> bool:
+def _has_null(value: object, depth: int = 1) -> bool:
+    # Walks the whole body once, so it also enforces the nesting limit of every reader.
     if isinstance(value, dict):
-        return any(v is None or _has_null(v) for v in value.values())
+        if depth > MAX_DEPTH:
+            _too_deep()
+        return any(v is None or _has_null(v, depth + 1) for v in value.values())
     if isinstance(value, list):
-        return any(_has_null(v) for v in value)
+        if depth > MAX_DEPTH:
+            _too_deep()
+        return any(_has_null(v, depth + 1) for v in value)
     return False
 
 
-def _without_nulls(value: Any, path: str, rule: FieldRule, warnings: Warnings) -> Any:
+def _without_nulls(
+    value: Any, path: str, rule: FieldRule, warnings: Warnings, depth: int = 1
+) -> Any:
     """A copy without null-valued keys, one warning per dropped key (fields.SEND_RULES)."""
     if isinstance(value, dict):
+        if depth > MAX_DEPTH:
+            _too_deep()
         out = {}
         for key, item in value.items():
             if item is None:
                 _warn(warnings, rule, f"{path}.{key}")
             else:
-                out[key] = _without_nulls(item, f"{path}.{key}", rule, warnings)
+                out[key] = _without_nulls(item, f"{path}.{key}", rule, warnings, depth + 1)
         return out
     if isinstance(value, list):
-        return [_without_nulls(v, f"{path}[{i}]", rule, warnings) for i, v in enumerate(value)]
+        if depth > MAX_DEPTH:
+            _too_deep()
+        return [_without_nulls(v, f"{path}[{i}]", rule, warnings, depth + 1)
+                for i, v in enumerate(value)]
     return value
+
+
+def _too_deep() -> NoReturn:
+    fail("$", f"nested deeper than {MAX_DEPTH} arrays/objects")
 
 
 def _warn(warnings: Warnings, rule: FieldRule, path: str) -> None:

@@ -4,6 +4,7 @@ only ever raises TranslationError."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from shim.translate import (
     translate_webhook,
 )
 from shim.translate.request import translate_send_body
-from tests.strategies import cloud_webhook_bodies, onprem_send_requests
+from tests.strategies import cloud_webhook_bodies, hostile_json, mutated, onprem_send_requests
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -153,3 +154,59 @@ def test_arbitrary_json_only_raises_translation_error(value: Any) -> None:
 def test_translate_error_never_raises(status: int, value: Any) -> None:
     out = translate_error(status, value)
     assert isinstance(out.body, dict)
+
+
+def _only_translation_errors(*calls: Any) -> None:
+    for call in calls:
+        try:
+            call()
+        except TranslationError as exc:
+            assert exc.path and exc.reason
+
+
+@SETTINGS
+@given(
+    st.one_of(hostile_json(), mutated(onprem_send_requests(media_ids="cloud"))),
+    st.sampled_from(["360dialog", "meta"]),
+)
+def test_hostile_sends_only_raise_translation_error(value: Any, target: str) -> None:
+    _only_translation_errors(
+        lambda: translate_request("POST", "/v1/messages", value, target=target,
+                                  phone_number_id="1"),
+        lambda: translate_send_body(value),
+    )
+
+
+@SETTINGS
+@given(st.one_of(hostile_json(), mutated(cloud_webhook_bodies())))
+def test_hostile_webhooks_and_responses_only_raise_translation_error(value: Any) -> None:
+    _only_translation_errors(
+        lambda: translate_webhook(value),
+        lambda: translate_response("POST", "/v1/messages", 200, value, target="meta"),
+        lambda: translate_response("GET", "/v1/health", 200, value, target="360dialog"),
+        lambda: translate_response("GET", "/v1/media/1", 200, value, target="meta"),
+        lambda: translate_error(400, value),
+    )
+
+
+@SETTINGS
+@given(hostile_json().map(lambda v: v if isinstance(v, str) else str(v)[:200]),
+       st.sampled_from(["GET /v1/media/{}", "DELETE /v1/media/{}", "PUT /v1/messages/{}",
+                        "DELETE /v1/configs/templates/{}", "GET /v1/{}"]),
+       st.sampled_from(["360dialog", "meta", "onprem"]))
+def test_hostile_path_parameters_only_raise_translation_error(
+    value: str, template: str, target: str
+) -> None:
+    method, _, path = template.partition(" ")
+    try:
+        result = translate_request(method, path.format(value), {"status": "read"},
+                                   target=target, phone_number_id="1", waba_id="2")
+    except TranslationError:
+        return
+    if isinstance(result, CloudRequest):
+        # Whatever got through has no fragment, dot segment or control character.
+        path_only = result.path.partition("?")[0]
+        assert "#" not in result.path and "\x00" not in result.path
+        assert not {".", ".."} & set(unquote(path_only).split("/"))
+        if result.endpoint != "passthrough":
+            assert "?" not in path_only and path_only.isascii()

@@ -570,3 +570,15 @@ def test_a_bsuid_to_is_sent_in_recipient(bsuid: str) -> None:
 def test_phone_numbers_and_lookalikes_stay_in_to(to: str) -> None:
     out = send({"to": to, "text": {"body": "hi"}})
     assert out.body["to"] == to and "recipient" not in out.body
+
+
+@pytest.mark.parametrize("depth", [65, 5_000])
+def test_nesting_past_the_reader_limit_is_a_translation_error(depth: int) -> None:
+    deep: Any = "x"
+    for _ in range(depth):
+        deep = {"a": [deep]}
+    for body in ({"to": "1", "type": "video", "video": deep},
+                 {"to": "1", "text": {"body": "hi"}, "recipient_type": deep, "x": None}):
+        with pytest.raises(TranslationError) as exc:
+            translate_request("POST", "/v1/messages", body, target="meta", phone_number_id="1")
+        assert "nested deeper than 64" in exc.value.reason
