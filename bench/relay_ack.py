@@ -595,6 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stores", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--phases", default="ack,backlog,drain,compare",
+                        help="comma-separated subset of: ack, backlog, drain, compare")
     parser.add_argument("--db", help="a PostgreSQL server URL to use instead of a local one "
                         "(databases are created on it)")
     parser.add_argument("--serve-minimal", type=int, help=argparse.SUPPRESS)
@@ -629,11 +631,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 server = ns.db or stack.enter_context(postgres_server())
                 dbs["postgresql"] = lambda name: new_database(server, f"bench_{name}")
+        phases = {p.strip() for p in ns.phases.split(",")}
         for store, db in dbs.items():
-            phase_ack(store, db, tmp, events, args, report)
-            phase_backlog(store, db, tmp, events, args, report)
-            phase_drain(store, db, tmp, events, args, report)
-        if len(dbs) == 2:
+            if "ack" in phases:
+                phase_ack(store, db, tmp, events, args, report)
+            if "backlog" in phases:
+                phase_backlog(store, db, tmp, events, args, report)
+            if "drain" in phases:
+                phase_drain(store, db, tmp, events, args, report)
+        if len(dbs) == 2 and "compare" in phases:
             phase_pg_vs_sqlite(dbs, tmp, events, args, report)
     print(f"\ntargets (load average now {os.getloadavg()[0]:.2f}):")
     for line in report.targets:
