@@ -97,7 +97,8 @@ class DeadLetter:
 class Step:
     """What one worker round trip did: ``expanded`` events split, deliveries ``claimed``,
     and when the next pending head or lease comes due (None: nothing active, or not
-    looked up because the claim was full and more may be due at once)."""
+    looked up because the claim was full and more may be due at once). A shared
+    store leaves leases out (its callers poll: other instances add work anyway)."""
 
     expanded: int
     claimed: list[Delivery]

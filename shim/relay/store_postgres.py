@@ -90,6 +90,7 @@ class PostgresStore(SQLStore):
     def __init__(self, dsn: str, *, instance: str | None = None) -> None:
         self.dsn = dsn
         self.instance = instance
+        self._leases_checked = float("-inf")
         self._ingest = self._writer("relay-pg-ingest", self._connect)
         try:
             self._work = self._writer("relay-pg-work", self._connect_work)
@@ -157,10 +158,25 @@ class PostgresStore(SQLStore):
 
     def _claim(self, conn: psycopg.Connection[tuple[object, ...]], limit: int, now: float,
                lease: float) -> list[Delivery]:
-        rows = conn.execute(CLAIM, (now, limit, now, limit, limit, now + lease,
+        expired = 0
+        if now >= self._leases_checked + LEASE_CHECK_EVERY:
+            self._leases_checked, expired = now, limit
+        rows = conn.execute(CLAIM, (now, expired, now, limit, limit, now + lease,
                                     self.instance)).fetchall()
         return sorted((delivery(row, now + lease) for row in rows), key=lambda d: d.id)
 
+    def _next_due(self, conn: psycopg.Connection[tuple[object, ...]]) -> float | None:
+        (pending,) = conn.execute(NEXT_PENDING).fetchone() or (None,)
+        return pending if isinstance(pending, float) else None
+
+
+#: Leases run out only when an instance died or fell far behind, and every finished
+#: claim leaves a dead index entry below the live ones until vacuum: so expired
+#: leases are looked for at most this often (seconds), and ``next_due`` leaves
+#: leases out (callers of a shared store poll).
+LEASE_CHECK_EVERY = 1.0
+NEXT_PENDING = ("SELECT MIN(next_at) FROM relay_deliveries "
+                "WHERE head = 1 AND state = 'pending'")
 
 #: Outcomes as arrays (id, claim's attempts or NULL, state, when, error); only a claim
 #: still in flight takes one. A finished head stops leading ...
