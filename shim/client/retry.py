@@ -30,7 +30,6 @@ the error is returned at once so the caller can reschedule.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -41,6 +40,7 @@ import httpx
 
 from shim.client.pacing import pair_backoff
 from shim.config import RetryPolicy
+from shim.json_input import JSONInputError, read_json
 from shim.mapping.errors import Retry, cloud_retry
 from shim.translate import translate_error
 
@@ -159,8 +159,8 @@ def _parse_buc_usage(value: str) -> list[float]:
     # {"<business id>": [{"type": "whatsapp", "call_count": 95, ...,
     #   "estimated_time_to_regain_access": <minutes>}]}
     try:
-        data = json.loads(value)
-    except ValueError:
+        data = read_json(value, max_bytes=65536)
+    except JSONInputError:
         return []
     found: list[float] = []
     if isinstance(data, dict):

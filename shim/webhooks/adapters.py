@@ -10,10 +10,10 @@ single flat body with everything merged (``onprem_view``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from shim.json_input import JSONInputError, JSONTooDeep, read_json
 from shim.translate import TranslationError, translate_webhook
 from shim.translate.types import OnPremWebhook, WebhookTranslation
 
@@ -66,21 +66,16 @@ def load_payload(payload: object) -> dict[str, Any]:
 
 def _decode(text: str | bytes) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f"line {exc.lineno} column {exc.colno}" if isinstance(
-            exc, json.JSONDecodeError
-        ) else f"byte {exc.start}"
-        raise WebhookPayloadError("$", f"not valid JSON ({where}): {_reason(exc)}") from None
+        value = read_json(text)
+    except JSONTooDeep as exc:
+        raise WebhookPayloadError(exc.where, exc.reason) from None
+    except JSONInputError as exc:
+        reason = "not UTF-8" if exc.where.startswith("byte") else exc.reason.removeprefix(
+            "malformed JSON: ")
+        raise WebhookPayloadError("$", f"not valid JSON ({exc.where}): {reason}") from None
     if not isinstance(value, dict):
         raise WebhookPayloadError("$", f"expected a JSON object, got {type(value).__name__}")
     return value
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return exc.msg
-    return "not UTF-8"
 
 
 def onprem_translation(payload: object) -> WebhookTranslation:

@@ -348,3 +348,15 @@ def test_two_variables_holding_the_same_key_are_refused_at_call_time() -> None:
     assert response.status_code == 401
     details = response.json()["errors"][0]["details"]
     assert "several channels (a, b)" in details and "same-old" not in details
+
+
+def test_config_check_refuses_url_credentials_without_printing_them(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from shim.cli import main
+
+    text = FULL.replace('"http://127.0.0.1:8000/hook"', '"https://bob:hunter2-SECRET@app.example/hook"')
+    result = CliRunner().invoke(main, ["config", "check", str(write(tmp_path, text))])
+    assert result.exit_code != 0
+    assert "channels.shop.forward_url" in result.output
+    assert "hunter2" not in result.output and "bob" not in result.output

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from shim.translate import TranslationError
-from shim.webhooks import merge_bodies, onprem_bodies, onprem_view
+from shim.webhooks import WebhookPayloadError, merge_bodies, onprem_bodies, onprem_view
 from tests.conftest import example_names, load_example
 
 CLOUD = example_names("cloud-webhook-")
@@ -135,7 +135,7 @@ def test_every_handler_style_gives_the_same_view(style: str) -> None:
 
 
 @pytest.mark.parametrize(("payload", "message"), [
-    (b'{"entry": [', "not valid JSON (line 1 column 12)"),
+    (b'{"entry": [', "not valid JSON (line 1, column 12)"),
     (b"\xff\xfe{}", "not valid JSON"),
     ("[1, 2]", "expected a JSON object, got list"),
     (None, "no webhook payload"),
@@ -147,3 +147,9 @@ def test_bad_payloads_raise_with_a_location(payload: object, message: str) -> No
     with pytest.raises(TranslationError, match=re.escape(message)) as err:
         onprem_view(payload)
     assert err.value.path.startswith("$")
+
+
+def test_deep_nesting_is_a_payload_error_naming_where() -> None:
+    deep = b'{"entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(WebhookPayloadError, match="nested deeper than 64"):
+        onprem_bodies(deep)
