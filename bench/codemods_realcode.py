@@ -336,7 +336,10 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
             (fr.held_unmarked if fix in ("unsafe", "manual") else fr.unmarked).append(where)
         else:
             fr.applied += 1
-    for ln, rule in sorted(remaining):
+    covered = {(int(f["line"]), str(f["rule"])) for f in after_findings
+               if (set(re.findall(r"WM\d{3}", str(f.get("message", ""))))
+                   - {str(f["rule"])}) & file_codes}
+    for ln, rule in sorted(remaining - covered):
         span = _enclosing(new_spans, ln)
         if rule not in _marker_codes_near(new, span):
             tag = f"{rule}@{ln}(after)"
