@@ -17,7 +17,16 @@ import libcst as cst
 from codemods import evidence, webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
-from codemods.facts import Facts, HttpCall, Owner, Scope, collect, dotted, iter_parents
+from codemods.facts import (
+    HTTP_MODULES,
+    Facts,
+    HttpCall,
+    Owner,
+    Scope,
+    collect,
+    dotted,
+    iter_parents,
+)
 from codemods.layout import shift_aligned_args
 from codemods.literals import (
     fstring_parts,
@@ -81,6 +90,8 @@ class Item:
     when_held: frozenset[int] = frozenset()
     #: a note written only when these edits are applied (it follows from them)
     when_applied: frozenset[int] = frozenset()
+    #: a comment only: not a finding of its own
+    hidden: bool = False
 
 
 @dataclass(eq=False)
@@ -161,6 +172,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         if context:
             _version_constants(facts, a, urls)
         _response_reads(facts, a, urls)
+        _unsent_payloads(facts, a, urls)
         if target is Target.META:
             _per_channel(facts, a, urls, text)
         decide(a, urls.ex)
@@ -205,6 +217,34 @@ def _response_reads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
             continue  # the login's own answer: the login is marked for removal already
         for target_call in _or_floating(calls):
             urls.ex.block(target_call, item)
+
+
+def _sends(hc: HttpCall) -> bool:
+    """A call that sends a body (``.get("x")`` on a dict also looks like an HTTP call)."""
+    return hc.via.split(".")[0] in HTTP_MODULES or any(
+        arg.keyword is not None and arg.keyword.value in ("json", "data", "content")
+        for arg in hc.call.args)
+
+
+def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
+    """Payloads built here for calls whose URL the codemod does not recognise: hold them.
+
+    A builder module with no HTTP of its own is migrated (its sender is elsewhere); but
+    when this file sends and none of its sends is a recognised On-Prem request, a
+    Cloud body would go to an unchanged On-Prem URL.
+    """
+    floating = [it for it in urls.ex.floating if it.code.startswith("WM3")]
+    if not floating or any(urls.live(c) for c in urls.ex.by_call):
+        return
+    senders = [hc for hc in facts.http_calls if _sends(hc)]
+    if not senders:
+        return
+    item = a.add("WM908", "manual", "this file sends its payloads to a URL the codemod does not "
+                 f"recognise (`{facts.code(senders[0].call, 50)}`): migrate that URL and these "
+                 "payloads together", floating[0].node,
+                 todo="the URL these payloads go to is not recognised: migrate the URL and the "
+                 "payloads together")
+    urls.ex.block(None, item)
 
 
 def _or_floating(calls: list[cst.Call] | None) -> list[cst.Call | None]:
@@ -375,8 +415,14 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         atoms = _lead_slash(atoms)
         plan = plan_url(atoms, hc.method, target, context=context, declared=declared)
         if plan is None:
-            if not context and words and _unproven(facts, hc, atoms, target):
-                unproven.append(hc)
+            if not context and words:
+                probe = _unproven(facts, hc, atoms, target)
+                if probe is not None and probe.kind == "manual" and probe.code == "WM902":
+                    # a path with no Cloud equivalent (a Turn extension, a login): say so,
+                    # whoever the host is; nothing is edited
+                    a.add("WM902", "manual", probe.message, hc.call, todo=probe.todo)
+                elif probe is not None:
+                    unproven.append(hc)
             continue
         call_uses.append(_Use(hc.call, atoms, plan, hc, _owners(atoms)))
         if plan.endpoint is not None and plan.endpoint.name == "send_message":
@@ -458,24 +504,32 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     return res
 
 
-def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target) -> bool:
+def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
+              ) -> UrlPlan | None:
     """An On-Prem path in a WhatsApp-worded file, on a host nothing proves On-Prem.
 
     Reported, never edited; a body with another shape (``{"model": ..., "messages": [...]}``)
     says it is someone else's API, and then nothing is reported at all.
     """
-    if plan_url(atoms, hc.method, target, context=True) is None:
-        return False
+    plan = plan_url(atoms, hc.method, target, context=True)
+    if plan is None:
+        return None
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
-    return not any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
-                   for key in ("json", "data") if key in kw)
+    if any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
+           for key in ("json", "data") if key in kw):
+        return None  # a body of another shape: someone else's API
+    return plan
 
 
 def _versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> Dyn | None:
     """``'{}/messages'.format(app)`` with an On-Prem body: ``app`` is a base ending in /v1."""
-    if hc.method != "POST" or len(atoms) != 2 or not isinstance(atoms[0], Dyn):
+    if hc.method != "POST" or not atoms or not isinstance(atoms[0], Dyn):
         return None
-    if not isinstance(atoms[1], Lit) or atoms[1].text.rstrip("/") != "/messages":
+    tail = atoms[1:]
+    if not tail or not all(isinstance(x, Lit | Syn) for x in tail):
+        return None
+    path = "".join(x.text for x in tail if isinstance(x, Lit | Syn))
+    if path.rstrip("/") != "/messages":
         return None
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
     bodies = [d for key in ("json", "data") if key in kw
@@ -970,6 +1024,12 @@ def _header_pair(
                      f"{facts.code(value, 30)}': Meta authenticates with a system-user token",
                      anchor)
         a.edit(node, item, _header_edit("Authorization", _bearer))
+        note = a.add("WM201", "manual", f"`{facts.code(value, 30)}` now goes out as a Bearer "
+                     "token: give it the Meta system-user token (a 360dialog key is refused)",
+                     anchor, todo=f"`{facts.code(value, 30)}` must now hold a Meta system-user "
+                     "token, not the 360dialog key")
+        note.when_applied = frozenset({item.id})  # written only with the rewrite
+        note.hidden = True  # the finding above already says it
         return item
     if low == "authorization" and target is Target.META and not has_d360 and onprem:
         secret = _bearer_secret(value)

@@ -100,7 +100,7 @@ def enabled_items(analysis: Analysis, options: Options) -> frozenset[int]:
 
 
 def _reported(item: Item) -> bool:
-    return not item.when_held and not item.silent
+    return not item.when_held and not item.silent and not item.hidden
 
 
 def _finding(analysis: Analysis, item: Item) -> Finding:

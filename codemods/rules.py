@@ -86,8 +86,8 @@ def send(base, key, body):
     Rule(
         "WM201", "d360-key-to-bearer", "safe",
         "Meta target: a D360-API-KEY header (dict literal, module constant, session.headers) "
-        "becomes Authorization: Bearer with the same secret expression (give it a Meta "
-        "system-user token).",
+        "becomes Authorization: Bearer with the same secret expression, and a comment says the "
+        "value must now be a Meta system-user token.",
         before='''import requests
 
 HEADERS = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
@@ -95,6 +95,7 @@ requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADER
 ''',
         after='''import requests
 
+# waba-migrate: WM201: `API_KEY` must now hold a Meta system-user token, not the 360dialog key
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADERS)
 ''',
