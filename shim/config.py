@@ -255,6 +255,9 @@ class ChannelConfig(_Strict):
     forward_url: str | None = None
     forward_headers: dict[str, HeaderValue] = Field(default_factory=dict)
     """Headers added to every delivery; values are ``env:NAME`` references only."""
+    forward_timeout: float | None = Field(default=None, gt=0, le=600)
+    """Seconds the app may take to answer one relay delivery (default: the relay's
+    --forward-timeout, 10 s)."""
     webhook_secret_header: str | None = None
     webhook_secret: SecretRef | None = None
 

@@ -66,7 +66,11 @@ def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
 @click.option("--backoff-max", type=Duration(), default="5m", show_default=True,
               help="Longest delay between two attempts.")
 @click.option("--forward-timeout", type=Duration(), default="10s", show_default=True,
-              help="How long the app may take to answer one delivery.")
+              help="How long the app may take to answer one delivery (a channel's "
+              "forward_timeout overrides it).")
+@click.option("--breaker-cooldown", type=Duration(), default="5s", show_default=True,
+              help="After 5 failed deliveries in a row to one app, send it nothing for this "
+              "long, then one probe at a time (doubling up to --backoff-max).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Deliveries in flight at once (at most one per conversation).")
 @click.option("--poll", type=Duration(), default="0.5s", show_default=True,
@@ -85,8 +89,9 @@ def _open(db: str, *, exclusive: bool, instance: str | None = None) -> Store:
 @click.pass_context
 def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db: str,
           max_age: float, backoff_base: float, backoff_max: float, forward_timeout: float,
-          concurrency: int, poll: float, insecure_skip_signature: bool, instance_id: str | None,
-          log_level: str, state_url: str | None, header_timeout: float, read_timeout: float,
+          breaker_cooldown: float, concurrency: int, poll: float,
+          insecure_skip_signature: bool, instance_id: str | None, log_level: str,
+          state_url: str | None, header_timeout: float, read_timeout: float,
           keep_alive_timeout: float, max_connections: int) -> None:
     """Receive Cloud webhooks, acknowledge at once, deliver On-Prem bodies to the old app.
 
@@ -106,7 +111,7 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
 
     from shim.config import ConfigError, load_config
     from shim.relay.app import create_app
-    from shim.relay.channels import RelayConfigError, relay_channels
+    from shim.relay.channels import RelayConfigError, relay_channels, scopes
     from shim.relay.worker import DeliveryWorker, RetryPolicy, make_split
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
@@ -135,8 +140,9 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
         worker = DeliveryWorker(
             store,
             {name: c.route for name, c in channels.items()},
-            make_split(by_pnid, observe),
-            policy=RetryPolicy(backoff_base, backoff_max, max_age, forward_timeout),
+            make_split(scopes(channels), observe),
+            policy=RetryPolicy(backoff_base, backoff_max, max_age, forward_timeout,
+                               breaker_cooldown=breaker_cooldown),
             concurrency=concurrency,
             poll=poll,
         )
@@ -157,7 +163,7 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
                 return
             by_pnid.clear()
             by_pnid.update({c.phone_number_id: n for n, c in fresh.items() if c.phone_number_id})
-            worker.split = make_split(by_pnid, observe)
+            worker.split = make_split(scopes(fresh), observe)
             worker.routes = {name: c.route for name, c in fresh.items()}
             channels.clear()
             channels.update(fresh)
@@ -250,6 +256,25 @@ def dlq_replay(db: str, ids: tuple[int, ...]) -> None:
     click.echo(f"{count} dead letter(s) queued again")
 
 
+@dlq.command("drop")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="The relay's store.")
+@click.option("--id", "ids", type=int, multiple=True, required=True,
+              help="Drop these dead letters (repeatable).")
+def dlq_drop(db: str, ids: tuple[int, ...]) -> None:
+    """Forget reviewed dead letters (e.g. refused items), so /healthz stops reporting them."""
+    store = _open(db, exclusive=False)
+    try:
+        known = {letter.id for letter in store.dead_letters(ids, len(ids))}
+        missing = sorted(set(ids) - known)
+        if missing:
+            raise click.ClickException(
+                f"no dead letter with id {', '.join(map(str, missing))} (see: relay dlq list)")
+        count = store.drop(ids)
+    finally:
+        store.close()
+    click.echo(f"{count} dead letter(s) dropped")
+
+
 def _iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -264,6 +289,6 @@ def _as_dict(letter: DeadLetter) -> dict[str, Any]:
     }
     try:
         out["body"] = json.loads(letter.body)
-    except ValueError:
-        out["body"] = letter.body
+    except ValueError:  # kept as received: show it as text
+        out["body"] = letter.body.decode("utf-8", "replace")
     return out

@@ -6,6 +6,8 @@ will never accept (unknown channel, bad signature, wrong content type, not
 JSON or not webhook-shaped, over 3 MB): nothing is stored. A storage failure
 answers 503, so the sender retries later. Full translation happens in the
 worker; a webhook-shaped body it cannot translate becomes a dead letter.
+The event is stored with the other channels whose credentials also accept
+it: the worker routes items only among those (see ``routing``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from shim.json_input import JSONInputError, read_json
 from shim.mapping.hosts import MAX_WEBHOOK_BYTES
 from shim.relay.channels import RelayChannel
+from shim.relay.health import PROMETHEUS_CONTENT_TYPE, health_problems, prometheus
 from shim.relay.store import Store
 from shim.relay.worker import DeliveryWorker
 from shim.webhooks.asgi import BodyTooLarge, handshake, lower_headers, read_body, refusal
@@ -102,8 +105,9 @@ class Ingest:
         problem = _check(body)
         if problem:
             return _error(400, problem)
+        peers = channel.accepting_peers(self.channels, headers, body) if channel.peers else ()
         try:
-            await self.store.add_event(name, body, time.time())
+            await self.store.add_event(name, body, time.time(), peers)
         except Exception:
             log.exception("could not store an event of channel %s", name)
             return _error(503, "could not store the event; retry later")
@@ -152,16 +156,29 @@ def create_app(
             log.exception("health check could not read the store")
             return JSONResponse({"status": "error", "error": "store unavailable"}, 503)
         oldest = stats.oldest_pending_at
+        problems = health_problems(stats, worker)
         return JSONResponse({
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
             "queue_depth": stats.queue_depth,
             "oldest_pending_age_s": round(max(0.0, time.time() - oldest), 3) if oldest else 0.0,
             "pending_deliveries": stats.pending_deliveries,
             "new_events": stats.new_events,
             "dead_letters": stats.dead_letters,
+            "refused": stats.refused,
+            "worker_errors": worker.step_errors_total if worker is not None else 0,
             "store": "postgresql" if store.shared else "sqlite",
             "channels": sorted(channels),
         })
+
+    async def metrics(request: Request) -> Response:
+        try:
+            stats = await store.stats()
+        except Exception:
+            log.exception("metrics could not read the store")
+            return _error(503, "store unavailable")
+        return Response(prometheus(stats, worker, sorted(channels)),
+                        media_type=PROMETHEUS_CONTENT_TYPE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -182,6 +199,7 @@ def create_app(
         routes=[
             Route("/webhooks/{channel}", ingest, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

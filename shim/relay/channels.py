@@ -8,13 +8,14 @@ explicit insecure flag is given), instead of accepting unsigned events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from shim.config import ChannelConfig, Config, MissingSecretError
+from shim.relay.routing import NumberScope
 from shim.relay.worker import Route
 from shim.webhooks.signature import InsecureConfigError, WebhookAuth
 
-__all__ = ["RelayChannel", "RelayConfigError", "relay_channels"]
+__all__ = ["RelayChannel", "RelayConfigError", "relay_channels", "scopes"]
 
 
 class RelayConfigError(ValueError):
@@ -27,6 +28,31 @@ class RelayChannel:
     auth: WebhookAuth
     route: Route
     phone_number_id: str | None
+    scope: NumberScope = field(default_factory=NumberScope)
+    #: Channels serving a number whose credentials overlap ours: a POST we accept is
+    #: checked against theirs too, and may be routed to those that accept it as well.
+    peers: tuple[str, ...] = ()
+
+    def accepting_peers(self, channels: Mapping[str, RelayChannel],
+                        headers: Mapping[str, str], body: bytes) -> tuple[str, ...]:
+        """The peers whose own credentials accept this (already accepted) POST."""
+        return tuple(p for p in self.peers if channels[p].auth.check_post(headers, body).ok)
+
+
+def scopes(channels: Mapping[str, RelayChannel]) -> dict[str, NumberScope]:
+    return {name: c.scope for name, c in channels.items()}
+
+
+def _overlap(a: WebhookAuth, b: WebhookAuth) -> bool:
+    """Whether a POST ``a`` accepts could also pass ``b`` (a shared credential, or ``b``
+    checks nothing at all)."""
+    if not b.app_secrets and not b.header_secrets:
+        return True
+    if set(a.app_secrets) & set(b.app_secrets):
+        return True
+    return bool(a.secret_header and b.secret_header
+                and a.secret_header.lower() == b.secret_header.lower()
+                and set(a.header_secrets) & set(b.header_secrets))
 
 
 def relay_channels(
@@ -51,7 +77,10 @@ def relay_channels(
         problems.append("no channel has a forward_url (where the relay should deliver)")
     if problems:
         raise RelayConfigError(f"{config.source}: " + f"\n{config.source}: ".join(problems))
-    return channels
+    return {name: replace(relay, peers=tuple(
+        other for other, c in channels.items()
+        if other != name and c.scope.phone_number_id and _overlap(relay.auth, c.auth)))
+        for name, relay in channels.items()}
 
 
 def _channel(
@@ -75,5 +104,7 @@ def _channel(
         insecure_skip_signature=insecure,
     )
     assert channel.forward_url is not None
-    route = Route(channel.forward_url, channel.resolved_forward_headers(environ))
-    return RelayChannel(channel.name, auth, route, channel.phone_number_id)
+    route = Route(channel.forward_url, channel.resolved_forward_headers(environ),
+                  channel.forward_timeout)
+    return RelayChannel(channel.name, auth, route, channel.phone_number_id,
+                        NumberScope(channel.phone_number_id, channel.waba_id))

@@ -34,6 +34,9 @@ class Item:
     dedupe_key: str | None
     phone_number_id: str | None
     body: dict[str, Any]
+    #: Why this item must not be delivered (it claims a number its channel may not
+    #: speak for); it is kept as a ``refused`` dead letter that cannot be replayed.
+    refused: str | None = None
 
 
 def split_bodies(channel: str, bodies: Iterable[OnPremWebhook]) -> list[Item]:

@@ -38,8 +38,13 @@ class Forwarder:
         self._writer: asyncio.StreamWriter | None = None
         self._conn = h11.Connection(h11.CLIENT)
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        """POST ``body``; returns the status code or raises :class:`ForwardError`."""
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], *,
+                   timeout: float | None = None) -> int:
+        """POST ``body``; returns the status code or raises :class:`ForwardError`.
+
+        ``timeout`` (default: the forwarder's) bounds the whole exchange.
+        """
+        limit = self.timeout if timeout is None else timeout
         parts = urlsplit(url)
         scheme = parts.scheme
         host = parts.hostname or ""
@@ -54,12 +59,12 @@ class Forwarder:
         request_headers.update({k.lower(): v for k, v in headers.items()})
         request_headers["content-length"] = str(len(body))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(limit):
                 await self._ensure((scheme, host, port))
                 return await self._exchange(target, list(request_headers.items()), body)
         except TimeoutError:
             await self.close()
-            raise ForwardError(f"no answer within {self.timeout:g} s") from None
+            raise ForwardError(f"no answer within {limit:g} s") from None
         except (OSError, EOFError, asyncio.IncompleteReadError, h11.ProtocolError) as exc:
             await self.close()
             raise ForwardError(f"{type(exc).__name__}: {exc}"[:200]) from None

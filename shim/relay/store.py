@@ -1,9 +1,12 @@
 """What the relay keeps durably, and the interface every store offers.
 
 Two tables. ``relay_events``: every acknowledged POST, raw bytes, committed
-before the 200 (state ``new`` until the worker has split it). ``relay_deliveries``:
-one row per item to forward (state ``pending`` -> ``inflight`` -> ``done``, or
-``dead`` after the max age); a unique (channel, dedupe_key) drops redeliveries.
+before the 200 (state ``new`` until the worker has split it), with the other
+channels whose credentials also accepted it (``peers``). ``relay_deliveries``:
+one row per item to forward, its body as UTF-8 bytes (state ``pending`` ->
+``inflight`` -> ``done``, or ``dead`` after the max age, when it cannot be
+stored, or when it was refused); a unique (channel, dedupe_key) drops
+redeliveries, and ``channel`` is always a channel that authenticated the POST.
 A delivery may go out only while no earlier delivery of the same conversation
 is pending or in flight, so each conversation keeps its order and a failing
 one holds back nobody else.
@@ -35,24 +38,28 @@ __all__ = [
     "open_store",
 ]
 
-#: Turns a stored raw event of a channel into deliveries; raises on bad input.
-Split = Callable[[str, bytes], list[Item]]
+#: Turns a stored raw event into deliveries; raises on bad input. Arguments: the
+#: channel whose URL received it, the raw body, and the other channels whose
+#: credentials also accepted the POST (the only ones it may be routed to).
+Split = Callable[[str, bytes, tuple[str, ...]], list[Item]]
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A claimed delivery: POST ``body`` (On-Prem JSON text) to the channel's forward URL."""
+    """A claimed delivery: POST ``body`` (On-Prem JSON, UTF-8) to the channel's forward URL."""
 
     id: int
     channel: str
     conv_key: str
     dedupe_key: str | None
     phone_number_id: str | None
-    body: str
+    body: bytes
     attempts: int
     created_at: float
     #: Until when this claim is ours; after that the store hands the item out again.
     lease_until: float = float("inf")
+    #: Sent as ``X-Waba-Migrate-Delivery-Id``: the same on every attempt and replay.
+    uid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,8 @@ class Outcome:
     state: Literal["done", "pending", "dead"]
     at: float
     error: str | None = None
+    #: False when the item was put back without being sent (its attempt is not counted).
+    attempted: bool = True
 
     @classmethod
     def done(cls, now: float) -> Outcome:
@@ -73,13 +82,18 @@ class Outcome:
         return cls("pending", next_at, error)
 
     @classmethod
+    def defer(cls, next_at: float, error: str) -> Outcome:
+        return cls("pending", next_at, error, attempted=False)
+
+    @classmethod
     def dead(cls, now: float, error: str) -> Outcome:
         return cls("dead", now, error)
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A delivery given up on (``kind`` "body"), or an event that could not be split ("event")."""
+    """A delivery given up on (``kind`` "body"), an event that could not be split or
+    stored ("event"), or an item refused for its channel ("refused", never replayed)."""
 
     id: int
     event_id: int | None
@@ -90,7 +104,7 @@ class DeadLetter:
     created_at: float
     failed_at: float | None
     last_error: str | None
-    body: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +125,12 @@ class QueueStats:
     new_events: int
     dead_letters: int
     oldest_pending_at: float | None
+    #: Dead letters by (channel, kind, count).
+    dead_by: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def refused(self) -> int:
+        return sum(n for _, kind, n in self.dead_by if kind == "refused")
 
     @property
     def queue_depth(self) -> int:
@@ -123,8 +143,10 @@ class Store(Protocol):
     #: True when several relay processes may share this store.
     shared: bool
 
-    async def add_event(self, channel: str, body: bytes, received_at: float) -> None:
-        """Commit one raw event; returns only once it is durable."""
+    async def add_event(self, channel: str, body: bytes, received_at: float,
+                        peers: Sequence[str] = ()) -> None:
+        """Commit one raw event; returns only once it is durable. ``peers``: other
+        channels whose credentials also accepted it."""
 
     async def expand(self, split: Split, limit: int) -> int:
         """Split up to ``limit`` new events into deliveries; returns how many events."""
@@ -151,7 +173,11 @@ class Store(Protocol):
     def dead_letters(self, ids: Sequence[int] = (), limit: int = 1000) -> list[DeadLetter]: ...
 
     def replay(self, ids: Sequence[int] = (), now: float = 0.0) -> int:
-        """Queue dead letters again (all when ``ids`` is empty); returns how many."""
+        """Queue dead letters again (all when ``ids`` is empty); returns how many.
+        Refused items are never queued again."""
+
+    def drop(self, ids: Sequence[int]) -> int:
+        """Forget these dead letters (after review); returns how many."""
 
     def close(self) -> None: ...
 

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS relay_events (
     channel TEXT NOT NULL,
     received_at DOUBLE PRECISION NOT NULL,
     body BYTEA NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    peers TEXT
 );
 CREATE INDEX IF NOT EXISTS relay_events_new ON relay_events (id) WHERE state = 'new';
 CREATE TABLE IF NOT EXISTS relay_deliveries (
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     dedupe_key TEXT,
     phone_number_id TEXT,
     kind TEXT NOT NULL,
-    body TEXT NOT NULL,
+    body BYTEA NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at DOUBLE PRECISION NOT NULL,
@@ -67,7 +68,8 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     claimed_by TEXT,
     done_at DOUBLE PRECISION,
     last_error TEXT,
-    head SMALLINT NOT NULL DEFAULT 0
+    head SMALLINT NOT NULL DEFAULT 0,
+    uid TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS relay_deliveries_dedupe
     ON relay_deliveries (channel, dedupe_key);
@@ -217,8 +219,34 @@ UPDATE relay_deliveries u
     RETURNING {_RETURNING}"""
 
 
+#: Later columns, and text bodies turned into bytes; checked first, so an up-to-date
+#: schema takes no table lock.
+UPGRADE = """
+DO $$
+DECLARE
+    body_type TEXT;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'relay_events' AND column_name = 'peers') THEN
+        ALTER TABLE relay_events ADD COLUMN peers TEXT;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'relay_deliveries' AND column_name = 'uid') THEN
+        ALTER TABLE relay_deliveries ADD COLUMN uid TEXT;
+    END IF;
+    SELECT data_type INTO body_type FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'relay_deliveries'
+          AND column_name = 'body';
+    IF body_type = 'text' THEN
+        ALTER TABLE relay_deliveries ALTER COLUMN body TYPE BYTEA USING convert_to(body, 'UTF8');
+    END IF;
+END $$;
+"""
+
+
 def _migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Bring a database written by an older relay up to date (under the schema lock)."""
+    conn.execute(UPGRADE)
     found = conn.execute(
         "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND table_name = 'relay_deliveries' AND column_name = 'head'").fetchone()

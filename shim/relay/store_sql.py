@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shim.relay.dedupe import Item
+from shim.relay.encoding import delivery_uid, encode_body, safe_key, safe_text
 from shim.relay.store import DeadLetter, Delivery, Outcome, QueueStats, Split, Step
 from shim.relay.writer import GroupCommitWriter
 
@@ -23,27 +23,40 @@ Conn = Any  # sqlite3.Connection or psycopg.Connection: both offer execute() and
 ACTIVE = "('pending', 'inflight')"
 
 DELIVERY_COLUMNS = (
-    "id, channel, conv_key, dedupe_key, phone_number_id, body, attempts, created_at"
+    "id, channel, conv_key, dedupe_key, phone_number_id, body, attempts, created_at, uid"
 )
 
 #: New deliveries are the head of their conversation when it has nothing active.
 INSERT_DELIVERY = f"""INSERT INTO relay_deliveries
     (event_id, channel, conv_key, dedupe_key, phone_number_id, kind, body, state,
-     attempts, created_at, next_at, head)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, CASE WHEN EXISTS (
+     attempts, created_at, next_at, uid, head)
+    VALUES (?, ?, ?, ?, ?, 'body', ?, 'pending', 0, ?, ?, ?, CASE WHEN EXISTS (
         SELECT 1 FROM relay_deliveries e WHERE e.channel = ? AND e.conv_key = ?
           AND e.state IN {ACTIVE}) THEN 0 ELSE 1 END)
     ON CONFLICT DO NOTHING"""
+
+#: An item refused for its channel: kept for review as a dead letter without its
+#: dedupe key (so it shadows no genuine item) and never replayed.
+INSERT_REFUSED = """INSERT INTO relay_deliveries
+    (event_id, channel, conv_key, phone_number_id, kind, body, state, attempts,
+     created_at, next_at, done_at, last_error, uid)
+    VALUES (?, ?, ?, ?, 'refused', ?, 'dead', 0, ?, ?, ?, ?, ?)"""
 
 INSERT_DEAD_EVENT = """INSERT INTO relay_deliveries
     (event_id, channel, conv_key, kind, body, state, attempts, created_at, next_at,
      done_at, last_error)
     VALUES (?, ?, '', 'event', ?, 'dead', 0, ?, ?, ?, ?)"""
 
+#: Dead letters of these kinds are kept for review only: ``replay`` skips them.
+NOT_REPLAYABLE = ("refused",)
+
 #: Outcomes apply to a claim still in flight (``attempts`` names the claim): a late
 #: answer to a claim whose lease ran out and was taken again changes nothing.
 RETRY = """UPDATE relay_deliveries SET state = 'pending', next_at = ?, lease_until = NULL,
     last_error = ? WHERE id = ? AND state = 'inflight'"""
+#: Put back untried (the target's circuit is open): the claim's attempt is not counted.
+DEFER = """UPDATE relay_deliveries SET state = 'pending', next_at = ?, lease_until = NULL,
+    last_error = ?, attempts = attempts - 1 WHERE id = ? AND state = 'inflight'"""
 FINAL = """UPDATE relay_deliveries SET state = ?, done_at = ?, lease_until = NULL,
     last_error = ?, head = 0 WHERE id = ? AND state = 'inflight'"""
 CLAIM_GUARD = " AND attempts = ?"
@@ -98,10 +111,12 @@ class SQLStore:
     async def _on(self, writer: GroupCommitWriter[Conn], op: Callable[[Conn], T]) -> T:
         return await writer.run(op)
 
-    async def add_event(self, channel: str, body: bytes, received_at: float) -> None:
-        sql = self.q("INSERT INTO relay_events (channel, received_at, body, state) "
-                     "VALUES (?, ?, ?, 'new')")
-        await self._on(self._ingest, lambda c: c.execute(sql, (channel, received_at, body)))
+    async def add_event(self, channel: str, body: bytes, received_at: float,
+                        peers: Sequence[str] = ()) -> None:
+        sql = self.q("INSERT INTO relay_events (channel, received_at, body, state, peers) "
+                     "VALUES (?, ?, ?, 'new', ?)")
+        params = (channel, received_at, body, " ".join(peers) or None)
+        await self._on(self._ingest, lambda c: c.execute(sql, params))
 
     async def expand(self, split: Split, limit: int) -> int:
         return await self._on(self._work, lambda c: self._expand(c, split, limit))
@@ -150,6 +165,9 @@ class SQLStore:
     def replay(self, ids: Sequence[int] = (), now: float = 0.0) -> int:
         return self._work.submit(lambda c: self._replay(c, ids, now)).result()
 
+    def drop(self, ids: Sequence[int]) -> int:
+        return self._work.submit(lambda c: self._drop(c, ids)).result()
+
     def close(self) -> None:
         self._ingest.close()
         if self._work is not self._ingest:
@@ -167,28 +185,55 @@ class SQLStore:
     def _expand(self, conn: Conn, split: Split, limit: int) -> int:
         self._lock_heads(conn)  # deliveries get ids in split order; heads stay consistent
         rows = conn.execute(
-            self.q("SELECT id, channel, received_at, body FROM relay_events "
+            self.q("SELECT id, channel, received_at, body, peers FROM relay_events "
                    "WHERE state = 'new' ORDER BY id LIMIT ?"),
             (limit,),
         ).fetchall()
-        insert = self.q(INSERT_DELIVERY)
-        for event_id, channel, received_at, raw in rows:
+        for event_id, channel, received_at, raw, peers in rows:
             raw = bytes(raw)
+            # Each event in its own savepoint: whatever it does wrong (translation,
+            # encoding, a value the database refuses) undoes only its own rows and
+            # turns it into a dead letter; the queue moves on.
+            conn.execute("SAVEPOINT relay_event")
             try:
-                items = split(channel, raw)
-            except Exception as exc:  # a bad event must not wedge the queue
-                log.warning("event %s of channel %s cannot be split: %s", event_id, channel, exc)
+                items = split(channel, raw, tuple(peers.split()) if peers else ())
+                self._insert(conn, event_id, items, received_at)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO SAVEPOINT relay_event")
+                reason = safe_text(f"cannot translate or store: {type(exc).__name__}: {exc}")
+                log.warning("event %s of channel %s dead-lettered: %s", event_id, channel, reason)
                 conn.execute(self.q(INSERT_DEAD_EVENT), (
-                    event_id, channel, raw.decode("utf-8", "replace"), received_at,
-                    received_at, time.time(), f"cannot translate: {exc}"))
+                    event_id, channel, raw, received_at, received_at, time.time(), reason))
                 state = "rejected"
             else:
-                conn.cursor().executemany(insert, [_row(event_id, item, received_at)
-                                                   for item in items])
                 state = "split"
+            conn.execute("RELEASE SAVEPOINT relay_event")
             conn.execute(self.q("UPDATE relay_events SET state = ? WHERE id = ?"),
                          (state, event_id))
         return len(rows)
+
+    def _insert(self, conn: Conn, event_id: int, items: Sequence[Item],
+                received_at: float) -> None:
+        """Store an event's items: bodies as bytes, keys fit for any column."""
+        deliveries: list[tuple[Any, ...]] = []
+        refused: list[tuple[Any, ...]] = []
+        for item in items:
+            body = encode_body(item.body)
+            pnid = safe_key(item.phone_number_id)
+            conv = safe_key(item.conv_key) or ""
+            if item.refused is not None:
+                refused.append((event_id, item.channel, conv, pnid, body, received_at,
+                                received_at, time.time(), safe_text(item.refused),
+                                delivery_uid(item.channel, None)))
+                continue
+            key = safe_key(item.dedupe_key)
+            deliveries.append((event_id, item.channel, conv, key, pnid, body, received_at,
+                               received_at, delivery_uid(item.channel, key), item.channel, conv))
+        cursor = conn.cursor()
+        if deliveries:
+            cursor.executemany(self.q(INSERT_DELIVERY), deliveries)
+        if refused:
+            cursor.executemany(self.q(INSERT_REFUSED), refused)
 
     def _lock_heads(self, conn: Conn) -> None:
         """Serialise head changes with other processes sharing the queue (none for SQLite)."""
@@ -204,7 +249,8 @@ class SQLStore:
         params: tuple[Any, ...]
         for delivery_id, attempts, outcome in records:
             if outcome.state == "pending":
-                sql, params = RETRY, (outcome.at, outcome.error, delivery_id)
+                sql = RETRY if outcome.attempted else DEFER
+                params = (outcome.at, outcome.error, delivery_id)
             else:  # done or dead: done_at records when; the next item leads
                 sql, params = FINAL, (outcome.state, outcome.at, outcome.error, delivery_id)
                 promote.append((delivery_id,))
@@ -229,11 +275,13 @@ class SQLStore:
         new, oldest_event = conn.execute(
             "SELECT COUNT(*), MIN(received_at) FROM relay_events WHERE state = 'new'"
         ).fetchone()
-        (dead,) = conn.execute(
-            "SELECT COUNT(*) FROM relay_deliveries WHERE state = 'dead'"
-        ).fetchone()
+        dead_by = tuple((str(ch), str(kind), int(n)) for ch, kind, n in conn.execute(
+            "SELECT channel, kind, COUNT(*) FROM relay_deliveries WHERE state = 'dead' "
+            "GROUP BY channel, kind ORDER BY channel, kind"
+        ).fetchall())
         stamps = [t for t in (oldest, oldest_event) if t is not None]
-        return QueueStats(int(pending), int(new), int(dead), min(stamps) if stamps else None)
+        return QueueStats(int(pending), int(new), sum(n for _, _, n in dead_by),
+                          min(stamps) if stamps else None, dead_by)
 
     def _prune(self, conn: Conn, before: float) -> int:
         n = conn.execute(self.q("DELETE FROM relay_deliveries WHERE state = 'done' "
@@ -251,16 +299,25 @@ class SQLStore:
             params += list(ids)
         sql += " ORDER BY id LIMIT ?"
         params.append(limit)
-        return [DeadLetter(*row) for row in conn.execute(self.q(sql), params).fetchall()]
+        return [DeadLetter(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), float(r[6]), r[7], r[8],
+                           as_bytes(r[9]))
+                for r in conn.execute(self.q(sql), params).fetchall()]
 
     def _replay(self, conn: Conn, ids: Sequence[int], now: float) -> int:
         self._lock_heads(conn)
         count = 0
         for dl in self._dead_letters(conn, ids, 1_000_000):
+            if dl.kind in NOT_REPLAYABLE:
+                continue
             if dl.kind == "event":  # split it again (the event row may have been pruned)
-                conn.execute(self.q("INSERT INTO relay_events (channel, received_at, body, state) "
-                                    "VALUES (?, ?, ?, 'new')"),
-                             (dl.channel, now, dl.body.encode()))
+                peers = None
+                if dl.event_id is not None:  # keep who authenticated it, if still known
+                    found = conn.execute(self.q("SELECT peers FROM relay_events WHERE id = ?"),
+                                         (dl.event_id,)).fetchone()
+                    peers = found[0] if found else None
+                conn.execute(self.q("INSERT INTO relay_events (channel, received_at, body, "
+                                    "state, peers) VALUES (?, ?, ?, 'new', ?)"),
+                             (dl.channel, now, dl.body, peers))
                 conn.execute(self.q("DELETE FROM relay_deliveries WHERE id = ?"), (dl.id,))
             else:  # a fresh max-age budget, same place in its conversation
                 conn.execute(self.q("UPDATE relay_deliveries SET state = 'pending', next_at = ?, "
@@ -274,12 +331,21 @@ class SQLStore:
         return count
 
 
-def _row(event_id: int, item: Item, received_at: float) -> tuple[Any, ...]:
-    body = json.dumps(item.body, ensure_ascii=False, separators=(",", ":"))
-    return (event_id, item.channel, item.conv_key, item.dedupe_key, item.phone_number_id,
-            "body", body, "pending", received_at, received_at, item.channel, item.conv_key)
+    def _drop(self, conn: Conn, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
+        sql = f"DELETE FROM relay_deliveries WHERE state = 'dead' AND id IN ({marks})"
+        return int(conn.execute(self.q(sql), list(ids)).rowcount)
+
+
+def as_bytes(value: bytes | memoryview | str) -> bytes:
+    """A body column's value (rows written before bodies were bytes hold text)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def delivery(row: Sequence[Any], lease_until: float) -> Delivery:
-    return Delivery(int(row[0]), row[1], row[2], row[3], row[4], row[5], int(row[6]),
-                    float(row[7]), lease_until)
+    # rows from before delivery ids were stored: derive one the same way
+    uid = row[8] or (delivery_uid(row[1], row[3]) if row[3] else f"row-{row[0]}")
+    return Delivery(int(row[0]), row[1], row[2], row[3], row[4], as_bytes(row[5]), int(row[6]),
+                    float(row[7]), lease_until, uid)

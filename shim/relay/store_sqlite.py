@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS relay_events (
     channel TEXT NOT NULL,
     received_at REAL NOT NULL,
     body BLOB NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    peers TEXT
 );
 CREATE INDEX IF NOT EXISTS relay_events_new ON relay_events (id) WHERE state = 'new';
 CREATE TABLE IF NOT EXISTS relay_deliveries (
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     dedupe_key TEXT,
     phone_number_id TEXT,
     kind TEXT NOT NULL,
-    body TEXT NOT NULL,
+    body BLOB NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS relay_deliveries (
     claimed_by TEXT,
     done_at REAL,
     last_error TEXT,
-    head INTEGER NOT NULL DEFAULT 0
+    head INTEGER NOT NULL DEFAULT 0,
+    uid TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS relay_deliveries_dedupe
     ON relay_deliveries (channel, dedupe_key);
@@ -135,7 +137,7 @@ class SQLiteStore(SQLStore):
             "attempts = attempts + 1 WHERE id = ?",
             [(now + lease, row[0]) for row in rows],
         )
-        return [delivery((*row[:6], row[6] + 1, row[7]), now + lease) for row in rows]
+        return [delivery((*row[:6], row[6] + 1, *row[7:]), now + lease) for row in rows]
 
     def close(self) -> None:
         try:
@@ -149,8 +151,16 @@ class SQLiteStore(SQLStore):
             self._lock = None
 
 
+#: Columns added later without a backfill: (table, column, type). A body column created
+#: as TEXT keeps working (SQLite stores the bytes written to it as BLOBs).
+_LATER_COLUMNS = (("relay_events", "peers", "TEXT"), ("relay_deliveries", "uid", "TEXT"))
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a database written by an older relay up to date (in one transaction)."""
+    for table, column, kind in _LATER_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(relay_deliveries)")}
     if "head" not in columns:
         conn.execute("BEGIN IMMEDIATE")

@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from shim.relay.dedupe import Item, split_bodies
+from shim.relay.breaker import Breakers, target_of
 from shim.relay.forward import Forwarder, ForwardError
+from shim.relay.routing import make_split
 from shim.relay.store import Delivery, Outcome, Split, Store
-from shim.translate import translate_webhook
 
-__all__ = ["DeliveryWorker", "RetryPolicy", "Route", "make_split"]
+__all__ = ["DELIVERY_ID_HEADER", "DeliveryWorker", "RetryPolicy", "Route", "make_split"]
 
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600.0
+#: Sent with every forwarded body; the same on every attempt of that item.
+DELIVERY_ID_HEADER = "X-Waba-Migrate-Delivery-Id"
 #: How often a held-back delivery slot looks again whether the ack burst is over.
 BURST_CHECK = 0.02
 #: During an ack burst, split new events into deliveries at most this often (seconds).
@@ -46,6 +46,10 @@ class RetryPolicy:
     cap: float = 300.0
     max_age: float = DAY
     timeout: float = 10.0
+    #: Failures in a row that open a target's circuit, and its first cooldown (seconds;
+    #: doubles per failed probe, up to ``cap``).
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 5.0
 
     def delay(self, attempts: int) -> float:
         full = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
@@ -58,37 +62,8 @@ class Route:
 
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-def make_split(
-    by_phone_number_id: Mapping[str, str] | None = None,
-    observe: Callable[[str, Any], object] | None = None,
-) -> Split:
-    """A ``Split`` that translates a raw Cloud (or On-Prem) event into deliveries.
-
-    Bodies whose ``phone_number_id`` belongs to a configured channel go to
-    that channel (one Meta app may post every number's events to one URL);
-    the rest stay with the channel the event arrived on. ``observe`` sees
-    every parsed event first (the shared state's outcome reconciler).
-    """
-    routing = dict(by_phone_number_id or {})
-
-    def split(channel: str, raw: bytes) -> list[Item]:
-        payload = json.loads(raw)
-        if observe is not None:
-            observe(channel, payload)
-        translation = translate_webhook(payload)
-        items: list[Item] = []
-        for body in translation.bodies:
-            target = routing.get(body.phone_number_id or "", channel)
-            items.extend(split_bodies(target, [body]))
-        if translation.other:
-            fields = ", ".join(sorted({o.field for o in translation.other}))
-            log.info("event on %s: %d non-message change(s) not forwarded (%s)", channel,
-                     len(translation.other), fields)
-        return items
-
-    return split
+    #: How long the app may take to answer (None: the policy's ``timeout``).
+    timeout: float | None = None
 
 
 class DeliveryWorker:
@@ -127,7 +102,8 @@ class DeliveryWorker:
         self.poll = poll
         self.batch = batch
         self.dedupe_window = dedupe_window
-        self.lease = max(30.0, 3 * self.policy.timeout)
+        longest = max([self.policy.timeout, *(r.timeout or 0.0 for r in self.routes.values())])
+        self.lease = max(30.0, 3 * longest)
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet reported back by a slot
@@ -139,8 +115,15 @@ class DeliveryWorker:
         self._runner: asyncio.Task[None] | None = None
         self._slots: list[asyncio.Task[None]] = []
         self._tls: ssl.SSLContext | None = None
+        self.breakers = Breakers(threshold=self.policy.breaker_threshold,
+                                 cooldown=self.policy.breaker_cooldown,
+                                 max_cooldown=self.policy.cap)
         self.delivered = 0
         self.failed_attempts = 0
+        self.deferred = 0
+        #: Worker steps that failed in a row (reset by the next good one), and in all.
+        self.step_errors = 0
+        self.step_errors_total = 0
         self.steps = 0  # store round trips (for tests and benchmarks)
 
     def wake(self) -> None:
@@ -206,8 +189,13 @@ class DeliveryWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("relay worker step failed; retrying")
-                delay = self.poll
+                self.step_errors += 1
+                self.step_errors_total += 1
+                log.exception("relay worker step failed (%d in a row); retrying",
+                              self.step_errors)
+                delay = min(30.0, self.poll * 2 ** min(self.step_errors - 1, 6))
+            else:
+                self.step_errors = 0
             if self.ingest_busy():  # coalesce: one look per interval, not one per ack
                 await asyncio.sleep(BURST_CHECK)
             elif delay > 0:
@@ -258,13 +246,19 @@ class DeliveryWorker:
                 delivery = await self._queue.get()
                 if delivery is _STOP:
                     return
-                if time.time() + self.policy.timeout + 1 >= delivery.lease_until:
+                if time.time() + self._timeout(delivery.channel) + 1 >= delivery.lease_until:
                     # waited too long in the queue: the store will hand it out again
                     self._outstanding -= 1
                     continue
                 if index == 0 and self.ingest_busy():
                     await asyncio.sleep(BURST_CHECK)  # the trickle
-                outcome = await self._attempt(client, delivery)
+                try:
+                    outcome = await self._attempt(client, delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug must cost one attempt, never the slot
+                    log.exception("delivery %s failed unexpectedly", delivery.id)
+                    outcome = self._failed(delivery, f"internal error: {type(exc).__name__}")
                 self._outcomes.append((delivery, outcome))
                 self._outstanding -= 1
                 self._wake.set()
@@ -273,19 +267,52 @@ class DeliveryWorker:
 
     async def _attempt(self, client: Forwarder, delivery: Delivery) -> Outcome:
         route = self.routes.get(delivery.channel)
-        error: str
         if route is None:
-            error = f"channel {delivery.channel!r} is not configured with a forward_url"
+            return self._failed(
+                delivery, f"channel {delivery.channel!r} is not configured with a forward_url")
+        target = target_of(route.url)
+        wait = self.breakers.admit(target)
+        if wait is not None:
+            return self._deferred(delivery, target, wait)
+        headers = {**route.headers, DELIVERY_ID_HEADER: delivery.uid}
+        try:
+            status = await client.post(route.url, delivery.body, headers,
+                                       timeout=self._timeout(delivery.channel))
+        except ForwardError as exc:
+            error = f"posting to the forward URL failed: {exc}"
+            self.breakers.failure(target, error)
+            return self._failed(delivery, error)
+        except BaseException:
+            self.breakers.release(target)
+            raise
+        if 200 <= status < 300:
+            self.breakers.success(target)
+            self.delivered += 1
+            return Outcome.done(time.time())
+        error = f"forward URL answered HTTP {status}"
+        if status >= 500 or status in (408, 429):  # the app is in trouble, not this item
+            self.breakers.failure(target, error)
         else:
-            try:
-                status = await client.post(route.url, delivery.body.encode(), route.headers)
-            except ForwardError as exc:
-                error = f"posting to the forward URL failed: {exc}"
-            else:
-                if 200 <= status < 300:
-                    self.delivered += 1
-                    return Outcome.done(time.time())
-                error = f"forward URL answered HTTP {status}"
+            self.breakers.success(target)
+        return self._failed(delivery, error)
+
+    def _deferred(self, delivery: Delivery, target: str, wait: float) -> Outcome:
+        """Put an item back untried while its target's circuit is open."""
+        now = time.time()
+        error = (f"not sent: {target} keeps failing (circuit open); last failure: "
+                 f"{self.breakers.last_error(target)}")
+        if now - delivery.created_at >= self.policy.max_age:
+            log.warning("delivery %s dead-lettered: %s", delivery.id, error)
+            return Outcome.dead(now, error)
+        self.deferred += 1
+        # spread the queued items over the next interval instead of all at the reopen
+        return Outcome.defer(now + wait + random.uniform(0, wait / 2), error)
+
+    def _timeout(self, channel: str) -> float:
+        route = self.routes.get(channel)
+        return (route.timeout if route is not None else None) or self.policy.timeout
+
+    def _failed(self, delivery: Delivery, error: str) -> Outcome:
         self.failed_attempts += 1
         now = time.time()
         if now - delivery.created_at >= self.policy.max_age:

@@ -15,6 +15,7 @@ from shim.webhooks.adapters import (
     onprem_view,
 )
 from shim.webhooks.asgi import OnPremWebhookApp, WebhookGuard
+from shim.webhooks.scope import NumberScope
 from shim.webhooks.signature import (
     SIGNATURE_HEADER,
     InsecureConfigError,
@@ -27,6 +28,7 @@ from shim.webhooks.wsgi import WSGIWebhookGuard
 __all__ = [
     "SIGNATURE_HEADER",
     "InsecureConfigError",
+    "NumberScope",
     "OnPremWebhookApp",
     "Verdict",
     "WSGIWebhookGuard",

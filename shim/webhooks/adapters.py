@@ -16,6 +16,7 @@ from typing import Any
 from shim.json_input import JSONInputError, JSONTooDeep, read_json
 from shim.translate import TranslationError, translate_webhook
 from shim.translate.types import OnPremWebhook, WebhookTranslation
+from shim.webhooks.scope import NumberScope, bound
 
 __all__ = [
     "MERGED_KEYS",
@@ -83,7 +84,9 @@ def onprem_translation(payload: object) -> WebhookTranslation:
     return translate_webhook(load_payload(payload))
 
 
-def onprem_bodies(payload: object) -> list[OnPremWebhook]:
+def onprem_bodies(
+    payload: object, *, phone_number_id: str | None = None, waba_id: str | None = None
+) -> list[OnPremWebhook]:
     """Every On-Prem body in a webhook POST, in order, each with its routing data.
 
     One ``OnPremWebhook`` per Cloud ``messages`` change (``.body`` is the flat
@@ -97,11 +100,20 @@ def onprem_bodies(payload: object) -> list[OnPremWebhook]:
 
         for item in onprem_bodies(request.get_json()):
             handle(item.body, channel=item.phone_number_id)
+
+    Bind the endpoint to the number its secret belongs to: with
+    ``phone_number_id`` (or ``waba_id``) given, changes about any other number
+    are left out and logged as security events (``shim.webhooks.security``),
+    since whoever holds this endpoint's secret can write any number into a body.
     """
-    return onprem_translation(payload).bodies
+    bodies = onprem_translation(payload).bodies
+    scope = NumberScope(phone_number_id, waba_id)
+    return bound(bodies, scope) if scope.restricted else bodies
 
 
-def onprem_view(payload: object) -> dict[str, Any]:
+def onprem_view(
+    payload: object, *, phone_number_id: str | None = None, waba_id: str | None = None
+) -> dict[str, Any]:
     """ONE flat On-Prem body holding every item of a webhook POST.
 
     Made for wrapping the payload expression of an existing handler, so the
@@ -122,9 +134,11 @@ def onprem_view(payload: object) -> dict[str, Any]:
     one POST may carry several numbers (one app subscribed to several numbers
     or WABAs) and the handler routes by number, use ``onprem_bodies`` and its
     ``phone_number_id`` instead. A POST with no messages change (e.g. only a
-    template status update) gives ``{}``.
+    template status update) gives ``{}``. ``phone_number_id``/``waba_id``
+    bind it to one number, as for ``onprem_bodies``.
     """
-    return merge_bodies(onprem_bodies(payload))
+    return merge_bodies(onprem_bodies(payload, phone_number_id=phone_number_id,
+                                      waba_id=waba_id))
 
 
 def merge_bodies(bodies: list[OnPremWebhook]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from shim.mapping.hosts import MAX_WEBHOOK_BYTES
 from shim.translate import TranslationError
 from shim.translate.types import OnPremWebhook
 from shim.webhooks.adapters import onprem_bodies
+from shim.webhooks.scope import NumberScope
 from shim.webhooks.signature import Verdict, WebhookAuth
 
 __all__ = ["BodyTooLarge", "OnPremWebhookApp", "WebhookGuard", "read_body"]
@@ -151,6 +152,11 @@ class OnPremWebhookApp:
     is 500 so the sender redelivers the whole POST later (bodies already
     handled arrive again: make the handler idempotent, or use the relay, which
     acknowledges at once and deduplicates).
+
+    ``phone_number_id`` (or ``waba_id``) binds the endpoint to the number its
+    secret belongs to: changes about another number are not handed to the
+    handler and are logged as security events. To serve several numbers with
+    different secrets, mount one bound app per number, each on its own path.
     """
 
     def __init__(
@@ -159,8 +165,11 @@ class OnPremWebhookApp:
         auth: WebhookAuth,
         *,
         max_body: int = MAX_WEBHOOK_BYTES,
+        phone_number_id: str | None = None,
+        waba_id: str | None = None,
     ) -> None:
         self.handler = handler
+        self.numbers = NumberScope(phone_number_id, waba_id)
         self.guard = WebhookGuard(self._handle, auth, max_body=max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -180,7 +189,9 @@ class OnPremWebhookApp:
         if "json" not in content_type.lower():
             return JSONResponse({"error": f"expected application/json, got {content_type!r}"}, 415)
         try:
-            bodies = onprem_bodies(await request.body())
+            bodies = onprem_bodies(await request.body(),
+                                   phone_number_id=self.numbers.phone_number_id,
+                                   waba_id=self.numbers.waba_id)
         except TranslationError as exc:
             return JSONResponse({"error": str(exc)}, 400)
         for item in bodies:

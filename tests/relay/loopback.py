@@ -83,6 +83,9 @@ class Receiver:
     delay: float = 0.0
     bodies: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    #: Every request seen, answered or not: (delivery id header, body).
+    seen: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,6 +93,8 @@ class Receiver:
         async def hook(request: Request) -> Response:
             raw = await request.body()
             body = json.loads(raw)
+            with self.lock:
+                self.seen.append((request.headers.get("x-waba-migrate-delivery-id"), body))
             if self.delay:
                 import asyncio
 
@@ -103,6 +108,7 @@ class Receiver:
                     return JSONResponse({"error": "busy"}, 503)
                 self.bodies.append(body)
                 self.headers.append(dict(request.headers))
+                self.raw.append(raw)
             return JSONResponse({})
 
         return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
@@ -326,19 +332,21 @@ def running_relay(
     *,
     max_age: float = 60.0,
     insecure: bool = False,
+    timeout: float = 5.0,
+    breaker_cooldown: float = 5.0,
 ) -> Iterator[InProcessRelay]:
     """The relay app (store + worker) served by uvicorn in a thread, fast retries."""
     from shim.config import parse_config
     from shim.relay import DeliveryWorker, RetryPolicy, create_app, make_split, open_store
-    from shim.relay.channels import relay_channels
+    from shim.relay.channels import relay_channels, scopes
 
     config = parse_config({"channels": dict(channels)}, "relay-test.toml")
     resolved = relay_channels(config, insecure_skip_signature=insecure, environ=ENV)
     store = open_store(db)
-    by_pnid = {c.phone_number_id: n for n, c in resolved.items() if c.phone_number_id}
     worker = DeliveryWorker(
-        store, {n: c.route for n, c in resolved.items()}, make_split(by_pnid),
-        policy=RetryPolicy(base=0.02, cap=0.1, max_age=max_age, timeout=5.0), poll=0.05,
+        store, {n: c.route for n, c in resolved.items()}, make_split(scopes(resolved)),
+        policy=RetryPolicy(base=0.02, cap=0.1, max_age=max_age, timeout=timeout,
+                           breaker_cooldown=breaker_cooldown), poll=0.05,
     )
     try:
         with ServerThread(create_app(store, resolved, worker), lifespan="on") as server:

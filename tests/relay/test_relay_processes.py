@@ -24,7 +24,8 @@ from tests.relay.loopback import (
     write_config,
 )
 
-FAST = ("--backoff-base", "0.05s", "--backoff-max", "0.2s", "--poll", "0.05s")
+FAST = ("--backoff-base", "0.05s", "--backoff-max", "0.2s", "--poll", "0.05s",
+        "--breaker-cooldown", "0.1s")
 WA_IDS = [f"49170000{n:04d}" for n in range(10)]
 
 
@@ -46,9 +47,17 @@ def send_until_acked(client: httpx.Client, urls: list[str], body: dict, stop: th
     raise AssertionError("sender gave up")
 
 
+#: Where the poison goes in the stream: before the kill, so the restart meets it too.
+POISON_AT = 40
+POISON_ID = "wamid.poison\ud800"
+
+
 def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) -> None:
+    """...and a poison event in the middle (lone surrogates, plus a webhook-shaped body the
+    translator refuses) stops nothing: everything after it is delivered."""
     total = 200
-    receiver = Receiver(fail_first=15, delay=0.005)
+    # 8 failures: enough to open the app's circuit (5) and fail two probes
+    receiver = Receiver(fail_first=8, delay=0.005)
     acked: list[str] = []
     stop = threading.Event()
     killed = threading.Event()
@@ -64,6 +73,12 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
                         # a loaded machine may deliver slowly: keep the stream going
                         # (slower) so the kill still comes in the middle of it
                         killed.wait(0.05 if n < total * 3 // 4 else 30)
+                    if n == POISON_AT:
+                        poison = cloud_event([("4917\udfff", POISON_ID, "\ud800 no pair")])
+                        send_until_acked(client, [url], poison, stop)
+                        untranslatable = {"object": "whatsapp_business_account", "entry": [
+                            {"id": "1", "changes": [{"field": "messages", "value": 7}]}]}
+                        send_until_acked(client, [url], untranslatable, stop)
                     mid = f"wamid.{n:05d}"
                     send_until_acked(client, [url],
                                      cloud_event([(WA_IDS[n % len(WA_IDS)], mid, f"#{n}")]), stop)
@@ -87,10 +102,14 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(db: str, tmp_path: Path) 
             relay.start()
             thread.join(60)
             assert not thread.is_alive(), "sender did not finish"
-            delivered = receiver.wait_for(total, timeout=40)
+            delivered = receiver.wait_for(total + 1, timeout=40)
+            health = relay.health()
         finally:
             stop.set()
             relay.stop()
+    assert POISON_ID in delivered
+    assert health["dead_letters"] == 1 and health["status"] == "degraded"
+    delivered = [m for m in delivered if m != POISON_ID]
     counts = collections.Counter(delivered)
     lost = [m for m in acked_at_kill if m not in counts]
     duplicates = sum(c - 1 for c in counts.values())

@@ -124,7 +124,7 @@ async def test_an_untranslatable_event_is_dead_lettered_and_replayable(store: St
     await add(store, cloud_event([("111", "m1", "x")]))
     calls = []
 
-    def broken(channel: str, raw: bytes) -> list[Item]:
+    def broken(channel: str, raw: bytes, peers: tuple[str, ...]) -> list[Item]:
         calls.append(channel)
         raise ValueError("translator bug")
 

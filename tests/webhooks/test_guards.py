@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -133,3 +134,25 @@ def test_onprem_webhook_app_calls_the_handler_per_body() -> None:
         fail.set()
         failed = client.post(server.url, content=raw, headers=headers)
         assert failed.status_code == 500 and "redeliver" in failed.json()["error"]
+
+
+def test_an_onprem_app_bound_to_a_number_refuses_changes_for_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """One endpoint per number, each with its own secret: a valid secret cannot inject
+    events for the other number through this endpoint."""
+    caplog.set_level(logging.WARNING, logger="shim.webhooks.security")
+    seen: list[OnPremWebhook] = []
+    body = cloud_event([("111", "m1", "x")])
+    body["entry"].append(cloud_event([("222", "m2", "y")], phone_number_id="999")["entry"][0])
+    raw = encode(body)
+    headers = {"x-hub-signature-256": sign("old", raw), "content-type": "application/json"}
+    app = OnPremWebhookApp(seen.append, AUTH, phone_number_id="106540352242922")
+    with ServerThread(app) as server, httpx.Client() as client:
+        assert client.post(server.url, content=raw, headers=headers).status_code == 200
+    assert [i.body["messages"][0]["id"] for i in seen] == ["m1"]
+    (event,) = [r for r in caplog.records if r.name == "shim.webhooks.security"]
+    assert '"999"' in event.getMessage() and "106540352242922" in event.getMessage()
+    # the same binding for handlers that read the payload themselves
+    assert [i.phone_number_id for i in onprem_bodies(raw, phone_number_id="999")] == ["999"]
+    assert onprem_view(raw, waba_id="nope") == {}
+    assert len(onprem_bodies(raw)) == 2  # unbound: everything, as before
