@@ -41,6 +41,7 @@ class _Circuit:
     cooldown: float = 0.0
     until: float = 0.0
     probing: bool = False
+    last_error: str = ""
 
 
 class Breakers:
@@ -76,14 +77,20 @@ class Breakers:
             circuit.state, circuit.failures, circuit.probing = "closed", 0, False
             circuit.cooldown = 0.0
 
-    def failure(self, target: str) -> None:
+    def failure(self, target: str, error: str = "") -> None:
         circuit = self._circuits.setdefault(target, _Circuit())
         circuit.failures += 1
+        circuit.last_error = error
         if circuit.state == "half-open" or (
                 circuit.state == "closed" and circuit.failures >= self.threshold):
             circuit.cooldown = min(self.max_cooldown, circuit.cooldown * 2 or self.base)
             circuit.state, circuit.probing = "open", False
             circuit.until = self.clock() + circuit.cooldown
+
+    def last_error(self, target: str) -> str:
+        """What the target's last failure was (for the items put back meanwhile)."""
+        circuit = self._circuits.get(target)
+        return circuit.last_error if circuit is not None else ""
 
     def release(self, target: str) -> None:
         """A probe ended without an answer either way (e.g. the relay is stopping)."""
