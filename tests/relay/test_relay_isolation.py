@@ -44,6 +44,7 @@ def header_channels(hook_a: str, hook_b: str) -> dict[str, dict[str, Any]]:
     return {
         "a": channel_table(hook_a, webhook_secret="env:A_SECRET", **common),
         "b": channel_table(hook_b, phone_number="+15550000002", phone_number_id=OTHER,
+                           api_key="env:D360_KEY_2",
                            webhook_secret="env:B_SECRET", **common),
     }
 
@@ -53,6 +54,7 @@ def signed_channels(hook_a: str, hook_b: str) -> dict[str, dict[str, Any]]:
     return {
         "a": channel_table(hook_a, app_secret=["env:A_SECRET"]),
         "b": channel_table(hook_b, phone_number="+15550000002", phone_number_id=OTHER,
+                           api_key="env:D360_KEY_2",
                            app_secret=["env:B_SECRET"]),
     }
 
@@ -140,7 +142,7 @@ def test_channels_sharing_an_app_secret_still_share_one_url(db: str) -> None:
     with running_receiver(first) as hook1, running_receiver(second) as hook2:
         channels = {"shop": channel_table(hook1),
                     "support": channel_table(hook2, phone_number="+15550000002",
-                                             phone_number_id=OTHER,
+                                             phone_number_id=OTHER, api_key="env:D360_KEY_2",
                                              app_secret=["env:APP_SECRET"])}
         body = cloud_event([("111", "s1", "x")])
         other = cloud_event([("222", "t1", "y")], phone_number_id=OTHER)
