@@ -114,7 +114,9 @@ def test_half_open_slow_and_surplus_connections_are_closed(kind: str, tmp_path: 
         slow_body = connect(url)
         slow_body.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: "
                           b"application/json\r\nContent-Length: 100\r\n\r\n{\"to\":")
-        opened = silent + partial + [slow_body]
+        kept_alive = connect(url)  # a complete request, then idle past the keep-alive timeout
+        kept_alive.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        opened = silent + partial + [slow_body, kept_alive]
         try:
             wait_for(lambda: all(closed_by_server(s) for s in opened))
         finally:
