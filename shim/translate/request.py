@@ -189,17 +189,31 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     return out
 
 
-def _has_null(value: object, depth: int = 1) -> bool:
+def _has_null(value: dict[str, Any] | list[Any], depth: int = 1) -> bool:
+    """Any object key set to null, at any depth (a null list item is left to Cloud)."""
     # Walks the whole body once, so it also enforces the nesting limit of every reader.
-    if isinstance(value, dict):
-        if depth > MAX_DEPTH:
-            _too_deep()
-        return any(v is None or _has_null(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
-        if depth > MAX_DEPTH:
-            _too_deep()
-        return any(_has_null(v, depth + 1) for v in value)
+    # On the hot path of every send: plain loops, exact type checks first (JSON decodes
+    # to plain dict/list/str), isinstance only for other types.
+    if depth > MAX_DEPTH:
+        _too_deep()
+    is_dict = type(value) is dict or isinstance(value, dict)
+    items: Any = value.values() if is_dict else value  # type: ignore[union-attr]
+    for item in items:
+        if item is None:
+            if is_dict:
+                return True
+            continue
+        kind = type(item)
+        if kind is str:
+            continue
+        if (kind is dict or kind is list or (
+            kind not in _SCALARS and isinstance(item, dict | list)
+        )) and _has_null(item, depth + 1):
+            return True
     return False
+
+
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool})
 
 
 def _without_nulls(
@@ -243,6 +257,9 @@ def _add_product(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> No
         raise MissingFieldError("$.to", "required field is missing")
     if not isinstance(to, str):
         fail("$.to", f"expected a string (phone number or wa_id), got {type_name(to)}")
+    if to[:1].isalpha() and _BSUID.match(to):  # rule "to(BSUID)", inline: cheap on every send
+        del out["to"]
+        out[fields.BSUID_SEND_FIELD] = to
     kind = out.get("type")
     if kind is None:
         if "text" not in out:
@@ -270,12 +287,6 @@ def _reject_group(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> N
     if value != "individual":
         fail("$.recipient_type", f'expected "individual", got {value!r}')
 
-
-def _bsuid_recipient(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
-    to = out["to"]
-    if to[:1].isalpha() and _BSUID.match(to):
-        del out["to"]
-        out[fields.BSUID_SEND_FIELD] = to
 
 
 def _move_preview_url(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
@@ -458,15 +469,14 @@ def _rename_context(out: dict[str, Any], rule: FieldRule, warnings: Warnings) ->
 
 
 _SendHandler = Callable[[dict[str, Any], FieldRule, Warnings], None]
-def _null_rule_marker(out: dict[str, Any], rule: FieldRule, warnings: Warnings) -> None:
-    """The null rule runs before the envelope (translate_send_body), on the raw body."""
-
+#: Rules applied inside another step instead of as a pipeline step of their own
+#: (the hot path pays no extra call): nulls in translate_send_body, before the
+#: envelope; BSUID recipients in the envelope step.
+_INLINE: Mapping[str, str] = {"**=null": "translate_send_body", "to(BSUID)": "_add_product"}
 
 _SEND_HANDLERS: Mapping[str, _SendHandler] = {
-    "**=null": _null_rule_marker,
     "": _add_product,
     "recipient_type": _reject_group,
-    "to(BSUID)": _bsuid_recipient,
     "preview_url": _move_preview_url,
     "ttl": _drop_ttl,
     "{media}.provider": _media,
@@ -478,12 +488,14 @@ _SEND_HANDLERS: Mapping[str, _SendHandler] = {
     "template.components.*.parameters.*.date_time.*": _date_time_params,
     "context.id": _rename_context,
 }
-assert {r.onprem for r in fields.SEND_RULES} == set(_SEND_HANDLERS), "rule without handler"
+assert {r.onprem for r in fields.SEND_RULES} == set(_SEND_HANDLERS) | set(_INLINE), (
+    "rule without handler")
 _NULL_RULE = fields.SEND_RULES[0]
 assert _NULL_RULE.onprem == "**=null", "the null rule must come first"
-#: The send rules after the null rule in table order, each with its handler.
+#: The send rules with a step of their own, in table order, each with its handler.
 _PIPELINE: tuple[tuple[_SendHandler, FieldRule], ...] = tuple(
-    (_SEND_HANDLERS[rule.onprem], rule) for rule in fields.SEND_RULES[1:]
+    (_SEND_HANDLERS[rule.onprem], rule) for rule in fields.SEND_RULES
+    if rule.onprem not in _INLINE
 )
 assert fields.SEND_RULES[1].onprem == "", "the envelope rule must come right after it"
 
