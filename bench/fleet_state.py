@@ -15,11 +15,11 @@ measure and is judged too.
 
 Part 2, the fleet. Two ``waba-migrate serve`` processes share one PostgreSQL
 store; 64 concurrent connections per gateway send for ``--seconds``. The
-sandbox enforces the channel's ``mps`` itself (sends beyond it answer
-130429) and the gateways do not retry, so every throttled send reaches a
-caller. Reported per round: the rate the sandbox accepted in the steady part
-(first and last second left out) as a share of ``mps``, and throttling
-errors. Targets: >= 95 % of ``mps``, 0 throttling errors. For contrast, one
+sandbox enforces the channel's ``mps`` itself (a bucket of one second of the
+rate; sends beyond it answer 130429) and the gateways do not retry, so every
+throttled send reaches a caller. Reported per round: the rate the sandbox
+accepted in the steady part (first and last second left out) as a share of
+``mps``, and throttling errors. Targets: >= 95 % of ``mps``, 0 throttling errors. For contrast, one
 round runs with ``--state memory`` (each gateway paces alone) in a full run.
 
 What it does not measure: the PostgreSQL server's own CPU (another process;

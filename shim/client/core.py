@@ -102,7 +102,7 @@ from shim.client.outcomes import settled_answer
 from shim.client.pacing import PairLimit, PairLimiter, RateLimiter, channel_burst
 from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
-from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, StateStore, open_state
+from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, SlotRequest, StateStore, open_state
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
 from shim.config import ROUTING_KEYS, ChannelConfig, Config, MissingSecretError, RetryPolicy
 from shim.json_input import JSONInputError, check_depth, find_surrogate, read_json
@@ -200,10 +200,22 @@ class _Call:
     #: another call holds the key: wait for its outcome before anything else
     waiting: bool = False
     lease: float = 0.0
+    #: the recipient's pair slot (wall clock), leased together with the key's claim
+    pair_slot: float | None = None
+    #: the caller accepts a resend of a key whose outcome is unknown
+    force: bool = False
     recipient: str | None = None
     pace: bool = False
     pace_pair: bool = False
     warnings: list[TranslationWarning] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A key we may send with (``waiting``: once another call's claim is resolved)."""
+
+    waiting: bool
+    slot: float | None
 
 
 def _immediate(response: ShimResponse) -> Plan:
@@ -563,12 +575,20 @@ class Router:
         recipient = body.get("to") if is_send and isinstance(body, dict) else None
         lease = _claim_lease(ch, policy)
         waiting = False
+        pair_slot = None
+        force = False
         if explicit and key is not None:
             force = options.force or (_header(headers, FORCE_HEADER) or "").lower() == "true"
-            decided = self._claim(ch, endpoint, path, key, lease, force=force, to=recipient)
+            pace = None
+            pairs = self._pairs[ch.name]
+            if is_send and options.pace and options.pace_pair and isinstance(recipient, str) \
+                    and isinstance(pairs, SharedPairLimiter):
+                pace = pairs.request(recipient)  # one round trip for the claim and the pair slot
+            decided = self._claim(ch, endpoint, path, key, lease, force=force, to=recipient,
+                                  pace=pace)
             if isinstance(decided, ShimResponse):
                 return decided
-            waiting = decided
+            waiting, pair_slot = decided.waiting, decided.slot
         return _Call(
             channel=ch,
             method=method,
@@ -583,6 +603,8 @@ class Router:
             key_explicit=explicit,
             waiting=waiting,
             lease=lease,
+            pair_slot=pair_slot,
+            force=force,
             recipient=recipient if isinstance(recipient, str) else None,
             pace=is_send and options.pace,
             pace_pair=is_send and options.pace_pair,
@@ -601,10 +623,11 @@ class Router:
         *,
         force: bool = False,
         to: Any = None,
-    ) -> ShimResponse | bool:
-        """Claim ``key`` for this call: False = ours to send, True = wait, or the answer."""
+        pace: SlotRequest | None = None,
+    ) -> ShimResponse | _Claimed:
+        """Claim ``key`` for this call: ours to send, wait for another call, or the answer."""
         try:
-            claim = self.state.claim(ch.name, key, self.owner, lease, time.time())
+            claim = self.state.claim(ch.name, key, self.owner, lease, time.time(), pace)
         except Exception as exc:
             log.error("channel %s: state store %s failed: %s", ch.name, self.state.where, exc)
             err = refusal(503, _SERVICE_NOT_READY, path,
@@ -613,9 +636,9 @@ class Router:
             return self._refused(err, ch, "POST", path, endpoint=endpoint)
         entry = claim.entry
         if claim.won or entry is None:
-            return False
+            return _Claimed(False, claim.slot)
         if entry.state == "pending":
-            return True
+            return _Claimed(True, None)
         if force and entry.state in ("unknown", "failed"):
             log.warning("channel %s: idempotency key %s was %s; sending again as the caller "
                         "forced it", ch.name, key, entry.state)
@@ -664,11 +687,12 @@ class Router:
             poll = min(poll * 2, _WAIT_MAX)
             assert call.key is not None
             decided = self._claim(
-                ch, call.endpoint, call.onprem_path, call.key, call.lease, to=call.recipient
+                ch, call.endpoint, call.onprem_path, call.key, call.lease, to=call.recipient,
+                force=call.force,
             )
             if isinstance(decided, ShimResponse):
                 return decided
-            call.waiting = decided
+            call.waiting = decided.waiting
         retries = 0
         pair_retry = False
         request = call.request
@@ -676,7 +700,12 @@ class Router:
         refetched = False
         while True:
             if call.pace:
-                if call.recipient is not None and (call.pace_pair or pair_retry):
+                if call.pair_slot is not None:  # leased with the key's claim
+                    wait = call.pair_slot - time.time()
+                    call.pair_slot = None
+                    if wait > 0:
+                        yield Sleep(wait)
+                elif call.recipient is not None and (call.pace_pair or pair_retry):
                     wait = self._pairs[ch.name].reserve(call.recipient)
                     if wait > 0:
                         yield Sleep(wait)
@@ -933,9 +962,11 @@ class Router:
             warnings=list(stored.warnings),
         )
 
-    def _record(self, entry: Entry) -> None:
+    def _record(self, entry: Entry, *, claimed: bool = True) -> None:
         try:
-            self.state.complete(entry)
+            # A claimed key is not awaited: until the write lands the key stays ours
+            # (pending), so nothing resends. A generated key has no claim to guard it.
+            self.state.complete(entry, wait=not claimed)
         except Exception as exc:  # the claim's lease runs out: the key turns unknown
             log.error("channel %s: could not record the outcome of idempotency key %s in %s: "
                       "%s", entry.channel, entry.key, self.state.where, exc)
@@ -943,7 +974,7 @@ class Router:
     def _release(self, call: _Call) -> None:
         assert call.key is not None
         try:
-            self.state.release(call.channel.name, call.key, self.owner)
+            self.state.release(call.channel.name, call.key, self.owner, wait=False)
         except Exception as exc:
             log.error("channel %s: could not release idempotency key %s in %s: %s",
                       call.channel.name, call.key, self.state.where, exc)
@@ -1018,7 +1049,7 @@ class Router:
         if key is not None:
             now = time.time()
             self._record(Entry(ch.name, key, "unknown", self.owner, now, now, 0.0,
-                               status or 0, detail=detail[:1000]))
+                               status or 0, detail=detail[:1000]), claimed=call.key_explicit)
         return self._unknown_response(
             ch, call.endpoint, call.onprem_path, key, detail, attempts, call.warnings
         )

@@ -20,11 +20,15 @@ from collections.abc import Callable
 from typing import Final
 
 from shim.client.pacing import PairLimit, channel_burst, recipient_key
-from shim.client.state import StateStore
+from shim.client.state import SlotRequest, StateStore
 
-__all__ = ["SharedPairLimiter", "SharedRateLimiter"]
+__all__ = ["FLEET_SAFETY", "SharedPairLimiter", "SharedRateLimiter"]
 
 Clock = Callable[[], float]
+
+#: The fleet keeps 2 % under the channel's rate: instances send from different
+#: event loops, and their scheduling jitter must not bunch sends above ``mps``.
+FLEET_SAFETY: Final = 1.02
 
 #: A leased slot may be used this late (seconds) before it counts as missed.
 _LATE_OK: Final = 0.002
@@ -40,7 +44,7 @@ class SharedRateLimiter:
         self.state = state
         self.name = name
         self.rate = rate
-        self.interval = 1.0 / rate
+        self.interval = FLEET_SAFETY / rate
         self.chunk = chunk or channel_burst(int(rate))
         self._clock = clock
         self._next = 0.0
@@ -93,6 +97,11 @@ class SharedPairLimiter:
 
     def _name(self, recipient: str) -> str:
         return f"pair:{self.channel}:{recipient_key(recipient)}"
+
+    def request(self, recipient: str) -> SlotRequest:
+        """The lease of this recipient's next slot (to take along with a key's claim)."""
+        return SlotRequest(self._name(recipient), 1, self.interval,
+                           (self.burst - 1) * self.interval)
 
     def reserve(self, recipient: str) -> float:
         now = self._clock()

@@ -40,6 +40,7 @@ __all__ = [
     "Claim",
     "Entry",
     "MemoryStateStore",
+    "SlotRequest",
     "StateStore",
     "open_state",
 ]
@@ -86,11 +87,23 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotRequest:
+    """Slots to lease with a claim, in the same round trip (see :meth:`StateStore.take_slots`)."""
+
+    name: str
+    count: int
+    interval: float
+    tolerance: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The answer to :meth:`StateStore.claim`: ours to send, or someone's entry."""
 
     won: bool
     entry: Entry | None = None
+    #: the first slot leased with the claim (when one was asked for)
+    slot: float | None = None
 
 
 class StateStore(Protocol):
@@ -104,12 +117,13 @@ class StateStore(Protocol):
     # -- idempotency ledger -------------------------------------------------
 
     def claim(self, channel: str, key: str, owner: str, lease_s: float,
-              now: float) -> Claim:
+              now: float, pace: SlotRequest | None = None) -> Claim:
         """Take ``key`` for one send, atomically; or return the entry already there.
 
         An expired ``pending`` claim is turned into ``unknown`` first (its
         owner may have sent), and completed rows past ``expires_at`` are
-        forgotten (the key is free again).
+        forgotten (the key is free again). ``pace``: also lease slots, in
+        the same round trip (``Claim.slot``).
         """
 
     def get(self, channel: str, key: str) -> Entry | None: ...
@@ -117,11 +131,17 @@ class StateStore(Protocol):
     def find(self, key: str) -> list[Entry]:
         """``key`` on every channel that holds it."""
 
-    def complete(self, entry: Entry) -> None:
-        """Record the outcome of a send we claimed (``ok`` or ``unknown``); upsert."""
+    def complete(self, entry: Entry, *, wait: bool = True) -> None:
+        """Record the outcome of a send we claimed (``ok`` or ``unknown``); upsert.
 
-    def release(self, channel: str, key: str, owner: str) -> None:
+        ``wait=False``: queue the write and return (see ``state_sql``).
+        """
+
+    def release(self, channel: str, key: str, owner: str, *, wait: bool = True) -> None:
         """Forget our claim: the call failed for sure, a retry may send again."""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until queued writes landed; False if that took over ``timeout``."""
 
     def forget(self, channel: str, key: str) -> bool:
         """Drop a key whatever its state (an explicit ``force`` resend); True if it was there."""
@@ -183,7 +203,11 @@ class MemoryStateStore:
         while len(self._rows) > self.max_entries:
             self._rows.popitem(last=False)
 
-    def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float) -> Claim:
+    def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float,
+              pace: SlotRequest | None = None) -> Claim:
+        slot = None
+        if pace is not None:
+            slot = self.take_slots(pace.name, pace.count, pace.interval, now, pace.tolerance)
         with self._lock:
             found = self._rows.get((channel, key))
             if found is not None:
@@ -192,9 +216,9 @@ class MemoryStateStore:
                     del self._rows[(channel, key)]
                 else:
                     self._rows[(channel, key)] = found
-                    return Claim(False, found)
+                    return Claim(False, found, slot)
             self._put(Entry(channel, key, "pending", owner, now, now, now + lease_s))
-            return Claim(True)
+            return Claim(True, slot=slot)
 
     def get(self, channel: str, key: str) -> Entry | None:
         with self._lock:
@@ -204,11 +228,16 @@ class MemoryStateStore:
         with self._lock:
             return [e for (_, k), e in self._rows.items() if k == key]
 
-    def complete(self, entry: Entry) -> None:
+    def complete(self, entry: Entry, *, wait: bool = True) -> None:
         with self._lock:
-            self._put(entry)
+            found = self._rows.get((entry.channel, entry.key))
+            if found is None or found.state in OPEN_STATES or entry.state == "ok":
+                self._put(entry)  # a key a status webhook settled stays settled
 
-    def release(self, channel: str, key: str, owner: str) -> None:
+    def flush(self, timeout: float = 10.0) -> bool:
+        return True
+
+    def release(self, channel: str, key: str, owner: str, *, wait: bool = True) -> None:
         with self._lock:
             found = self._rows.get((channel, key))
             if found is not None and found.state == "pending" and found.owner == owner:

@@ -1,20 +1,22 @@
 """Shared state in PostgreSQL: gateways and relays on several machines share it.
 
 The URL is the one the relay's ``--db`` takes (``postgresql://user@host/db``).
-One autocommit connection per process, guarded by a lock; every operation is
-one statement, so a claim costs one round trip. A broken connection is
+One autocommit connection per process, guarded by a lock, plus one for the
+outcome writer thread; every operation is one statement, so a keyed send's
+claim (with its pacing slot) costs one round trip. A broken connection is
 replaced on the next call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 
-from shim.client.state import mask_url
-from shim.client.state_sql import SQLStateStore
+from shim.client.state import SlotRequest, mask_url
+from shim.client.state_sql import TAKE, SQLStateStore, first_slot
 
 __all__ = ["PostgresStateStore"]
 
@@ -72,21 +74,30 @@ class PostgresStateStore(SQLStateStore):
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
-        if self._conn.closed or self._conn.broken:
-            self._conn = self._connect()
-        return self._conn.cursor()
+    def _execute(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
+        if conn.closed or conn.broken:
+            if conn is not self._conn:
+                raise psycopg.OperationalError("the connection is closed")
+            self._conn = conn = self._connect()
+        return conn.execute(sql, params, prepare=True)
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock, self._cursor() as cur:
-            cur.execute(sql, params, prepare=True)
-            return cur.fetchall() if cur.description else []
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Iterator[None]:
+        with conn.transaction():
+            yield
 
-    def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._lock, self._cursor() as cur:
-            cur.execute(sql, params, prepare=True)
-            return cur.rowcount
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def _insert_claim(self, sql: str, params: tuple[Any, ...], pace: SlotRequest | None,
+                      now: float) -> tuple[bool, float | None]:
+        """The claim and the slot lease in one statement: one round trip per keyed send."""
+        if pace is None:
+            rows = self._run(sql, params)
+            return bool(rows), None
+        span = pace.count * pace.interval
+        take = self.q(TAKE.format(g=self.greatest))
+        rows = self._run(
+            f"WITH claimed AS ({sql}), paced AS ({take}) "
+            "SELECT (SELECT count(*) FROM claimed), tat, paused FROM paced",
+            (*params, pace.name, now + span, now, span),
+        )
+        won, tat, paused = rows[0]
+        return bool(won), first_slot(float(tat), float(paused), span, pace.tolerance, now)

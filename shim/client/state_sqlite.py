@@ -9,10 +9,10 @@ the last few writes, never corrupt the file.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from shim.client.state_sql import SQLStateStore
 
@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS wm_pace (
 class SQLiteStateStore(SQLStateStore):
     """The state in a SQLite file (created if missing)."""
 
+    own_writer_connection = False
+
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
@@ -58,22 +60,24 @@ class SQLiteStateStore(SQLStateStore):
         parent = Path(path).parent
         if not parent.is_dir():
             raise ValueError(f"no directory {parent} for the state file {path}")
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                     timeout=10.0)
-        self._conn.execute("PRAGMA busy_timeout = 10000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = self._connect()
         with self._lock:
             self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=10.0)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
 
-    def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._lock:
-            return self._conn.execute(sql, params).rowcount
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -144,14 +144,14 @@ class SandboxState:
     def take_throughput_slot(self) -> bool:
         """Spend one send of the number's throughput; False when over ``throughput_mps``.
 
-        A token bucket holding 100 ms of the rate: sends spaced evenly at the
-        rate always pass, a burst of more than a tenth of a second's worth does not.
+        A token bucket holding one second of the rate ("messages per second"):
+        a sender above the rate for longer than that is refused.
         """
         mps = self.knobs.throughput_mps
         if mps is None:
             return True
         now = time.monotonic()
-        burst = max(1.0, mps / 10)
+        burst = float(mps)
         bucket = self._throughput
         if bucket is None:
             bucket = self._throughput = _Bucket(burst, now)

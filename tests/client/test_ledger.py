@@ -77,6 +77,7 @@ def test_a_retry_of_an_unknown_outcome_answers_504_and_sends_nothing(
     assert all(r.outcome_unknown and r.headers["Idempotency-Key"] == "order-1" for r in again)
     assert "unknown outcome" in again[0].json()["errors"][0]["details"]
     assert len(sb_hooks.outbox()) == 1
+    assert store.flush()
     entry = store.get("main", "order-1")
     assert entry is not None and entry.state == "unknown"
 
@@ -105,6 +106,7 @@ def test_a_status_webhook_settles_the_key_and_the_retry_gets_the_wamid(
         with pytest.raises(OutcomeUnknown):
             client.send_text(TO, "x", idempotency_key="k-1")
         wamid = sb_hooks.outbox()[0]["id"]
+        assert store.flush()  # the unknown outcome is recorded before the webhook comes
         reconciler = Reconciler(store)
         settled = sum(reconciler.observe(lambda pnid: "main", p) for p in _payloads(sb_hooks))
         assert settled == 1  # sent, delivered, read: the first settles, the rest find it closed
@@ -124,6 +126,7 @@ def test_a_failed_status_settles_the_key_as_not_sent_with_the_error(
         assert client.post("/v1/messages", json={"to": TO, "text": {"body": "x"}},
                            headers={"Idempotency-Key": "k-f"}).outcome_unknown
         wamid = sb_hooks.outbox()[0]["id"]
+        assert store.flush()
         sb_hooks.emit_status(wamid, "failed", error_code=131026, details="not on WhatsApp")
         Reconciler(store).observe(lambda pnid: "main", _payloads(sb_hooks)[-1])
         again = client.post("/v1/messages", json={"to": TO, "text": {"body": "x"}},
@@ -215,7 +218,7 @@ def test_completed_outcomes_expire_after_the_configured_time(
     with Client(config, state=store) as client:
         first = client.post("/v1/messages", json=body, headers={"Idempotency-Key": "k-5"})
         replay = client.post("/v1/messages", json=body, headers={"Idempotency-Key": "k-5"})
-        _wait_for(lambda: _expired(store, "main", "k-5"))
+        _wait_for(lambda: store.flush() and _expired(store, "main", "k-5"))
         later = client.post("/v1/messages", json=body, headers={"Idempotency-Key": "k-5"})
     assert replay.replayed and not later.replayed
     assert later.json() != first.json()

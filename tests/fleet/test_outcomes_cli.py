@@ -43,7 +43,7 @@ def _unknown_send(sandbox: RunningSandbox, url: str, key: str) -> None:
     with Client(config_for(sandbox), state=open_state(url), raise_on_unknown=False) as client:
         response = client.post("/v1/messages", json={"to": TO, "text": {"body": "x"}},
                                headers={"Idempotency-Key": key})
-        client.router.state.close()
+        client.router.state.close()  # writes what is queued first
     assert response.outcome_unknown
 
 
