@@ -18,6 +18,7 @@ from typing import Final, Literal
 import libcst as cst
 
 from codemods.analyze import Analysis, Item, Strategy, analyze
+from codemods.parsing import parse_module
 from codemods.rules import RULES_BY_CODE
 from codemods.transform import apply
 from shim.mapping.hosts import Target
@@ -162,7 +163,7 @@ def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
     try:
-        module = cst.parse_module(data)
+        module = parse_module(data)
     except (SyntaxError, UnicodeDecodeError):  # libcst could not decode it: say where
         error = decode_error(data)
         if error is None:
@@ -234,7 +235,7 @@ def _verify(data: bytes) -> tuple[str | None, cst.Module | None]:
     """Does the rewritten file parse with both ``ast`` and libcst? (and its new tree)"""
     try:
         compile(data, "<rewritten>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-        return None, cst.parse_module(data)
+        return None, parse_module(data)
     except SyntaxError as exc:
         return f"line {exc.lineno}: {exc.msg}", None
     except cst.ParserSyntaxError as exc:
