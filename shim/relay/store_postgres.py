@@ -88,6 +88,7 @@ class PostgresStore(SQLStore):
     """The relay queue in a PostgreSQL database (``postgresql://user@host/db``)."""
 
     shared = True
+    transient = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 
     def __init__(self, dsn: str, *, instance: str | None = None) -> None:
         self.dsn = dsn

@@ -100,6 +100,9 @@ class SQLStore:
     """
 
     shared = False
+    #: Database errors that say nothing about the event (lost connection, lock or
+    #: serialisation conflicts): the step fails and is retried, nothing is dead-lettered.
+    transient: tuple[type[Exception], ...] = ()
     _ingest: GroupCommitWriter[Conn]
     _work: GroupCommitWriter[Conn]
 
@@ -198,6 +201,8 @@ class SQLStore:
             try:
                 items = split(channel, raw, tuple(peers.split()) if peers else ())
                 self._insert(conn, event_id, items, received_at)
+            except self.transient:
+                raise
             except Exception as exc:
                 conn.execute("ROLLBACK TO SAVEPOINT relay_event")
                 reason = safe_text(f"cannot translate or store: {type(exc).__name__}: {exc}")

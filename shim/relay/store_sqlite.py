@@ -83,6 +83,7 @@ class SQLiteStore(SQLStore):
     """The relay queue in one SQLite file."""
 
     shared = False
+    transient = (sqlite3.OperationalError,)
 
     def __init__(self, path: str | os.PathLike[str], *, exclusive: bool = True) -> None:
         self.path = Path(path)

@@ -137,3 +137,37 @@ async def test_delivery_ids_are_stable_and_scoped_by_channel(store: Store) -> No
         await store.finish(d.id, Outcome.retry(time.time(), "HTTP 500"))
     again = await store.claim(10, time.time() + 1, LEASE)
     assert {d.id: d.uid for d in again} == {d.id: d.uid for d in first}
+
+
+@pytest.mark.postgres
+def test_repeated_worker_errors_make_the_relay_degraded_until_they_stop(
+        postgres_db: str) -> None:
+    """A real fault: another session makes every write to the queue fail (a trigger that
+    raises), then lifts it. The worker keeps retrying; /healthz says degraded meanwhile."""
+    import psycopg
+
+    receiver = Receiver()
+    with running_receiver(receiver) as hook, \
+            running_relay(postgres_db, {"shop": channel_table(hook)}) as relay, \
+            httpx.Client() as client, psycopg.connect(postgres_db, autocommit=True) as admin:
+        health = f"{relay.url}/healthz"
+        assert post_event(client, relay.webhook(), cloud_event([("111", "m1", "a")]),
+                          SECRET) == 200
+        wait_until(lambda: receiver.message_ids() == ["m1"])
+        admin.execute("""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                         $$ BEGIN RAISE EXCEPTION 'disk trouble'; END $$""")
+        admin.execute("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON relay_deliveries "
+                      "FOR EACH ROW EXECUTE FUNCTION refuse()")
+        try:
+            # events are still acknowledged (they land in relay_events)
+            assert post_event(client, relay.webhook(), cloud_event([("111", "m2", "b")]),
+                              SECRET) == 200
+            wait_until(lambda: client.get(health).json()["status"] == "degraded", timeout=30)
+            state = client.get(health).json()
+            assert any("steps in a row" in p for p in state["problems"])
+        finally:
+            admin.execute("DROP TRIGGER refuse ON relay_deliveries")
+        wait_until(lambda: receiver.message_ids() == ["m1", "m2"], timeout=60)
+        wait_until(lambda: client.get(health).json()["status"] == "ok", timeout=30)
+        assert client.get(health).json()["worker_errors"] >= 3
+        assert relay.store.dead_letters() == []  # the fault was not the event's: nothing lost
