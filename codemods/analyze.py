@@ -428,6 +428,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         if plan.endpoint is not None and plan.endpoint.name == "send_message":
             res.send_calls.append(hc)
     helper_uses = _helper_calls(facts, target, context, declared)
+    if unproven and not native:
+        res.onprem = True  # the drop-in passes hosts it is not configured for through untouched
+        unproven = []
     for hc in unproven:
         a.add("WM917", "manual", f"`{facts.code(hc.call, 50)}` uses an On-Prem path, but no "
               "value proves its host runs the On-Prem API (no known host, D360 key, On-Prem "
@@ -989,10 +992,28 @@ def _header_calls(facts: Facts) -> dict[cst.Dict, list[cst.Call]]:
     return out
 
 
+def _other_headers(facts: Facts) -> set[cst.Dict]:
+    """``headers={...}`` of a (mocked) response object: not headers of a request."""
+    out: set[cst.Dict] = set()
+    for call in facts.calls:
+        name = dotted(call.func).rsplit(".", 1)[-1].lower()
+        if "response" not in name and "mock" not in name:
+            continue  # sessions, clients and wrappers send the headers they are given
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "headers" and isinstance(
+                arg.value, cst.Dict
+            ):
+                out.add(arg.value)
+    return out
+
+
 def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _UrlResult
              ) -> None:
     sent_by = _header_calls(facts)
+    not_requests = _other_headers(facts)
     for d in facts.dicts:
+        if d in not_requests:
+            continue
         calls = sent_by.get(d)
         onprem_calls = [c for c in calls or () if urls.live(c)]
         if calls and not onprem_calls:
@@ -1397,10 +1418,12 @@ def _version_constants(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                 for node in _v1_literals(value):
                     if node in edited:
                         continue
-                    a.add("WM907", "manual", f"{name} = 'v1' builds On-Prem URLs "
-                          "(.../v1/<endpoint>); Cloud paths have no /v1 on 360dialog and carry "
-                          "the Graph version on Meta: rewrite the URL helper by hand", node,
-                          todo="rewrite the URL helper for Cloud paths (no /v1)")
+                    item = a.add("WM907", "manual", f"{name} = 'v1' builds On-Prem URLs "
+                                 "(.../v1/<endpoint>); Cloud paths have no /v1 on 360dialog and "
+                                 "carry the Graph version on Meta: rewrite the URL helper by "
+                                 "hand", node,
+                                 todo="rewrite the URL helper for Cloud paths (no /v1)")
+                    urls.ex.block(None, item)  # payloads for those URLs wait for the helper
 
 
 def _v1_literals(value: cst.BaseExpression | None) -> list[cst.SimpleString]:

@@ -110,11 +110,12 @@ def _finding(analysis: Analysis, item: Item) -> Finding:
 
 
 def is_test_path(path: str) -> bool:
-    """``test_*.py``, ``*_test.py``, ``conftest.py`` or anything under a ``tests/`` folder."""
+    """``test_*.py``, ``*_test.py``, ``conftest.py``, a Django ``tests.py`` or anything under a
+    ``tests/`` folder."""
     parts = path.replace("\\", "/").split("/")
     name = parts[-1]
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or "tests" in parts[:-1])
+    return (name.startswith("test_") or name.endswith("_test.py")
+            or name in ("conftest.py", "tests.py") or "tests" in parts[:-1])
 
 
 def process_source(data: bytes, options: Options, path: str = "") -> Outcome:

@@ -197,6 +197,7 @@ def _anchors(facts: Facts, g: _Group, edits: list[Item]) -> list[cst.CSTNode]:
 def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
     first = g.blockers[0]
     why = first.todo or first.message
+    own = {id(e.call): e.blockers[0] for e in g.calls if e.blockers}
     for it in edits:
         it.held = f"held with its request: {why}"
         it.fix = "manual"
@@ -207,8 +208,17 @@ def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
     for anchor in _anchors(a.facts, g, edits):
         if any(_function(a.facts, b.node) is _function(a.facts, anchor) for b in g.blockers):
             continue  # the blocker's own marker is in this function, next to it
-        a.add(first.code, "manual", f"left unchanged: {why}", anchor,
-              todo=f"not rewritten until this is done: {why}")
+        mine = own.get(id(anchor), None if g.calls else first)
+        if mine is not None:
+            text = mine.todo or mine.message
+            a.add(mine.code, "manual", f"left unchanged: {text}", anchor,
+                  todo=f"not rewritten until this is done: {text}")
+            continue
+        where = a.facts.code(a.facts.statement_of(first.node), 40)
+        a.add(first.code, "manual", f"left unchanged with a request it shares a URL, header or "
+              f"payload with (`{where}`): {why}", anchor,
+              todo=f"shares its URL, header or payload with a held-back request (`{where}`: "
+              f"{first.code}); migrate them together")
 
 
 def _couple_unsafe(a: Analysis, g: _Group, edits: list[Item]) -> None:
