@@ -275,6 +275,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=0, help="rounds (default 9; 3 quick)")
     parser.add_argument("--seconds", type=float, default=0, help="fleet round length (15 s)")
     parser.add_argument("--mps", type=int, default=0, help="fleet channel rate (default 200)")
+    parser.add_argument("--only", choices=["cost", "fleet"], help="run one part only")
     args = parser.parse_args()
     block = args.block or (40 if args.quick else 200)
     rounds = max(3, args.rounds or (3 if args.quick else 9))
@@ -283,9 +284,11 @@ def main() -> int:
     os.environ["BENCH_D360_KEY"] = API_KEY
     os.environ["BENCH_CALLER_KEY"] = CALLER_KEY
     with sandbox_process("360dialog") as base_url, postgres() as pg_url:
-        result = cost_per_send(base_url, pg_url, block, rounds)
-        cost_ok = report_cost(result, rounds)
-        fleet_ok = fleet(base_url, pg_url, 3, seconds, mps, contrast=not args.quick)
+        cost_ok = fleet_ok = True
+        if args.only != "fleet":
+            cost_ok = report_cost(cost_per_send(base_url, pg_url, block, rounds), rounds)
+        if args.only != "cost":
+            fleet_ok = fleet(base_url, pg_url, 3, seconds, mps, contrast=not args.quick)
     print("note: measured on a shared, loaded machine; figures are noisy")
     return 0 if (cost_ok and fleet_ok) or args.quick else 1
 

@@ -30,6 +30,8 @@ __all__ = ["MEDIA_TTL", "SQLStateStore"]
 
 #: Cloud media ids are valid for 30 days; ownership is kept as long.
 MEDIA_TTL: Final = 30 * 24 * 3600.0
+#: The outcome writer waits this long (seconds) after the first queued write.
+WRITE_LINGER: Final = 0.005
 #: Forget expired rows at most this often (seconds).
 PRUNE_EVERY: Final = 600.0
 
@@ -151,7 +153,8 @@ class SQLStateStore:
                 self._writer = threading.Thread(target=self._write_behind, daemon=True,
                                                 name="waba-state-writer")
                 self._writer.start()
-            self._queued.notify()
+            if len(self._queue) == 1:  # the writer sleeps only while the queue is empty
+                self._queued.notify()
 
     #: The writer thread opens its own connection (PostgreSQL); SQLite shares the
     #: main one under the lock, since a second connection would only wait on the file lock.
@@ -177,8 +180,11 @@ class SQLStateStore:
                     self._queued.wait()
                 if not self._queue:
                     break
-                batch, self._queue = self._queue, []
                 self._busy = True
+            if not self._closing:
+                time.sleep(WRITE_LINGER)  # let a batch gather: one commit for many outcomes
+            with self._queued:
+                batch, self._queue = self._queue, []
             try:
                 conn = self._write_batch(conn, batch)
             except Exception as exc:  # the claims' leases run out: those keys turn unknown
