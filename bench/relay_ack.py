@@ -18,8 +18,9 @@ or ``--db``):
    deliveries). Compared: ack p99 and acks/s, full/empty. Before that, the full
    relay's CPU is sampled while nothing is due (retries back off for minutes).
 3. drain: ``--drain`` queued events (100,000 by default) are delivered to a
-   local app that comes up; rates of the first and last 10 % and the relay's
-   RSS along the way.
+   local app that comes up; rates of the first and last 10 %, the relay's CPU
+   per body in both (steadier than rates when other work shares the machine),
+   and the relay's RSS along the way.
 4. PostgreSQL against SQLite: drains of ``--pg-block`` events alternate
    between the stores; delivery rate ratio per round.
 
@@ -88,7 +89,8 @@ def serve_minimal(port: int) -> None:
 class _AppProtocol(asyncio.Protocol):
     """The legacy app: answers every POST /hook with 200 and notes when it came.
 
-    ``GET /times`` returns the arrival times since the last ``POST /reset``.
+    ``GET /times`` returns the arrival times since the last ``POST /reset``
+    (``GET /count`` just how many: cheap to poll).
     """
 
     times: list[float] = []
@@ -121,6 +123,8 @@ class _AppProtocol(asyncio.Protocol):
             _AppProtocol.times.append(time.time())
         elif request == ["GET", "/times"]:
             body = json.dumps(_AppProtocol.times).encode()
+        elif request == ["GET", "/count"]:
+            body = str(len(_AppProtocol.times)).encode()
         elif request == ["POST", "/reset"]:
             _AppProtocol.times = []
         self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -226,6 +230,10 @@ def app_server() -> Iterator[int]:
     with process(ME, "--serve-app", str(port)) as proc:
         wait_http(port, "/times", proc)
         yield port
+
+
+def app_count(port: int) -> int:
+    return int(http(port, "GET", "/count"))
 
 
 def app_times(port: int) -> list[float]:
@@ -352,10 +360,10 @@ def drive(pid: int, port: int, requests: Sequence[bytes], concurrency: int) -> B
 def wait_count(port: int, count: int, timeout: float) -> list[float]:
     deadline = time.monotonic() + timeout
     while True:
-        times = app_times(port)
-        if len(times) >= count or time.monotonic() > deadline:
-            return times
-        time.sleep(0.1 if count - len(times) > 1000 else 0.02)
+        seen = app_count(port)
+        if seen >= count or time.monotonic() > deadline:
+            return app_times(port)
+        time.sleep(0.1 if count - seen > 1000 else 0.02)
 
 
 def fill(db: str, bodies: Sequence[bytes]) -> float:
@@ -501,24 +509,42 @@ def phase_backlog(store: str, db: Callable[[str], str], tmp: Path, events: Event
                   idle[full.proc.pid] < IDLE_CPU_MAX, f"{idle[full.proc.pid]:.2%}")
 
 
-def drain(db: str, tmp: Path, app: int, count: int) -> tuple[float, list[float], list[float],
-                                                            float]:
-    """Start a relay on a filled queue with the app up; returns (delivery rate, arrival
-    times, RSS samples in MB, relay CPU seconds per delivered body)."""
+@dataclass
+class Drained:
+    rate: float  # bodies/s, first to last arrival
+    times: list[float]  # arrival times at the app
+    rss: list[float]  # relay RSS samples, MB
+    cpu: float  # relay CPU seconds per delivered body
+    samples: list[tuple[int, float]]  # (bodies delivered, relay CPU seconds) while draining
+
+    def cpu_per_body(self, lo: float, hi: float) -> float:
+        """Relay CPU per body between the samples nearest ``lo`` and ``hi`` (shares)."""
+        total = len(self.times)
+        inside = [s for s in self.samples if lo * total <= s[0] <= hi * total]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return float("nan")
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+def drain(db: str, tmp: Path, app: int, count: int) -> Drained:
+    """Start a relay on a filled queue with the app up and wait until all arrived."""
     http(app, "POST", "/reset")
     rss: list[float] = []
+    samples: list[tuple[int, float]] = []
     with relay_server(tmp, db, app) as relay:
         cpu = cpu_seconds(relay.proc.pid)
         deadline = time.monotonic() + max(120.0, count / 50)
         while True:
             rss.append(rss_mb(relay.proc.pid))
-            times = app_times(app)
-            if len(times) >= count or time.monotonic() > deadline:
+            seen = app_count(app)
+            samples.append((seen, cpu_seconds(relay.proc.pid) - cpu))
+            if seen >= count or time.monotonic() > deadline:
                 break
-            time.sleep(0.5 if count > 5000 else 0.05)
+            time.sleep(0.25 if count > 5000 else 0.05)
         used = cpu_seconds(relay.proc.pid) - cpu
+    times = app_times(app)
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-    return rate, times, rss, used / max(1, len(times))
+    return Drained(rate, times, rss, used / max(1, len(times)), samples)
 
 
 def phase_drain(store: str, db: Callable[[str], str], tmp: Path, events: Events, args: Args,
@@ -528,7 +554,8 @@ def phase_drain(store: str, db: Callable[[str], str], tmp: Path, events: Events,
     took = fill(path, events.bodies(args.drain))
     print(f"  queued and split in {took:.1f} s")
     with app_server() as app:
-        rate, times, rss, cpu = drain(path, tmp, app, args.drain)
+        drained = drain(path, tmp, app, args.drain)
+    rate, times, rss, cpu = drained.rate, drained.times, drained.rss, drained.cpu
     if len(times) < args.drain:
         report.failures.append(f"{store} drain: {len(times)}/{args.drain} delivered")
         print(f"  only {len(times):,}/{args.drain:,} delivered in time")
@@ -538,6 +565,9 @@ def phase_drain(store: str, db: Callable[[str], str], tmp: Path, events: Events,
     last = (k - 1) / (times[-1] - times[-k])
     print(f"  {rate:,.0f} bodies/s overall, relay CPU {cpu * 1e6:,.0f} us/body; first 10 % "
           f"{first:,.0f}/s, last 10 % {last:,.0f}/s")
+    print(f"  relay CPU per body: first 10 % {drained.cpu_per_body(0, 0.1) * 1e6:,.0f} us, "
+          f"last 10 % {drained.cpu_per_body(0.9, 1) * 1e6:,.0f} us (steadier than rates "
+          "on a loaded machine)")
     print(f"  relay RSS: first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB "
           f"({len(rss)} samples)")
     worse = max(first / last, last / first)
@@ -556,7 +586,8 @@ def phase_pg_vs_sqlite(dbs: dict[str, Callable[[str], str]], tmp: Path, events: 
             for store in (("sqlite", "postgresql") if n % 2 == 0 else ("postgresql", "sqlite")):
                 path = dbs[store](f"cmp{n}")
                 fill(path, events.bodies(args.pg_block))
-                rate, times, _, cpu = drain(path, tmp, app, args.pg_block)
+                drained = drain(path, tmp, app, args.pg_block)
+                rate, times, cpu = drained.rate, drained.times, drained.cpu
                 if len(times) < args.pg_block:
                     report.failures.append(f"{store} comparison drain: not all delivered")
                 rates[store] = rate
