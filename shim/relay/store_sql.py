@@ -83,6 +83,8 @@ NEXT_DUE = """SELECT
     (SELECT MIN(next_at) FROM relay_deliveries WHERE head = 1 AND state = 'pending'),
     (SELECT MIN(lease_until) FROM relay_deliveries WHERE state = 'inflight')"""
 
+HAS_NEW = "SELECT id FROM relay_events WHERE state = 'new' ORDER BY id LIMIT 1"
+
 #: Indexes on the head flag (created after a migration has added the column).
 HEAD_INDEXES = """
 CREATE INDEX IF NOT EXISTS relay_deliveries_ready
@@ -182,8 +184,9 @@ class SQLStore:
         raise NotImplementedError
 
     def _has_new(self, conn: Conn) -> bool:
-        return conn.execute("SELECT 1 FROM relay_events WHERE state = 'new' LIMIT 1"
-                            ).fetchone() is not None
+        # ORDER BY id: read from the partial index of new events. Without it PostgreSQL
+        # may scan the whole table (kept for the dedupe window) hoping to hit one soon.
+        return conn.execute(HAS_NEW).fetchone() is not None
 
     def _expand(self, conn: Conn, split: Split, limit: int) -> int:
         self._lock_heads(conn)  # deliveries get ids in split order; heads stay consistent
