@@ -102,8 +102,6 @@ class DeliveryWorker:
         self.poll = poll
         self.batch = batch
         self.dedupe_window = dedupe_window
-        longest = max([self.policy.timeout, *(r.timeout or 0.0 for r in self.routes.values())])
-        self.lease = max(30.0, 3 * longest)
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._outstanding = 0  # claimed and not yet reported back by a slot
@@ -125,6 +123,13 @@ class DeliveryWorker:
         self.step_errors = 0
         self.step_errors_total = 0
         self.steps = 0  # store round trips (for tests and benchmarks)
+
+    @property
+    def lease(self) -> float:
+        """How long a claim is ours: well over the longest forward timeout (routes may be
+        swapped by a config reload, so this follows them)."""
+        longest = max([self.policy.timeout, *(r.timeout or 0.0 for r in self.routes.values())])
+        return max(30.0, 3 * longest)
 
     def wake(self) -> None:
         """New work may be there (called after each acknowledged event)."""
