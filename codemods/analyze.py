@@ -401,6 +401,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     covered: set[int] = set()
     versioned: list[tuple[HttpCall, Dyn]] = []
     unproven: list[HttpCall] = []
+    unproven_roots: list[tuple[cst.CSTNode, UrlPlan]] = []
     words = not context and bool(CONTEXT_RE.search(text))
     for hc in facts.http_calls:
         if hc.url is None:
@@ -415,8 +416,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         atoms = _lead_slash(atoms)
         plan = plan_url(atoms, hc.method, target, context=context, declared=declared)
         if plan is None:
-            if not context and words:
-                probe = _unproven(facts, hc, atoms, target)
+            if not context and (words or _turn_path(atoms)):
+                probe = (plan_url(atoms, hc.method, target, context=True) if _turn_path(atoms)
+                         else _unproven(facts, hc, atoms, target))
                 if probe is not None and probe.kind == "manual" and probe.code == "WM902":
                     # a path with no Cloud equivalent (a Turn extension, a login): say so,
                     # whoever the host is; nothing is edited
@@ -455,8 +457,23 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             continue  # a metric label, a log line, a dict value: not a URL a request uses
         plan = plan_url(atoms, None, target, context=context, declared=declared)
         if plan is None:
+            if not context and words:
+                probe = plan_url(atoms, None, target, context=True, declared=declared)
+                if probe is not None:
+                    unproven_roots.append((root, probe))
             continue
         standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
+    if unproven_roots and not native:
+        res.onprem = True  # the drop-in passes hosts it is not configured for through untouched
+        unproven_roots = []
+    for root, probe in unproven_roots:
+        if probe.kind == "manual" and probe.code == "WM902":
+            a.add("WM902", "manual", probe.message, root, todo=probe.todo)
+        else:
+            a.add("WM917", "manual", f"{probe.old_url} is an On-Prem path, but no value proves "
+                  "the host it is joined to runs the On-Prem API: if it does, run again with "
+                  "--onprem-host HOST or set legacy_base_url in the config", root,
+                  todo="if this host runs the On-Prem API, declare it with --onprem-host")
     uses = call_uses + standalone
     res.onprem = res.onprem or bool(uses or helper_uses)
     by_url = {hc.url: hc for hc in facts.http_calls if hc.url is not None}
@@ -505,6 +522,16 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if note is not None:
                 ex.part(call, note)
     return res
+
+
+_TURN_PATH: Final = re.compile(r"/v1/(?:contacts/[^/]+/(?:profile|messages)|chats/|messages/"
+                               r"[^/]+/(?:automation|labels))")
+
+
+def _turn_path(atoms: list[Atom]) -> bool:
+    """A Turn.io extension path: Turn's own API, reported (never edited) whatever the file says."""
+    text = "".join(x.text if isinstance(x, Lit | Syn) else "\x00" for x in atoms)
+    return _TURN_PATH.search(text) is not None
 
 
 def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
@@ -579,6 +606,10 @@ def _may_be_request_url(facts: Facts, root: cst.CSTNode, atoms: list[Atom],
         return isinstance(call, cst.Call) and dotted(call.func).endswith(
             ("urlunparse", "urlunsplit"))
     if isinstance(parent, cst.Arg):
+        call = facts.parents.get(parent)
+        if isinstance(call, cst.Call) and dotted(call.func).endswith(("ParseResult",
+                                                                      "SplitResult")):
+            return True  # urlunparse(ParseResult(..., path="/v1/media/..."))
         text = "".join(a.text for a in atoms if isinstance(a, Lit))
         m = re.match(r"https?://([^/:]+)", text)
         return m is not None and evidence.is_onprem_host(m.group(1), declared)

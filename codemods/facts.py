@@ -409,6 +409,17 @@ class Facts:
     def _flatten_unparse(self, node: cst.Call, scope: Scope, depth: int) -> list[Atom]:
         """``urlunparse((scheme, netloc, path, "", "", ""))``: scheme://netloc + path."""
         parts = node.args[0].value
+        if isinstance(parts, cst.Call) and _callee_name(parts.func) in ("ParseResult",
+                                                                         "SplitResult"):
+            kw = {a.keyword.value: a.value for a in parts.args if a.keyword is not None}
+            if len(kw) != len(parts.args) or not {"scheme", "netloc", "path"} <= kw.keys():
+                return [self.dyn(node)]
+            if any(string_value(v) != "" for k, v in kw.items()
+                   if k not in ("scheme", "netloc", "path")):
+                return [self.dyn(node)]
+            return [*self.flatten(kw["scheme"], scope, depth + 1), Syn("://"),
+                    *self.flatten(kw["netloc"], scope, depth + 1),
+                    *self.flatten(kw["path"], scope, depth + 1)]
         if not isinstance(parts, cst.Tuple | cst.List) or len(parts.elements) < 3 or any(
             isinstance(el, cst.StarredElement) for el in parts.elements
         ):
