@@ -200,3 +200,36 @@ def test_pruning_never_forgets_a_recipient_inside_its_burst(used: int) -> None:
     waits = [pair.reserve("busy") for _ in range(left + 1)]
     assert waits[:left] == [0.0] * left
     assert waits[left] == pytest.approx(5.0)
+
+
+def test_pause_reports_the_time_left_and_zero_when_over() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(10.0, clock=clock)
+    assert limiter.paused_for() == 0.0
+    limiter.pause(2.0)
+    clock.now += 0.5
+    assert limiter.paused_for() == pytest.approx(1.5)
+    clock.now += 5
+    assert limiter.paused_for() == 0.0
+
+
+def test_a_penalty_never_shortens_a_later_reservation() -> None:
+    clock = FakeClock()
+    pair = PairLimiter(interval=10.0, burst=2, clock=clock)
+    for _ in range(6):  # booked far ahead: the next slot is 50 s away
+        pair.reserve("busy")
+    pair.penalize("busy", 1.0)  # a short penalty must not pull that slot closer
+    assert pair.reserve("busy") == pytest.approx(50.0)
+    pair.penalize("other", 30.0)
+    assert pair.reserve("other") == pytest.approx(30.0)
+
+
+def test_an_entry_whose_slot_is_due_now_is_pruned() -> None:
+    clock = FakeClock()
+    pair = PairLimiter(interval=1.0, burst=1, clock=clock)
+    pair.reserve("due")  # its next slot is exactly one interval from now
+    clock.now += 1.0
+    for i in range(4096):  # the 4,096th reservation prunes, with "due" exactly due
+        pair.reserve(f"r{i}")
+    assert pair.tracked() == 4096  # r0..r4095; "due" (full burst back) was forgotten
+
