@@ -152,14 +152,41 @@ class Facts:
         if top in self._by_top:
             return self._by_top[top]
         result: dict[cst.CSTNode, tuple[int, int]] | None = None
-        first_line = self._top_lines().get(top)
-        if first_line is not None and isinstance(top, cst.BaseStatement):
+        if isinstance(top, cst.BaseStatement):
             sub = self.module.with_changes(body=[top], header=[], footer=[])
             ranges = cst.MetadataWrapper(sub, unsafe_skip_copy=True).resolve(PositionProvider)
-            shift = first_line - ranges[top].start.line
-            result = {n: (r.start.line + shift, r.start.column + 1) for n, r in ranges.items()}
+            shift = self._lines_before(sub)
+            if shift is None:
+                first_line = self._top_lines().get(top)
+                if first_line is not None:
+                    shift = first_line - ranges[top].start.line
+            if shift is not None:
+                result = {n: (r.start.line + shift, r.start.column + 1)
+                          for n, r in ranges.items()}
         self._by_top[top] = result
         return result
+
+    def _lines_before(self, sub: cst.Module) -> int | None:
+        """Lines of the file above a top-level statement, found by its own text.
+
+        The statement's code (with the comments above it) occurs in the source
+        at a line start; when it occurs exactly once, that is where it is, and
+        counting newlines is far cheaper than parsing the file with ``ast``.
+        None when the text is not found once (the ``ast`` lines decide then).
+        """
+        if self.source is None or self.module.default_newline == "\r":
+            return None
+        try:
+            code = sub.code.encode(self.module.encoding)
+        except (UnicodeEncodeError, LookupError):
+            return None
+        if not code:
+            return None
+        at = self.source.find(code)
+        if at < 0 or (at > 0 and self.source[at - 1:at] not in (b"\n", b"\r")) or \
+                self.source.find(code, at + 1) >= 0:
+            return None
+        return self.source.count(b"\n", 0, at)
 
     def _top_lines(self) -> dict[cst.CSTNode, int]:
         """First-token line of each top-level statement, from ``ast`` (C speed)."""
@@ -569,6 +596,18 @@ def _child_fields(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
+@cache
+def _node_classes() -> frozenset[type]:
+    """Every concrete libcst node class (a set lookup beats ``isinstance`` on an ABC)."""
+    out: set[type] = set()
+    todo: list[type] = [cst.CSTNode]
+    while todo:
+        cls = todo.pop()
+        out.add(cls)
+        todo.extend(cls.__subclasses__())
+    return frozenset(out)
+
+
 _Plan = tuple[str | None, str | None, tuple[str, ...]]
 _PLANS: dict[type, _Plan] = {}
 
@@ -591,7 +630,7 @@ def _walk(root: cst.CSTNode, collector: _Collector) -> None:
     few classes with a leave hook, and layout fields are never entered.
     """
     parents = collector.facts.parents
-    node_type = cst.CSTNode
+    node_types = _node_classes()
     stack: list[cst.CSTNode | tuple[str]] = [root]
     pop, push = stack.pop, stack.append
     while stack:
@@ -611,10 +650,11 @@ def _walk(root: cst.CSTNode, collector: _Collector) -> None:
         children: list[cst.CSTNode] = []
         for name in names:
             value = getattr(node, name)
-            if isinstance(value, node_type):
+            cls = value.__class__
+            if cls in node_types:
                 children.append(value)
-            elif value.__class__ is list or value.__class__ is tuple:
-                children.extend(v for v in value if isinstance(v, node_type))
+            elif cls is list or cls is tuple:
+                children.extend(v for v in value if v.__class__ in node_types)  # type: ignore[misc]
         for child in reversed(children):
             parents[child] = node
             push(child)

@@ -20,6 +20,11 @@ SETTING_NAMES: Final = frozenset({"GRAPH_API_VERSION", "WHATSAPP_PHONE_NUMBER_ID
 def string_value(node: cst.CSTNode) -> str | None:
     """The value of a non-bytes string literal (implicit concatenation included)."""
     if isinstance(node, cst.SimpleString):
+        raw = node.value
+        if raw[0] in "\"'" and "\\" not in raw and "\r" not in raw:
+            # no prefix, no escape: the text between the quotes (hot: every literal is read)
+            q = 3 if len(raw) >= 6 and raw[:3] in ('"""', "'''") else 1
+            return raw[q:-q]
         if "b" in node.prefix.lower():
             return None
         value = node.evaluated_value
@@ -34,6 +39,8 @@ def string_value(node: cst.CSTNode) -> str | None:
 
 def fstring_text_value(part: cst.FormattedStringText, fstring: cst.FormattedString) -> str | None:
     """The value of the literal text of an f-string part (escapes and ``{{`` resolved)."""
+    if "\\" not in part.value and "\r" not in part.value and "b" not in fstring.prefix.lower():
+        return part.value.replace("{{", "{").replace("}}", "}")
     prefix = fstring.prefix.lower().replace("f", "")
     quote = fstring.start[len(fstring.prefix):]
     try:
