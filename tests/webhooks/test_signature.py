@@ -93,3 +93,38 @@ def test_only_the_signed_bytes_verify(secret: bytes, body: bytes, flip: int) -> 
         i = flip % len(body)
         changed = body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
         assert auth.check_post(h(sign(secret, body)), changed).status == 403
+
+
+def test_a_shared_secret_matching_any_position_is_accepted() -> None:
+    auth = WebhookAuth.build(secret_header="X-Relay-Token", header_secrets=["new", "old", "x"])
+    for secret in ("new", "old", "x"):
+        assert auth.check_post({"x-relay-token": secret}, RAW).ok, secret
+
+
+@pytest.mark.parametrize(("query", "verdict"), [
+    ({"hub.verify_token": "tok", "hub.challenge": "1"},
+     (400, "expected hub.mode, hub.verify_token and hub.challenge")),
+    ({"hub.mode": "subscribe", "hub.challenge": "1"},
+     (400, "expected hub.mode, hub.verify_token and hub.challenge")),
+    ({"hub.mode": "subscribe", "hub.verify_token": "tok"},
+     (400, "expected hub.mode, hub.verify_token and hub.challenge")),
+    ({"hub.mode": "x" * 60, "hub.verify_token": "tok", "hub.challenge": "1"},
+     (400, f"hub.mode must be 'subscribe', got {'x' * 40!r}")),
+    ({"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+     (403, "hub.verify_token does not match")),
+])
+def test_each_refused_handshake_says_why_and_echoes_nothing(
+    query: dict[str, str], verdict: tuple[int, str]
+) -> None:
+    auth = WebhookAuth.build(app_secrets="s", verify_token="tok")
+    answer, challenge = auth.check_handshake(query)
+    assert (answer.status, answer.reason) == verdict
+    assert challenge == ""
+
+
+def test_a_handshake_without_a_configured_token_is_refused_and_echoes_nothing() -> None:
+    auth = WebhookAuth.build(app_secrets="s")
+    answer, challenge = auth.check_handshake(
+        {"hub.mode": "subscribe", "hub.verify_token": "tok", "hub.challenge": "1"})
+    assert (answer.status, answer.reason, challenge) == (
+        403, "no verify token configured for this endpoint", "")
