@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from shim.client.outcomes import Reconciler
     from shim.config import Config
 from shim.cli.state import open_for_cli, resolve_state_url, state_option
+from shim.json_input import JSONInputError, read_json
 from shim.relay.store import DeadLetter, Store, is_postgres, open_store
 from shim.server_limits import LimitedConfig, limit_options, limits_from
 
@@ -219,7 +220,9 @@ def dlq_list(db: str, ids: tuple[int, ...], as_json: bool, limit: int) -> None:
         store.close()
     if as_json:
         for letter in letters:
-            click.echo(json.dumps(_as_dict(letter), ensure_ascii=False))
+            line = json.dumps(_as_dict(letter), ensure_ascii=False)
+            # A lone surrogate (a poison event's text) stays a JSON escape, not an encode error.
+            click.echo(line.encode("utf-8", "backslashreplace").decode("utf-8"))
         return
     if not letters:
         click.echo("no dead letters")
@@ -288,7 +291,7 @@ def _as_dict(letter: DeadLetter) -> dict[str, Any]:
         "error": letter.last_error,
     }
     try:
-        out["body"] = json.loads(letter.body)
-    except ValueError:  # kept as received: show it as text
+        out["body"] = read_json(letter.body)
+    except JSONInputError:  # kept as received (not JSON, too deep): show it as text
         out["body"] = letter.body.decode("utf-8", "replace")
     return out
