@@ -700,16 +700,16 @@ class Router:
         refetched = False
         while True:
             if call.pace:
-                if call.pair_slot is not None:  # leased with the key's claim
-                    wait = call.pair_slot - time.time()
-                    call.pair_slot = None
-                    if wait > 0:
-                        yield Sleep(wait)
-                elif call.recipient is not None and (call.pace_pair or pair_retry):
-                    wait = self._pairs[ch.name].reserve(call.recipient)
-                    if wait > 0:
-                        yield Sleep(wait)
-                wait = self._limiters[ch.name].reserve()
+                try:
+                    wait = self._pair_wait(call, pair_retry)
+                except Exception as exc:  # the shared store failed: send nothing
+                    return self._store_down(call, exc)
+                if wait > 0:
+                    yield Sleep(wait)
+                try:
+                    wait = self._limiters[ch.name].reserve()
+                except Exception as exc:
+                    return self._store_down(call, exc)
                 if wait > 0:
                     yield Sleep(wait)
             # Only Meta media downloads follow redirects: httpx drops Authorization
@@ -961,6 +961,25 @@ class Router:
             endpoint="health",
             warnings=list(stored.warnings),
         )
+
+    def _pair_wait(self, call: _Call, pair_retry: bool) -> float:
+        """Seconds to wait for the recipient's pair slot (0: none needed)."""
+        if call.pair_slot is not None:  # leased with the key's claim
+            wait, call.pair_slot = call.pair_slot - time.time(), None
+            return wait
+        if call.recipient is not None and (call.pace_pair or pair_retry):
+            return self._pairs[call.channel.name].reserve(call.recipient)
+        return 0.0
+
+    def _store_down(self, call: _Call, exc: Exception) -> ShimResponse:
+        ch = call.channel
+        log.error("channel %s: state store %s failed: %s", ch.name, self.state.where, exc)
+        if call.key is not None and call.key_explicit:
+            self._release(call)
+        err = refusal(503, _SERVICE_NOT_READY, call.onprem_path,
+                      "the shared state store is unavailable, so the send cannot be paced; "
+                      "nothing was sent")
+        return self._refused(err, ch, call.method, call.onprem_path, endpoint=call.endpoint)
 
     def _record(self, entry: Entry, *, claimed: bool = True) -> None:
         try:

@@ -278,3 +278,30 @@ def _wait_for(condition: Any, timeout: float = 10.0) -> None:
             raise TimeoutError("condition not met in time")
         time.sleep(0.005)
 
+
+
+def test_a_store_that_fails_means_503_and_nothing_sent(
+    sb_hooks: RunningSandbox, state_url: str
+) -> None:
+    if state_url == "memory":
+        pytest.skip("memory state cannot fail this way")
+    sb_hooks.reset()
+    store = open_state(state_url)
+    with Client(config_for(sb_hooks), state=store) as client:
+        assert client.post("/v1/messages", json={"to": TO, "text": {"body": "ok"}}).ok
+        if state_url.startswith("postgresql://"):  # the database goes away for good
+            import psycopg
+
+            admin, _, name = state_url.rpartition("/")
+            with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        else:
+            store.close()  # from now on every call on the file raises
+        keyed = client.post("/v1/messages", json={"to": TO, "text": {"body": "x"}},
+                            headers={"Idempotency-Key": "k-down"})
+        plain = client.post("/v1/messages", json={"to": TO, "text": {"body": "y"}})
+    for response in (keyed, plain):
+        assert response.status_code == 503, response.text
+        error = response.json()["errors"][0]
+        assert error["code"] == 1011 and "nothing was sent" in error["details"]
+    assert len(sb_hooks.outbox()) == 1
