@@ -154,7 +154,8 @@ class PostgresStore(SQLStore):
             return
         conn.execute(RECORD, (
             [r[0] for r in records], [r[1] for r in records], [r[2].state for r in records],
-            [r[2].at for r in records], [r[2].error for r in records]))
+            [r[2].at for r in records], [r[2].error for r in records],
+            [0 if r[2].attempted else 1 for r in records]))
         finished = [r[0] for r in records if r[2].state != "pending"]
         if finished:
             conn.execute(PROMOTE_ANY, (finished,))
@@ -181,16 +182,18 @@ LEASE_CHECK_EVERY = 1.0
 NEXT_PENDING = ("SELECT MIN(next_at) FROM relay_deliveries "
                 "WHERE head = 1 AND state = 'pending'")
 
-#: Outcomes as arrays (id, claim's attempts or NULL, state, when, error); only a claim
-#: still in flight takes one. A finished head stops leading ...
+#: Outcomes as arrays (id, claim's attempts or NULL, state, when, error, 1 when put back
+#: untried: its attempt is not counted); only a claim still in flight takes one. A
+#: finished head stops leading ...
 RECORD = """UPDATE relay_deliveries u SET
         state = v.state,
         next_at = CASE WHEN v.state = 'pending' THEN v.at ELSE u.next_at END,
         done_at = CASE WHEN v.state = 'pending' THEN u.done_at ELSE v.at END,
         head = CASE WHEN v.state = 'pending' THEN u.head ELSE 0 END,
+        attempts = u.attempts - v.untried,
         lease_until = NULL, last_error = v.error
-    FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::float8[], %s::text[])
-        AS v(id, attempts, state, at, error)
+    FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::float8[], %s::text[], %s::int[])
+        AS v(id, attempts, state, at, error, untried)
     WHERE u.id = v.id AND u.state = 'inflight'
       AND (v.attempts IS NULL OR u.attempts = v.attempts)"""
 #: ... and the oldest active delivery of its conversation takes over.

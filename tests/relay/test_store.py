@@ -323,3 +323,19 @@ def test_sqlite_claims_read_the_index_of_heads_not_the_queue(tmp_path: Path) -> 
                                                          (0.0, 5)))
     conn.close()
     assert "relay_deliveries_ready" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_an_item_put_back_untried_keeps_its_attempt_count(store: Store) -> None:
+    await add(store, cloud_event([("111", "m1", "x")]))
+    await store.expand(split, 100)
+    now = time.time()
+    (m1,) = await store.claim(10, now, LEASE)
+    step = await store.step([(m1, Outcome.defer(now + 1, "circuit open"))], None, expand=0,
+                            claim=10, now=now, lease=LEASE)
+    assert step.claimed == []
+    (again,) = await store.claim(10, now + 2, LEASE)
+    assert again.attempts == 1  # the deferred claim did not count
+    await store.step([(again, Outcome.retry(now + 3, "HTTP 500"))], None, expand=0, claim=0,
+                     now=now + 2, lease=LEASE)
+    (third,) = await store.claim(10, now + 4, LEASE)
+    assert third.attempts == 2
