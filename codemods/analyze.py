@@ -177,7 +177,9 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
             _per_channel(facts, a, urls, text)
         decide(a, urls.ex)
     else:
-        if sends_onprem:
+        # the drop-in routes only the hosts it is configured for: a file proven On-Prem by
+        # its values gets the swap even where its URL is not resolved here
+        if sends_onprem or (context and not cloud):
             _shim_imports(facts, a, urls)
     webhooks.analyze_webhooks(facts, a, text, target)
     _dedupe(a)
@@ -454,6 +456,13 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         if _owners(atoms) and _owners(atoms) <= covered:
             continue  # the calls that use these strings decide
         if not _may_be_request_url(facts, root, atoms, declared):
+            stored = _stored_base(facts, root, atoms, declared)
+            if stored is not None and native:
+                a.add("WM905", "manual", f"{stored!r} is stored as a setting (not sent from "
+                      "here): whatever reads it builds On-Prem URLs; point it at the Cloud base "
+                      f"({target_base(target)}) together with the code that appends the paths",
+                      root, todo="a stored On-Prem base URL: change it together with the code "
+                      "that appends /v1 paths to it")
             continue  # a metric label, a log line, a dict value: not a URL a request uses
         plan = plan_url(atoms, None, target, context=context, declared=declared)
         if plan is None:
@@ -585,6 +594,20 @@ def _versioned_send(facts: Facts, a: Analysis, res: _UrlResult, hc: HttpCall, ba
                  f"is /messages): point it at {cloud}", anchor, todo=f"point {what} (now "
                  f".../v1) at {cloud}")
     res.ex.part(hc.call, note)
+
+
+def _stored_base(facts: Facts, root: cst.CSTNode, atoms: list[Atom],
+                 declared: frozenset[str]) -> str | None:
+    """An On-Prem base URL kept as a value in a dict (a channel config written for later)."""
+    if not isinstance(facts.parents.get(root), cst.DictElement) or len(atoms) != 1:
+        return None
+    only = atoms[0]
+    if not isinstance(only, Lit):
+        return None
+    m = re.match(r"https?://([^/:]+)", only.text)
+    if m is None or not evidence.is_onprem_host(m.group(1), declared):
+        return None
+    return only.text
 
 
 def _may_be_request_url(facts: Facts, root: cst.CSTNode, atoms: list[Atom],

@@ -111,6 +111,9 @@ class Facts:
     dyn_index: dict[cst.CSTNode, int] = field(default_factory=dict)
     #: module-level ``def f(a, b): return <expr>`` helpers: name -> (params, expr, scope)
     helpers: dict[str, tuple[list[str], cst.BaseExpression, Scope]] = field(default_factory=dict)
+    #: single-return methods: (class node, name) -> (params without self, expr, scope)
+    method_helpers: dict[tuple[cst.CSTNode, str], tuple[list[str], cst.BaseExpression, Scope]] = (
+        field(default_factory=dict))
     _bindings: dict[str, tuple[cst.BaseExpression, Scope]] = field(default_factory=dict)
     _binding_scope: Scope | None = None
     _positions: Mapping[cst.CSTNode, CodeRange] | None = None
@@ -431,7 +434,38 @@ class Facts:
             return self._flatten_urljoin(node, scope, depth)
         if _callee_name(func) in ("urlunparse", "urlunsplit") and len(node.args) == 1:
             return self._flatten_unparse(node, scope, depth)
+        method = self._method_helper(func, scope)
+        if method is not None:
+            return self._flatten_method(node, method, scope, depth)
         return [self.dyn(node)]
+
+    def _method_helper(self, func: cst.BaseExpression, scope: Scope
+                       ) -> tuple[list[str], cst.BaseExpression, Scope] | None:
+        """``self.make_url`` in a method, when ``make_url`` is a one-line method of the class."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return None
+        fn = scope.function()
+        cls = fn.enclosing_class if fn is not None else None
+        if cls is None or fn is None or func.value.value != fn.self_name:
+            return None
+        return self.method_helpers.get((cls.node, func.attr.value))
+
+    def _flatten_method(self, node: cst.Call, method: tuple[list[str], cst.BaseExpression, Scope],
+                        scope: Scope, depth: int) -> list[Atom]:
+        params, expr, helper_scope = method
+        args = [a for a in node.args if a.keyword is None]
+        if len(args) > len(params) or any(a.star for a in node.args):
+            return [self.dyn(node)]
+        bindings = {p: (a.value, scope) for p, a in zip(params, args, strict=False)}
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value in params:
+                bindings[a.keyword.value] = (a.value, scope)
+        saved = self._bindings, self._binding_scope
+        self._bindings, self._binding_scope = bindings, helper_scope
+        try:
+            return self.flatten(expr, helper_scope, depth + 1)
+        finally:
+            self._bindings, self._binding_scope = saved
 
     def _flatten_unparse(self, node: cst.Call, scope: Scope, depth: int) -> list[Atom]:
         """``urlunparse((scheme, netloc, path, "", "", ""))``: scheme://netloc + path."""
@@ -695,12 +729,16 @@ class _Collector:
         assert self.scope.parent is not None
         scope = self.scope
         self.scope = self.scope.parent
-        if self.scope.kind == "module":
+        if self.scope.kind in ("module", "class"):
             expr = _single_return(original_node)
             if expr is not None:
                 params = [p.name.value for p in (*original_node.params.posonly_params,
                                                  *original_node.params.params)]
-                self.facts.helpers[original_node.name.value] = (params, expr, scope)
+                if self.scope.kind == "module":
+                    self.facts.helpers[original_node.name.value] = (params, expr, scope)
+                elif params:
+                    self.facts.method_helpers[(self.scope.node, original_node.name.value)] = (
+                        params[1:], expr, scope)
 
     # bindings
 
