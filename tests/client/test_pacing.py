@@ -233,3 +233,23 @@ def test_an_entry_whose_slot_is_due_now_is_pruned() -> None:
         pair.reserve(f"r{i}")
     assert pair.tracked() == 4096  # r0..r4095; "due" (full burst back) was forgotten
 
+
+
+def test_limiter_arguments_are_checked_with_a_reason() -> None:
+    slow = RateLimiter(0.5)  # fractional rates are allowed (one send every 2 s)
+    assert (slow.rate, slow.burst, slow.interval) == (0.5, 1, 2.0)
+    with pytest.raises(ValueError, match=r"^rate must be positive$"):
+        RateLimiter(0)
+    with pytest.raises(ValueError, match=r"^burst must be at least 1$"):
+        RateLimiter(5, burst=0)
+    pair = PairLimiter(interval=6.0, burst=45)
+    assert (pair.interval, pair.burst) == (6.0, 45)
+    for interval, burst in ((0.0, 1), (1.0, 0)):
+        with pytest.raises(ValueError, match=r"^interval must be positive and burst at least 1$"):
+            PairLimiter(interval=interval, burst=burst)
+
+
+def test_a_wait_of_exactly_the_float_tolerance_is_no_wait() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1 / 1e-9, clock=clock)  # the interval is the tolerance itself
+    assert [limiter.reserve() for _ in range(2)] == [0.0, 0.0]
