@@ -403,6 +403,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     covered: set[int] = set()
     versioned: list[tuple[HttpCall, Dyn]] = []
     unproven: list[HttpCall] = []
+    several_urls: list[tuple[HttpCall, list[str]]] = []
     unproven_roots: list[tuple[cst.CSTNode, UrlPlan]] = []
     words = not context and bool(CONTEXT_RE.search(text))
     for hc in facts.http_calls:
@@ -410,6 +411,10 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             continue
         atoms = facts.flatten(hc.url, hc.scope)
         if not _interesting_atoms(facts, atoms):
+            several = _several_urls(facts, hc, target, context, declared)
+            if several:
+                several_urls.append((hc, several))
+                continue
             base = _versioned_base(facts, hc, atoms)
             if base is not None:
                 versioned.append((hc, base))
@@ -441,6 +446,17 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
               "body or response read): if it does, run again with --onprem-host HOST or set "
               "legacy_base_url in the config", hc.call,
               todo="if this host runs the On-Prem API, declare it with --onprem-host")
+    for hc, olds in several_urls:
+        res.onprem = True
+        if not native:
+            continue
+        item = a.add("WM908", "manual", f"the URL of this call is one of several On-Prem URLs "
+                     f"({', '.join(olds)}): the codemod cannot tell which one a call sends to; "
+                     "give each request its own call and run again", hc.call,
+                     todo="this call sends to one of several On-Prem URLs: give each its own "
+                     "call, then run again")
+        res.plans[hc.call] = UrlPlan("manual", code="WM908")
+        res.ex.block(hc.call, item)
     for hc, base in versioned:
         if native:
             _versioned_send(facts, a, res, hc, base, target)
@@ -558,6 +574,27 @@ def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
            for key in ("json", "data") if key in kw):
         return None  # a body of another shape: someone else's API
     return plan
+
+
+def _several_urls(facts: Facts, hc: HttpCall, target: Target, context: bool,
+                  declared: frozenset[str]) -> list[str]:
+    """``url = self.message_url`` ... ``url = other`` ... ``post(url)``: On-Prem URLs among them."""
+    if not isinstance(hc.url, cst.Name):
+        return []
+    found = facts.lookup(hc.url.value, hc.scope) or []
+    if len(found) < 2:
+        return []
+    olds: list[str] = []
+    for value, where in found:
+        if value is None:
+            continue
+        atoms = _lead_slash(facts.flatten(value, where))
+        if not _interesting_atoms(facts, atoms):
+            continue
+        plan = plan_url(atoms, hc.method, target, context=context, declared=declared)
+        if plan is not None:
+            olds.append(plan.old_url or facts.code(value, 30))
+    return olds
 
 
 def _versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> Dyn | None:
