@@ -130,6 +130,11 @@ def test_model_errors_are_reported_with_the_file_level_ones() -> None:
             'and write "env:VARIABLE_NAME" here',
         ),
         ("env:1", BAD_NAME),
+        (
+            "postgresql://ann@corp:pw@h/db",
+            'a password in the URL is refused; put the whole URL in an environment variable '
+            'and write "env:VARIABLE_NAME" here',
+        ),
     ],
 )
 def test_state_url_refusals(url: object, message: str) -> None:
@@ -158,10 +163,17 @@ def test_state_url_from_the_environment_resolves_late() -> None:
 
 
 def test_urls_are_kept_without_trailing_slash() -> None:
-    config = parse_config(channel_doc(base_url="https://h:8443/api/", forward_url="http://h/hook"))
+    config = parse_config(
+        channel_doc(
+            base_url="https://h:8443/api/",
+            forward_url="http://h/hook",
+            legacy_base_url="http://h/prefiX/",
+        )
+    )
     shop = config.channel("shop")
     assert shop.base_url == "https://h:8443/api"
     assert shop.forward_url == "http://h/hook"
+    assert shop.legacy_base_url == "http://h/prefiX"
 
 
 def test_channel_lookup_errors_name_the_file_and_the_known_channels() -> None:
@@ -213,6 +225,10 @@ def test_secrets_resolve_from_the_given_environment() -> None:
     with pytest.raises(KeyError) as key_info:
         shop.secret("access_token", env)
     assert key_info.value.args == ("channels.shop.access_token is not configured",)
+    with pytest.raises(KeyError) as key_info:
+        shop.secret("no_such_key", env)
+    assert key_info.value.args == ("channels.shop.no_such_key is not configured",)
+    assert shop.optional_secret("no_such_key", env) is None
 
 
 def test_an_empty_secret_list_is_not_configured() -> None:
@@ -229,7 +245,11 @@ def test_forward_headers_resolve_or_name_the_missing_variable() -> None:
     assert shop.resolved_forward_headers({"T": "1", "U": "2"}) == {"X-T": "1", "X-U": "2"}
     with pytest.raises(MissingSecretError) as info:
         shop.resolved_forward_headers({"T": "1"})
-    assert (info.value.key, info.value.var) == ("forward_headers.X-U", "U")
+    assert (info.value.channel, info.value.key, info.value.var) == (
+        "shop",
+        "forward_headers.X-U",
+        "U",
+    )
 
 
 def test_file_errors_are_one_line_naming_the_file(
