@@ -1,11 +1,11 @@
 """A run over many files: discover, read, prefilter, process (in a pool), write.
 
-The main process reads each file once for the byte prefilter and keeps no
-bytes: only the paths of candidates go to the worker processes, which read
-the file again themselves, as soon as it is found (the pool starts once there
-are enough candidates to be worth it; fewer are processed inline). So memory
-stays flat however large the tree. Workers hand back plain data, and the
-original bytes only for a file they would change. Writing is done here,
+The main process only walks the tree: the paths go to the worker processes in
+chunks of consecutive files, and each worker reads its files, applies the byte
+prefilter and analyses the candidates (small runs are done inline). So no
+process holds more than one file's bytes, and the reading and prefiltering are
+spread over the workers like the analysis. Workers hand back plain data, and
+the original bytes only for a file they would change. Writing is done here,
 atomically, and only if the file still holds the bytes that were analysed.
 """
 
@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -25,8 +25,11 @@ from codemods.engine import FileError, Options, Outcome, process_source
 from codemods.prefilter import may_match
 from codemods.reading import DEFAULT_MAX_SIZE, NotRead, read_source, too_large
 
-#: Below this many candidates a pool costs more than it saves.
-POOL_MIN: Final = 8
+#: Below this many files a pool costs more than it saves.
+POOL_MIN: Final = 64
+#: Files per worker task: small enough to balance the load, large enough to keep the
+#: round trips (and the main process) out of the way.
+CHUNK: Final = 16
 
 
 class Progress(Protocol):
@@ -69,72 +72,40 @@ class RunResult:
         return [f for f in self.files if f.outcome.new_data is not None]
 
 
-def _work(path: Path, options: Options, max_size: int, display: str = ""
-          ) -> tuple[Outcome, bytes | None]:
-    """Read and process one candidate (in a worker); the bytes only if they would change.
+@dataclass(slots=True)
+class _Done:
+    """What a worker found for one file (plain data, cheap to send back)."""
+
+    skipped: tuple[str, str] | None = None  # (type, message): not read on purpose
+    candidate: bool = False
+    outcome: Outcome = field(default_factory=Outcome)
+    original: bytes | None = None  # only for a file the run would change
+
+
+def _one(path: Path, display: str, size: int, options: Options, max_size: int) -> _Done:
+    """Read, prefilter and (for a candidate) process one file.
 
     ``display`` is the path as the user sees it (it says whether this is a test file).
     """
+    if max_size and size > max_size:
+        exc = too_large(size, max_size)
+        return _Done(skipped=(exc.type, exc.message))
     try:
         data = read_source(path, max_size)
     except NotRead as exc:
-        return Outcome(error=FileError(exc.type, exc.message)), None
+        return _Done(skipped=(exc.type, exc.message))
     except OSError as exc:
-        return Outcome(error=FileError("unreadable", exc.strerror or str(exc))), None
+        return _Done(outcome=Outcome(error=FileError("unreadable", exc.strerror or str(exc))))
+    if options.prefilter and not may_match(data):
+        return _Done()
     out = process_source(data, options, display)
-    return out, (data if out.new_data is not None else None)
+    return _Done(candidate=True, outcome=out,
+                 original=data if out.new_data is not None else None)
 
 
-class _Dispatch:
-    """Hands candidates to a pool once there are POOL_MIN of them, inline otherwise."""
-
-    def __init__(self, options: Options, max_size: int, workers: int,
-                 progress: Progress | None) -> None:
-        self.options = options
-        self.max_size = max_size
-        self.workers = workers
-        self.progress = progress
-        self.waiting: list[FileResult] = []
-        self.pool: ProcessPoolExecutor | None = None
-        self.futures: list[tuple[Future[tuple[Outcome, bytes | None]], FileResult]] = []
-
-    def add(self, fr: FileResult) -> None:
-        if self.pool is None:
-            self.waiting.append(fr)
-            if self.workers > 1 and len(self.waiting) >= POOL_MIN:
-                self.pool = ProcessPoolExecutor(max_workers=self.workers)
-                for w in self.waiting:
-                    self._submit(w)
-                self.waiting.clear()
-        else:
-            self._submit(fr)
-
-    def _submit(self, fr: FileResult) -> None:
-        assert self.pool is not None
-        self.futures.append((self.pool.submit(_work, fr.path, self.options, self.max_size,
-                                              fr.display),
-                             fr))
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress.start("analysing", len(self.waiting) + len(self.futures))
-        for fr in self.waiting:
-            fr.outcome, fr.original = _work(fr.path, self.options, self.max_size, fr.display)
-            self._advance()
-        if self.pool is None:
-            return
-        with self.pool:
-            for fut, fr in self.futures:
-                try:
-                    fr.outcome, fr.original = fut.result()
-                except Exception as exc:  # a worker died (memory, signal)
-                    fr.outcome = Outcome(error=FileError("internal-error",
-                                                         f"{type(exc).__name__}: {exc}"))
-                self._advance()
-
-    def _advance(self) -> None:
-        if self.progress is not None:
-            self.progress.advance()
+def _chunk(items: list[tuple[Path, str, int]], options: Options, max_size: int) -> list[_Done]:
+    """One worker task: a run of consecutive files (one round trip per CHUNK files)."""
+    return [_one(path, display, size, options, max_size) for path, display, size in items]
 
 
 def run(
@@ -150,39 +121,36 @@ def run(
     found = discover(paths, excludes)
     result = RunResult(missing=list(found.missing), skipped=list(found.skipped),
                        unreadable=list(found.unreadable))
-    dispatch = _Dispatch(options, max_file_size, jobs if jobs is not None
-                         else (os.cpu_count() or 1), progress)
+    files = found.files
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if progress is not None:
-        progress.start("reading", len(found.files))
-    for f in found.files:
-        if progress is not None:
-            progress.advance()
-        if max_file_size and f.size > max_file_size:
-            exc = too_large(f.size, max_file_size)
-            result.skipped.append(Skipped(f.display, exc.type, exc.message))
+        progress.start("analysing", len(files))
+    items = [(f.path, f.display, f.size) for f in files]
+    dones: list[_Done] = []
+    if workers > 1 and len(files) >= POOL_MIN:
+        chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_chunk, c, options, max_file_size) for c in chunks]
+            for fut, c in zip(futures, chunks, strict=True):
+                try:
+                    dones.extend(fut.result())
+                except Exception as exc:  # a worker died (memory, signal)
+                    error = FileError("internal-error", f"{type(exc).__name__}: {exc}")
+                    dones.extend(_Done(candidate=True, outcome=Outcome(error=error))
+                                 for _ in c)
+                if progress is not None:
+                    progress.advance(len(c))
+    else:
+        for item in items:
+            dones.append(_one(*item, options, max_file_size))
+            if progress is not None:
+                progress.advance()
+    for f, done in zip(files, dones, strict=True):
+        if done.skipped is not None:
+            result.skipped.append(Skipped(f.display, *done.skipped))
             continue
-        try:
-            candidate = not options.prefilter or may_match(read_source(f.path, max_file_size))
-        except NotRead as exc:
-            result.skipped.append(Skipped(f.display, exc.type, exc.message))
-            continue
-        except OSError as exc:
-            candidate = False
-            fr = FileResult(f.path, f.display, Outcome(error=FileError(
-                "unreadable", exc.strerror or str(exc))))
-        else:
-            fr = FileResult(f.path, f.display, Outcome(), candidate=candidate)
-        result.files.append(fr)
-        if candidate:
-            dispatch.add(fr)
-    dispatch.finish()
-    # a worker may find a file swapped for a FIFO or grown past the limit since the walk
-    for fr in [fr for fr in result.files if fr.outcome.error is not None
-               and fr.outcome.error.type in ("too-large", "not-a-regular-file")]:
-        assert fr.outcome.error is not None
-        result.skipped.append(Skipped(fr.display, fr.outcome.error.type,
-                                      fr.outcome.error.message))
-        result.files.remove(fr)
+        result.files.append(FileResult(f.path, f.display, done.outcome, done.original,
+                                       done.candidate))
     result.skipped.sort(key=lambda s: s.display)
     return result
 
