@@ -42,11 +42,19 @@ options=None) -> ShimResponse``:
   sent but its fate is unknown (never resent; the ``Idempotency-Key`` response
   header and ``.idempotency_key`` carry the key for reconciliation). Drop-ins
   should surface that as their library's read-timeout error.
+* Keys, outcomes, pacing budgets and media owners live in the router's
+  :class:`~shim.client.state.StateStore` (memory by default; the config's
+  ``[state] url`` or ``state=`` for one shared by many processes). An explicit
+  idempotency key is claimed there before the send: a repeat gets the first
+  call's answer, an unknown outcome answers 504 until a status webhook settles
+  it (``shim.client.outcomes``) or the call is forced
+  (``RequestOptions(force=True)`` / ``X-Waba-Migrate-Force-Resend: true``).
 
 Signatures (stable; the gateway and drop-ins build on them)::
 
     Router(config, *, default_channel=None, require_key=False, environ=None,
-           idempotency=None, rng=None, clock=time.monotonic, pair_limit=None)
+           state=None, rng=None, clock=time.monotonic, pair_limit=None)
+    Router.close()  # closes the state store the router opened itself
     Router.match_url(url) -> LegacyUrl(path, channel) | None
     Router.resolve(headers, channel=None, host_hint=None) -> ChannelConfig
     Router.plan(method, path, *, headers=None, content=None, json=UNSET,
@@ -56,7 +64,7 @@ Signatures (stable; the gateway and drop-ins build on them)::
     (Async)Dispatcher.dispatch(method, path, *, headers=None, content=None,
                                json=UNSET, channel=None, options=None) -> ShimResponse
     RequestOptions(idempotency_key=None, max_attempts=None, read_timeout=None,
-                   pace=True, pace_pair=True)
+                   pace=True, pace_pair=True, force=False)
 
 ``ShimResponse``: ``status_code``, ``headers``, ``content``, ``text``,
 ``json()``, ``ok``, ``raise_for_status()``, plus ``channel``, ``backend``,
