@@ -78,7 +78,13 @@ def test_the_message_lists_every_problem_one_line_each_with_the_file() -> None:
     doc = {
         "zz": 1,
         "aa": 2,
-        "channels": {"shop": BASE, "b c": BASE, "d": 3, "e": {**BASE, "name": "x"}},
+        "channels": {
+            "shop": BASE,
+            "b c": BASE,
+            "d": 3,
+            "e": {**BASE, "name": "x"},
+            "f": {"backend": "360dialog", "api_key": "env:K3"},
+        },
     }
     with pytest.raises(ConfigError) as info:
         parse_config(doc, "f.toml")
@@ -88,6 +94,7 @@ def test_the_message_lists_every_problem_one_line_each_with_the_file() -> None:
         "f.toml: channels.b c: channel names use letters, digits, _ . -",
         "f.toml: channels.d: must be a table",
         "f.toml: channels.e.name: unknown key (the table name is the name)",
+        "f.toml: channels.f.phone_number: required key is missing",
     ]
 
 
@@ -95,6 +102,9 @@ def test_file_level_problems_have_no_key_in_the_message() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config([1], "f.toml")  # type: ignore[arg-type]
     assert str(info.value) == "f.toml: the top level must be a table"
+    with pytest.raises(ConfigError) as info:
+        parse_config({})
+    assert str(info.value) == "<config>: channels: no [channels.NAME] table found"
     assert problems({}) == [("channels", "no [channels.NAME] table found")]
     assert problems({"channels": 3}) == [("channels", "must be a table of [channels.NAME] tables")]
     assert problems({"x": 1}) == [
