@@ -484,7 +484,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         if plan is None:
             if not context and words:
                 probe = plan_url(atoms, None, target, context=True, declared=declared)
-                if probe is not None:
+                if probe is not None and not _also_cloud(probe):
                     unproven_roots.append((root, probe))
             continue
         standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
@@ -559,6 +559,14 @@ def _turn_path(atoms: list[Atom]) -> bool:
     return _TURN_PATH.search(text) is not None
 
 
+def _also_cloud(plan: UrlPlan) -> bool:
+    """A path 360dialog's Cloud host serves unchanged (``/v1/configs/...``): proves nothing."""
+    ep = plan.endpoint
+    if ep is None:
+        return "/v1/configs/" in plan.old_url  # the method is unknown; every one stays
+    return ep.d360 is not None and ep.d360.path == ep.onprem_path
+
+
 def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
               ) -> UrlPlan | None:
     """An On-Prem path in a WhatsApp-worded file, on a host nothing proves On-Prem.
@@ -567,7 +575,7 @@ def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
     says it is someone else's API, and then nothing is reported at all.
     """
     plan = plan_url(atoms, hc.method, target, context=True)
-    if plan is None:
+    if plan is None or _also_cloud(plan):
         return None
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
     if any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
@@ -1084,11 +1092,11 @@ def _header_calls(facts: Facts) -> dict[cst.Dict, list[cst.Call]]:
 
 
 def _other_headers(facts: Facts) -> set[cst.Dict]:
-    """``headers={...}`` of a (mocked) response object: not headers of a request."""
+    """``headers={...}`` of a (mocked) response or a mock assertion: not request headers."""
     out: set[cst.Dict] = set()
     for call in facts.calls:
         name = dotted(call.func).rsplit(".", 1)[-1].lower()
-        if "response" not in name and "mock" not in name:
+        if not any(w in name for w in ("response", "mock", "assert")):
             continue  # sessions, clients and wrappers send the headers they are given
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value == "headers" and isinstance(

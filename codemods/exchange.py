@@ -199,9 +199,13 @@ def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
     why = first.todo or first.message
     own = {id(e.call): e.blockers[0] for e in g.calls if e.blockers}
     for it in edits:
-        it.held = f"held with its request: {why}"
+        fn = _function(a.facts, it.node)
+        near = next((b for b in g.blockers if _function(a.facts, b.node) is fn), first)
+        near_why = near.todo or near.message
+        it.held = f"held with its request: {near_why}"
         it.fix = "manual"
-        it.message = f"{it.message} (not applied: the request also needs `{first.code}`: {why})"
+        it.message = (f"{it.message} (not applied: the request also needs `{near.code}`: "
+                      f"{near_why})")
     for it in g.parts:
         if it.fix == "manual" and not it.held and it.code in FOLLOW_UPS:
             it.silent = True  # a note about a rewrite that is not made
