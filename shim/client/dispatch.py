@@ -18,6 +18,7 @@ gateway slower at 64 concurrent callers than at one.
 
 from __future__ import annotations
 
+import functools
 import time
 from types import TracebackType
 from typing import Any, Final
@@ -28,7 +29,7 @@ import httpx
 from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.pool import ShardedAsyncTransport
 from shim.client.response import ShimResponse
-from shim.client.steps import Exchange, Plan, StepResult, classify
+from shim.client.steps import Exchange, Plan, Step, StepResult, classify
 
 __all__ = ["AsyncDispatcher", "Dispatcher", "default_limits"]
 
@@ -36,6 +37,15 @@ __all__ = ["AsyncDispatcher", "Dispatcher", "default_limits"]
 #: pooled connection is not reused just as the server closes it (that race
 #: would look like a lost response).
 KEEPALIVE_EXPIRY: Final = 4.0
+
+
+def _advance(plan: Plan, result: StepResult) -> Step | ShimResponse:
+    """The plan's next step, or its response once it is done."""
+    try:
+        return plan.send(result)
+    except StopIteration as done:
+        response: ShimResponse = done.value
+        return response
 
 
 def default_limits() -> httpx.Limits:
@@ -132,6 +142,8 @@ class AsyncDispatcher:
 
     def __init__(self, router: Router, *, http: httpx.AsyncClient | None = None) -> None:
         self.router = router
+        #: plans run on worker threads when the state store is a network round trip away
+        self._offload = bool(getattr(router.state, "remote", False))
         self._own = http is None
         self._transport: httpx.AsyncBaseTransport | None = None
         if http is None:
@@ -151,7 +163,8 @@ class AsyncDispatcher:
         options: RequestOptions | None = None,
     ) -> ShimResponse:
         """Serve one On-Prem call (see :mod:`shim.client.core` for the contract)."""
-        plan = self.router.plan(
+        make = functools.partial(
+            self.router.plan,
             method,
             path,
             headers=headers,
@@ -160,26 +173,29 @@ class AsyncDispatcher:
             channel=channel,
             options=options,
         )
-        return await self.run(plan)
+        if self._offload:
+            return await self.run(await anyio.to_thread.run_sync(make))
+        return await self.run(make())
 
     async def run(self, plan: Plan) -> ShimResponse:
         result: StepResult = None
         elapsed = 0.0
-        try:
-            step = next(plan)
-            while True:
-                if isinstance(step, Exchange):
-                    started = time.perf_counter()
-                    result = await self._exchange(step)
-                    elapsed += time.perf_counter() - started
-                else:
-                    await anyio.sleep(step.seconds)
-                    result = None
-                step = plan.send(result)
-        except StopIteration as done:
-            response: ShimResponse = done.value
-            response.elapsed = elapsed
-            return response
+        while True:
+            # A plan on a networked state store waits on it: keep that off the event loop.
+            if self._offload:
+                step = await anyio.to_thread.run_sync(_advance, plan, result)
+            else:
+                step = _advance(plan, result)
+            if isinstance(step, ShimResponse):
+                step.elapsed = elapsed
+                return step
+            if isinstance(step, Exchange):
+                started = time.perf_counter()
+                result = await self._exchange(step)
+                elapsed += time.perf_counter() - started
+            else:
+                await anyio.sleep(step.seconds)
+                result = None
 
     async def _exchange(self, step: Exchange) -> StepResult:
         try:

@@ -57,6 +57,8 @@ class PostgresStateStore(SQLStateStore):
     """The state in a PostgreSQL database (tables ``wm_keys``, ``wm_media``, ``wm_pace``)."""
 
     greatest = "GREATEST"
+    #: every call is a network round trip (async callers run them off their event loop)
+    remote = True
 
     def __init__(self, dsn: str) -> None:
         super().__init__()
