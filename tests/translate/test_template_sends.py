@@ -29,9 +29,6 @@ def tpl_without(k: str) -> dict[str, Any]:
     return {"to": "49", "type": "template", "template": {x: v for x, v in T.items() if x != k}}
 
 
-P = "$.template.components[0].parameters[0]"
-
-
 def body_params(*params: Any) -> dict[str, Any]:
     return tpl(components=[{"type": "body", "parameters": list(params)}])
 
