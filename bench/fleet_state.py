@@ -189,9 +189,10 @@ def report_cost(result: dict[str, Any], rounds: int) -> bool:
 # -- part 2 ----------------------------------------------------------------------
 
 
-async def load(urls: list[str], connections: int, seconds: float) -> dict[int, int]:
-    """``connections`` senders per gateway for ``seconds``; answers counted by status."""
-    counts: dict[int, int] = {}
+async def load(urls: list[str], connections: int, seconds: float) -> dict[int | str, int]:
+    """``connections`` senders per gateway for ``seconds``; answers counted by status
+    (transport failures by their exception name)."""
+    counts: dict[int | str, int] = {}
     stop = time.monotonic() + seconds
     seq = [0]
 
@@ -199,11 +200,12 @@ async def load(urls: list[str], connections: int, seconds: float) -> dict[int, i
         while time.monotonic() < stop:
             seq[0] += 1
             body = {"to": str(4917000000000 + seq[0]), "text": {"body": "fleet"}}
+            status: int | str
             try:
                 response = await client.post("/v1/messages", json=body)
                 status = response.status_code
-            except httpx.HTTPError:
-                status = 0
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
             counts[status] = counts.get(status, 0) + 1
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -218,7 +220,7 @@ async def load(urls: list[str], connections: int, seconds: float) -> dict[int, i
 
 
 def fleet_round(base_url: str, config: Path, state: str, connections: int,
-                seconds: float, mps: int) -> tuple[float, int, dict[int, int]]:
+                seconds: float, mps: int) -> tuple[float, int, dict[int | str, int]]:
     control(base_url, "POST", "/_sandbox/reset")
     control(base_url, "POST", "/_sandbox/config", {"throughput_mps": mps, "open_windows": True})
     env = {"BENCH_D360_KEY": API_KEY, "BENCH_CALLER_KEY": CALLER_KEY}
@@ -256,7 +258,7 @@ def fleet(base_url: str, pg_url: str, rounds: int, seconds: float, mps: int,
         shares.append(share)
         errors += throttled + sum(n for s, n in counts.items() if s not in (200, 429))
         print(f"  round {r + 1}: {share * 100:5.1f} % of mps accepted, {throttled} throttling "
-              f"errors, answers {dict(sorted(counts.items()))}")
+              f"errors, answers {dict(sorted(counts.items(), key=str))}")
     ok = min(shares) >= TARGET_SHARE and errors == 0
     print(f"  share of mps: {spread([s * 100 for s in shares], '.1f')} %  target >= "
           f"{TARGET_SHARE * 100:.0f} % and 0 errors: {'met' if ok else 'MISSED'}")
