@@ -249,7 +249,7 @@ def _name_refs(root: cst.CSTNode, name: str) -> list[cst.Name]:
     return out
 
 
-def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use) -> None:
+def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use, depth: int = 0) -> None:
     """One occurrence of the payload object: what the code around it does with it."""
     parent = facts.parents.get(obj)
     if isinstance(parent, cst.Subscript) and parent.value is obj:
@@ -279,6 +279,8 @@ def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use) -> None:
         call = facts.parents.get(parent)
         name = dotted(call.func).rsplit(".", 1)[-1] if isinstance(call, cst.Call) else ""
         if name not in _LOOKERS and name not in _ADAPTERS:
+            if isinstance(call, cst.Call) and _handed_to_reader(facts, call, parent, use, depth):
+                return
             use.passed = use.passed or call
             if isinstance(call, cst.Call) and _validated_reads(facts, call):
                 use.reads = True  # Serializer(data=body) whose validated_data is read
@@ -290,6 +292,56 @@ def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use) -> None:
         parent.targets[0].target, cst.Name
     ):
         use.passed = use.passed or parent  # stored on an object
+
+
+#: How many same-module calls deep a body handed on is followed.
+_MAX_HANDOFF_DEPTH: Final = 3
+
+
+def _handed_to_reader(facts: Facts, call: cst.Call, arg: cst.Arg, use: _Use, depth: int) -> bool:
+    """``handle(body)`` where ``handle`` is a function of this module: follow the body in.
+
+    The hand-off is judged by what the callee does with its parameter: reads of
+    webhook keys make the body a webhook body (wrapped where it is received),
+    writes or further hand-offs are reported as they would be in place. Anything
+    that cannot be followed (other modules, ``*args``, a rebound parameter) is
+    left to the caller as a plain hand-off.
+    """
+    if depth >= _MAX_HANDOFF_DEPTH or not isinstance(call.func, cst.Name) or arg.star:
+        return False
+    fn = next((st for st in facts.module.body if isinstance(st, cst.FunctionDef)
+               and st.name.value == call.func.value), None)
+    if fn is None:
+        return False
+    params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+    if arg.keyword is not None:
+        param = arg.keyword.value
+        if param not in params and param not in {p.name.value for p in fn.params.kwonly_params}:
+            return False
+    else:
+        index = sum(1 for a in call.args[: call.args.index(arg)] if a.keyword is None)
+        if index >= len(params):
+            return False
+        param = params[index]
+    refs = [r for r in _name_refs(fn.body, param) if not _rebinds(facts, r)]
+    if len(refs) != len(_name_refs(fn.body, param)):
+        return False  # the parameter is assigned to inside: cannot follow it
+    inner = _Use()
+    for ref in refs:
+        _classify(facts, ref, inner, depth + 1)
+    if not inner.reads:
+        return False
+    use.reads = True
+    use.written = use.written or inner.written
+    use.passed = use.passed or inner.passed
+    return True
+
+
+def _rebinds(facts: Facts, name: cst.Name) -> bool:
+    parent = facts.parents.get(name)
+    if isinstance(parent, cst.AssignTarget | cst.AugAssign | cst.AnnAssign | cst.For):
+        return True
+    return isinstance(parent, cst.Attribute) and parent.attr is name
 
 
 def _validated_reads(facts: Facts, call: cst.Call) -> bool:
