@@ -113,6 +113,7 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     from shim.config import ConfigError, load_config
     from shim.relay.app import create_app
     from shim.relay.channels import RelayConfigError, relay_channels, scopes
+    from shim.relay.routing import settling_observer
     from shim.relay.worker import DeliveryWorker, RetryPolicy, make_split
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
@@ -131,13 +132,9 @@ def relay(ctx: click.Context, config_path: str | None, host: str, port: int, db:
     store = _open(db, exclusive=True, instance=instance_id or f"{socket.gethostname()}:{port}")
     try:
         by_pnid = {c.phone_number_id: n for n, c in channels.items() if c.phone_number_id}
-        observe = None
+        observe: Any = None
         if state is not None:
-            reconciler = state
-
-            def observe(channel: str, payload: Any) -> int:
-                return reconciler.observe(lambda pnid: by_pnid.get(pnid or "", channel), payload)
-
+            observe = settling_observer(state, by_pnid)
         worker = DeliveryWorker(
             store,
             {name: c.route for name, c in channels.items()},

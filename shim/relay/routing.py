@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from shim.relay.dedupe import Item, split_bodies
 from shim.relay.store import Split
 from shim.translate import translate_webhook
 from shim.webhooks.scope import NumberScope
 
-__all__ = ["NumberScope", "make_split"]
+__all__ = ["NumberScope", "make_split", "settling_observer"]
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("shim.relay.security")
@@ -34,15 +34,16 @@ security_log = logging.getLogger("shim.relay.security")
 
 def make_split(
     scopes: Mapping[str, NumberScope] | None = None,
-    observe: Callable[[str, Any], object] | None = None,
+    observe: Callable[[str, tuple[str, ...], Any], object] | None = None,
 ) -> Split:
     """A ``Split`` that translates a raw Cloud (or On-Prem) event into deliveries.
 
     ``scopes``: every channel's number restrictions. A body goes to the peer
     serving its ``phone_number_id`` when there is one, else to the receiving
     channel if its scope admits it, else it is refused (see the module doc).
-    ``observe`` sees every parsed event first (the shared state's outcome
-    reconciler).
+    ``observe`` sees every parsed event first, with the receiving channel and its
+    authenticated peers (the shared state's outcome reconciler: it may settle keys
+    only of those channels).
     """
     scopes = dict(scopes or {})
     by_pnid = {s.phone_number_id: name for name, s in scopes.items() if s.phone_number_id}
@@ -50,7 +51,7 @@ def make_split(
     def split(channel: str, raw: bytes, peers: tuple[str, ...]) -> list[Item]:
         payload = json.loads(raw)
         if observe is not None:
-            observe(channel, payload)
+            observe(channel, peers, payload)
         translation = translate_webhook(payload)
         own = scopes.get(channel, NumberScope())
         items: list[Item] = []
@@ -75,3 +76,28 @@ def make_split(
         return items
 
     return split
+
+
+class _Reconciler(Protocol):
+    def observe(self, channel_for: Callable[[str | None], str], payload: Any) -> int: ...
+
+
+def settling_observer(
+    reconciler: _Reconciler, by_pnid: Mapping[str, str]
+) -> Callable[[str, tuple[str, ...], Any], int]:
+    """The ``observe`` hook that lets status webhooks settle idempotency keys.
+
+    A status may settle keys only of a channel whose credentials accepted the
+    POST: its ``phone_number_id`` picks among the receiving channel and its
+    peers (``by_pnid`` maps numbers to channels), never beyond them, so one
+    channel's secret cannot decide the outcome of another channel's send.
+    """
+
+    def observe(channel: str, peers: tuple[str, ...], payload: Any) -> int:
+        def channel_for(pnid: str | None) -> str:
+            named = by_pnid.get(pnid or "")
+            return named if named is not None and named in (channel, *peers) else channel
+
+        return reconciler.observe(channel_for, payload)
+
+    return observe
