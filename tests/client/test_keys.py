@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shim.client.idempotency import KEY_PREFIX, key_from, new_key
+from shim.client.idempotency import KEY_PREFIX, key_from, new_key, stamp_callback_data
 
 
 def test_generated_keys_are_fixed_length_hex_and_distinct() -> None:
@@ -33,3 +33,11 @@ def test_a_caller_key_comes_from_a_header_first_then_from_callback_data() -> Non
 def test_empty_or_non_text_callback_data_is_no_key(data: object) -> None:
     assert key_from(_headers({}), {"biz_opaque_callback_data": data}) == (None, "")
     assert key_from(_headers({}), ["not", "a", "dict"]) == (None, "")
+
+
+def test_callback_data_carries_the_key_unless_the_caller_set_its_own() -> None:
+    body = {"to": "49", "type": "text"}
+    assert stamp_callback_data(body, "k1") == {**body, "biz_opaque_callback_data": "k1"}
+    assert body == {"to": "49", "type": "text"}  # the caller's dict is not changed
+    own = {**body, "biz_opaque_callback_data": "mine"}
+    assert stamp_callback_data(own, "k1") == own

@@ -128,3 +128,28 @@ def test_a_handshake_without_a_configured_token_is_refused_and_echoes_nothing() 
         {"hub.mode": "subscribe", "hub.verify_token": "tok", "hub.challenge": "1"})
     assert (answer.status, answer.reason, challenge) == (
         403, "no verify token configured for this endpoint", "")
+
+
+def test_each_refused_post_names_the_header_it_missed() -> None:
+    shared = WebhookAuth.build(secret_header="X-Relay-Token", header_secrets="a")
+    assert shared.check_post({}, RAW).reason == "missing X-Relay-Token header"
+    assert shared.check_post({"x-relay-token": "b"}, RAW).reason == "X-Relay-Token does not match"
+    signed = WebhookAuth.build(app_secrets="s3cret")
+    assert signed.check_post({}, RAW).reason == "missing X-Hub-Signature-256 header"
+    assert (
+        signed.check_post(h(sign("other", RAW)), RAW).reason
+        == "X-Hub-Signature-256 does not match the body"
+    )
+
+
+def test_refusing_to_start_explains_how_to_allow_it() -> None:
+    with pytest.raises(InsecureConfigError) as info:
+        WebhookAuth.build()
+    assert str(info.value) == (
+        "no app secret and no shared-secret header configured: refusing to accept "
+        "unauthenticated webhooks (allow with insecure_skip_signature=True, "
+        "or `waba-migrate relay --insecure-skip-signature`; for local testing only)"
+    )
+    with pytest.raises(InsecureConfigError) as info:
+        WebhookAuth.build(header_secrets="a")
+    assert str(info.value) == "a shared-secret header needs both a header name and a secret"
