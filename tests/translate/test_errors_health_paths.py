@@ -232,3 +232,30 @@ def test_repeated_slashes_collapse_in_the_path_only(path: str, expected: str) ->
     result = translate_request("GET", path, target="meta", phone_number_id="7", waba_id="5")
     assert isinstance(result, CloudRequest)
     assert result.path_with_query == expected
+
+
+BAD_MEDIA_ID = (
+    "media_id: not a valid media_id for the meta backend (Cloud media ids are digits; "
+    "On-Premise media ids are UUIDs; no ?, #, .. or control characters)"
+)
+
+
+@pytest.mark.parametrize("path", ["/v1/media/12.3", "/v1/media/123%2F.."])
+def test_a_path_parameter_of_the_wrong_shape_is_named(path: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        translate_request("GET", path, target="meta", phone_number_id="7")
+    assert (info.value.path, str(info.value)) == ("media_id", BAD_MEDIA_ID)
+
+
+def test_a_snake_case_gateway_error_without_success_flag_keeps_its_504() -> None:
+    out = translate_error(200, {"meta": {"http_code": 504, "developer_message": "slow"}})
+    assert (out.status, out.body["errors"]) == (
+        504,
+        [
+            {
+                "code": 1011,
+                "title": "Service not ready",
+                "details": "slow (360dialog gateway, HTTP 504)",
+            }
+        ],
+    )
