@@ -85,7 +85,6 @@ import json as jsonlib
 import logging
 import os
 import random
-import re
 import socket
 import time
 from collections.abc import Mapping
@@ -114,7 +113,7 @@ from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, SlotRequest, StateStor
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
 from shim.config import ROUTING_KEYS, ChannelConfig, Config, MissingSecretError, RetryPolicy
 from shim.json_input import JSONInputError, check_depth, find_surrogate, read_json
-from shim.mapping.endpoints import Body, match_endpoint, match_unsupported
+from shim.mapping.endpoints import Body, collapse_slashes, match_endpoint, match_unsupported
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
     D360_API_KEY_HEADER,
@@ -424,7 +423,7 @@ class Router:
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         query = f"?{parts.query}" if parts.query else ""
         if "//" in parts.path:  # On-Prem's server collapsed repeated slashes; so do we
-            parts = parts._replace(path=re.sub("/{2,}", "/", parts.path))
+            parts = parts._replace(path=collapse_slashes(parts.path))
         candidates: list[tuple[str, str | None]] = []
         hosts_channels = {c for o, _, c in self._legacy_prefixes if o == origin}
         for pref_origin, prefix, name in self._legacy_prefixes:

@@ -378,12 +378,27 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 _SLASHES = re.compile(r"/{2,}")
+#: ``PUT /v1/messages/{message_id}``: everything after this prefix is the id.
+_MESSAGE_ID_PREFIX = re.compile(r"/+v1/+messages/+(?=[^/])")
+
+
+def collapse_slashes(path: str) -> str:
+    """``path`` (no query) with repeated slashes collapsed, as On-Prem's server did.
+
+    A Cloud message id is standard base64 and may itself hold ``//``; in
+    ``/v1/messages/{id}`` the id is kept exactly as sent.
+    """
+    if "//" not in path:
+        return path
+    m = _MESSAGE_ID_PREFIX.match(path)
+    if m is not None:
+        return "/v1/messages/" + path[m.end():]
+    return _SLASHES.sub("/", path)
 
 
 def _clean(path: str) -> str:
     """The path without its query, repeated slashes collapsed (On-Prem's server did)."""
-    path = path.split("?", 1)[0]
-    return _SLASHES.sub("/", path) if "//" in path else path
+    return collapse_slashes(path.split("?", 1)[0])
 
 
 def match_endpoint(method: str, path: str) -> EndpointMatch | None:

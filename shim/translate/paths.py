@@ -24,14 +24,13 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote, unquote
 
-from shim.mapping.endpoints import PATH_PARAMS, EndpointMatch
+from shim.mapping.endpoints import PATH_PARAMS, EndpointMatch, collapse_slashes
 from shim.mapping.hosts import Target
 from shim.translate.types import TranslationError
 
 __all__ = ["build_path", "check_decoded", "checked_params", "clean_path"]
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_SLASHES: Final = re.compile(r"/{2,}")
 _DOTS: Final = frozenset({".", ".."})
 #: Characters a value keeps unencoded in a path segment (RFC 3986 sub-delims in ids).
 _SAFE: Final = "+=:"
@@ -44,8 +43,7 @@ def clean_path(path: str) -> str:
     the parameter) or, for paths no endpoint matches, :func:`check_decoded`.
     """
     path_only, sep, query = path.partition("?")
-    if "//" in path_only:
-        path_only = _SLASHES.sub("/", path_only)
+    path_only = collapse_slashes(path_only)
     if _CONTROL.search(path):
         raise TranslationError("path", "control characters are not allowed in a path")
     if "#" in path:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -177,6 +178,21 @@ def test_cloud_message_ids_with_slash_plus_equals_are_encoded_not_refused(
     else:
         assert method == "POST" and target.endswith("/messages")
         assert json.loads(body)["message_id"] == WAMID
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_a_message_id_holding_a_double_slash_is_kept_whole(
+    recorder: Recorder, backend_name: str
+) -> None:
+    wamid = "wamid.FQIAERgSNDkxNTExMjM0NTY3OHuatv58q5bghvTC//nmn4Feqw=="  # base64 "//"
+    response = call(config(recorder, backend_name), "PUT", f"/v1//messages/{wamid}",
+                    {"status": "read"})
+    assert response.status_code == 200, response.text
+    [(method, target, body)] = recorder.seen
+    if backend_name == "onprem":
+        assert (method, target) == ("PUT", "/v1/messages/" + quote(wamid, safe="+=:"))
+    else:
+        assert json.loads(body)["message_id"] == wamid
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
