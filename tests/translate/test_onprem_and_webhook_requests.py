@@ -131,3 +131,14 @@ def test_a_bad_webhook_setting_names_the_field(
             verify_token=token,
         )
     assert (info.value.path, str(info.value)) == (where, f"{where}: {message}")
+
+
+@pytest.mark.parametrize("body", [None, {}])
+def test_mark_read_without_a_body_marks_read(body: JSON) -> None:
+    result = translate_request("PUT", "/v1/messages/w1", body, target="360dialog")
+    assert isinstance(result, CloudRequest)
+    assert (result.method, result.path, result.body) == (
+        "POST",
+        "/messages",
+        {"messaging_product": "whatsapp", "status": "read", "message_id": "w1"},
+    )
