@@ -142,3 +142,18 @@ def test_mark_read_without_a_body_marks_read(body: JSON) -> None:
         "/messages",
         {"messaging_product": "whatsapp", "status": "read", "message_id": "w1"},
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v1//custom//x?a=1//2", "/v1/custom/x?a=1//2"),
+        ("/v1//configs//templates?a=1//2", "/v1/configs/templates?a=1//2"),
+    ],
+)
+def test_an_onprem_backend_gets_repeated_slashes_collapsed_in_the_path_only(
+    path: str, expected: str
+) -> None:
+    result = translate_request("GET", path, target="onprem")
+    assert isinstance(result, CloudRequest)
+    assert result.path_with_query == expected
