@@ -37,6 +37,7 @@ def test_encoded_traversal_or_control_bytes_are_refused(path: str, message: str)
         "/v1/custom/%ff",
         "/v1/custom/%2e%2ex",
         "/v1/custom/a.b",
+        "/v1/custom/.well-known/x",
     ],
 )
 def test_other_encoded_paths_pass_through_unchanged(path: str) -> None:
