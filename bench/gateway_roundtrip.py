@@ -23,6 +23,10 @@ printing min/median/max of the per-round ratio:
 4. vs direct on bare loopback (for reference; no target): the whole round trip
    through the gateway over calling the sandbox directly, 1 and 64 connections.
 
+The gateway serves four numbers and the requests rotate over them: each
+number is paced at Cloud's 1,000 messages/s ceiling, which would otherwise cap
+the gateway (not its cost) at 1,000 requests/s.
+
 What it does not measure: TLS (every hop is plain HTTP on loopback), real
 network latency variance, several gateway workers, and media uploads.
 CPU times come from /proc in clock ticks (10 ms), so blocks are sized to make
@@ -102,19 +106,36 @@ def sandbox() -> contextlib.AbstractContextManager[Server]:
                     CLOUD_KEY, "--open-windows", "--log-level", "error"])
 
 
+#: Numbers the gateway serves. Each is paced at Cloud's 1,000 mps ceiling, so
+#: one number alone would cap the gateway at 1,000 requests/s; the requests
+#: rotate over several numbers (as a gateway for several numbers sees them).
+CHANNELS = 4
+
+
+def legacy_key(i: int) -> str:
+    return f"{LEGACY_KEY}-{i}"
+
+
 def gateway(directory: Path, backend: Server) -> contextlib.AbstractContextManager[Server]:
     path = directory / f"gw-{backend.pid}.toml"
-    path.write_text(f"""
-[channels.bench]
-phone_number = "+4915100000001"
+    tables = "".join(f"""
+[channels.bench{i}]
+phone_number = "+49151000000{i:02d}"
 backend = "360dialog"
 base_url = "{backend.url}"
-api_key = "env:BENCH_GW_CLOUD_KEY"
-legacy_api_key = "env:BENCH_GW_LEGACY_KEY"
+api_key = "env:BENCH_GW_CLOUD_KEY_{i}"
+legacy_api_key = "env:BENCH_GW_LEGACY_KEY_{i}"
 mps = 1000
-""", encoding="utf-8")
-    env = {"BENCH_GW_CLOUD_KEY": CLOUD_KEY, "BENCH_GW_LEGACY_KEY": LEGACY_KEY}
+""" for i in range(CHANNELS))
+    path.write_text(tables, encoding="utf-8")
+    env = {}
+    for i in range(CHANNELS):
+        env[f"BENCH_GW_CLOUD_KEY_{i}"] = CLOUD_KEY
+        env[f"BENCH_GW_LEGACY_KEY_{i}"] = legacy_key(i)
     return process([*_command(), "serve", "--config", str(path), "--port", "0"], env)
+
+
+GW_KEYS = tuple(legacy_key(i) for i in range(CHANNELS))
 
 
 def proxy(backend: Server) -> contextlib.AbstractContextManager[Server]:
@@ -160,7 +181,7 @@ class Target:
     server: Server           # the process whose CPU is this side's cost
     url: str                 # where requests go
     path: str
-    key: str
+    keys: tuple[str, ...]  # rotated per request
     body: Callable[[int], bytes]
 
 
@@ -176,11 +197,14 @@ class Counter:
 async def _connection(target: Target, n: int, counter: Counter) -> None:
     parts = urlsplit(target.url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    head = (f"POST {target.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"D360-API-KEY: {target.key}\r\nContent-Type: application/json\r\n")
+    heads = [(f"POST {target.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+              f"D360-API-KEY: {key}\r\nContent-Type: application/json\r\n")
+             for key in target.keys]
     try:
         for _ in range(n):
-            body = target.body(counter.take())
+            i = counter.take()
+            body = target.body(i)
+            head = heads[i % len(heads)]
             writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
             status_line = await reader.readline()
             length = 0
@@ -278,9 +302,9 @@ def main() -> int:
           f"{os.cpu_count()} CPUs{' (quick: ratios are noise)' if args.quick else ''}")
     with tempfile.TemporaryDirectory() as tmp, sandbox() as sb, gateway(Path(tmp), sb) as gw, \
             proxy(sb) as px:
-        via = Target("gateway", gw, gw.url, "/v1/messages", LEGACY_KEY, onprem_body)
-        bare = Target("proxy", px, px.url, "/messages", CLOUD_KEY, cloud_body)
-        direct = Target("direct", sb, sb.url, "/messages", CLOUD_KEY, cloud_body)
+        via = Target("gateway", gw, gw.url, "/v1/messages", GW_KEYS, onprem_body)
+        bare = Target("proxy", px, px.url, "/messages", (CLOUD_KEY,), cloud_body)
+        direct = Target("direct", sb, sb.url, "/messages", (CLOUD_KEY,), cloud_body)
 
         print(f"1. concurrency: gateway at 1 vs {many} connections")
         one, lots = alternate([(via, 1), (via, many)], requests, rounds, counter)
@@ -317,8 +341,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp, sandbox() as slow, \
                 gateway(Path(tmp), slow) as gw:
             add_backend_latency(slow, args.backend_latency_ms)
-            via = Target("gateway", gw, gw.url, "/v1/messages", LEGACY_KEY, onprem_body)
-            direct = Target("direct", slow, slow.url, "/messages", CLOUD_KEY, cloud_body)
+            via = Target("gateway", gw, gw.url, "/v1/messages", GW_KEYS, onprem_body)
+            direct = Target("direct", slow, slow.url, "/messages", (CLOUD_KEY,), cloud_body)
             print(f"3. backend answering {args.backend_latency_ms} ms late, {many} connections")
             g, d = alternate([(via, many), (direct, many)], requests, rounds, counter)
             print(side_line("gateway", g))

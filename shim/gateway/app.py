@@ -280,11 +280,17 @@ class Gateway:
     async def _send(
         scope: Scope, receive: Receive, send: Send, response: ShimResponse, close: bool
     ) -> None:
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in _FRAMING}
+        # Plain ASGI messages: this runs once per call, and a framework Response
+        # object re-validates every header on the way out.
+        body = response.content
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                   for k, v in response.headers.items() if k.lower() not in _FRAMING]
+        headers.append((b"content-length", str(len(body)).encode("ascii")))
         if close:
-            headers["connection"] = "close"
-        out = Response(response.content, status_code=response.status_code, headers=headers)
-        await out(scope, receive, send)
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _access(
         self,
@@ -376,6 +382,43 @@ class Gateway:
             self._own_state.close()
 
 
+class _GatewayApp(Starlette):
+    """Starlette for everything but ``/v1/...``, which goes to the gateway directly.
+
+    The On-Prem calls are the hot path: they skip the middleware stack and the
+    route table (the gateway renders its own errors; a crash still gets the
+    On-Prem 500 envelope here). Other paths (``/healthz``, ``/metrics``, 404s)
+    keep Starlette's handling.
+    """
+
+    def __init__(self, gateway: Gateway, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "//")):
+            await super().__call__(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._gateway.onprem(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"][:200])
+            if not started:
+                await self._gateway._send(
+                    scope, receive, send,
+                    _error(500, _INTERNAL, scope["path"][:200], "the gateway failed; see its log"),
+                    True,
+                )
+
+
 class _OnPremEndpoint:
     """``/v1/{path}``: every method, straight to the seam."""
 
@@ -439,7 +482,8 @@ def create_app(
             await gateway.dispatcher.aclose()
             gateway.close()
 
-    app = Starlette(
+    app = _GatewayApp(
+        gateway,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
