@@ -54,6 +54,7 @@ def test_contacts_are_answered_locally_digit_by_digit() -> None:
         ({}, "$.contacts", "required field is missing"),
         ({"contacts": 3}, "$.contacts", "expected a JSON array, got integer"),
         ({"contacts": [3]}, "$.contacts[0]", "expected a string, got integer"),
+        ({"contacts": [None]}, "$.contacts[0]", "expected a string, got null"),
     ],
 )
 def test_a_bad_contacts_check_names_the_field(body: JSON, where: str, message: str) -> None:

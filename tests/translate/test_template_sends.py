@@ -34,6 +34,7 @@ def body_params(*params: Any) -> dict[str, Any]:
 
 
 REFUSED: list[tuple[JSON, str, str]] = [
+    (tpl(name=1.5), "$.template.name", "expected a string, got number"),
     (hsm_without("element_name"), "$.hsm.element_name", "required field is missing"),
     (hsm(element_name=3), "$.hsm.element_name", "expected a string, got integer"),
     (hsm_without("language"), "$.hsm.language", "required field is missing"),
