@@ -1,7 +1,8 @@
 """``waba-migrate scan`` against parsing every file with libcst and with ``ast``, on a real tree.
 
 The tree: N Python files copied from the packages installed next to this
-interpreter (its site-packages, without waba-migrate itself; files over 2 MB,
+interpreter (its site-packages, without waba-migrate itself and without installed
+On-Prem client SDKs such as wabclient, whose findings are real; files over 2 MB,
 which scan skips, and files that do not parse are left out; when N is larger
 than what is installed, files are copied again into further directories). A
 share of them (``--seeded``, default 5 %) get an On-Prem caller appended, so a
@@ -62,6 +63,10 @@ from pathlib import Path
 
 MAX_SIZE = 2_000_000
 OWN = ("shim", "codemods", "waba_migrate", "__editable__")
+#: Installed packages that are themselves On-Prem API clients (the test extra
+#: brings wabclient, a real On-Prem SDK): their findings are true ones, so they
+#: cannot stand in for unrelated third-party code.
+ONPREM_CLIENTS = ("wabclient",)
 
 # --- On-Prem callers appended to seeded files (our own text, one per pattern) -------------
 
@@ -269,7 +274,7 @@ def installed_sources() -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel = Path(dirpath).relative_to(root)
-        if rel.parts and rel.parts[0].startswith(OWN):
+        if rel.parts and rel.parts[0].startswith((*OWN, *ONPREM_CLIENTS)):
             dirnames[:] = []
             continue
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
