@@ -24,16 +24,16 @@ from typing import Any
 import httpx
 import uvicorn
 
+from shim.client.dispatch import KEEPALIVE_EXPIRY, default_limits
 from shim.client.pool import ShardedAsyncTransport
 
 
 def make_app(upstream: str, pool: str) -> Any:
     transport: httpx.AsyncBaseTransport
     if pool == "sharded":
-        transport = ShardedAsyncTransport(keepalive_expiry=4.0)
+        transport = ShardedAsyncTransport(keepalive_expiry=KEEPALIVE_EXPIRY)
     else:
-        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(
-            max_connections=256, max_keepalive_connections=128, keepalive_expiry=4.0))
+        transport = httpx.AsyncHTTPTransport(limits=default_limits())
     client = httpx.AsyncClient(transport=transport, trust_env=False, timeout=30.0)
     base = upstream.rstrip("/")
 

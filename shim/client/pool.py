@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Final
 
 import httpx
@@ -55,7 +54,6 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
         self._shards: list[httpx.AsyncHTTPTransport | None] = [None] * shards
         self._tls: ssl.SSLContext | None = None
         self._busy = [0] * shards
-        self.max_connections = shards * per_shard
 
     def _shard(self, index: int) -> httpx.AsyncHTTPTransport:
         shard = self._shards[index]
@@ -105,17 +103,6 @@ class ShardedAsyncTransport(httpx.AsyncBaseTransport):
         for shard in self._shards:
             if shard is not None:
                 await shard.aclose()
-
-    async def __aenter__(self) -> ShardedAsyncTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
 
 
 class _Released(httpx.AsyncByteStream):
