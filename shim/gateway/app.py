@@ -105,6 +105,11 @@ def _error(status: int, code: int, where: str, reason: str) -> ShimResponse:
     return ShimResponse(onprem.status, body=onprem.body)
 
 
+def _crashed(path: str) -> ShimResponse:
+    """The answer to an unexpected failure (the details go to the log, never the caller)."""
+    return _error(500, _INTERNAL, path[:200], "the gateway failed; see its log")
+
+
 def _refused(exc: TranslationError) -> ShimResponse:
     onprem = error_response(exc)
     return ShimResponse(onprem.status, body=onprem.body)
@@ -414,7 +419,7 @@ class _GatewayApp(Starlette):
             if not started:
                 await self._gateway._send(
                     scope, receive, send,
-                    _error(500, _INTERNAL, scope["path"][:200], "the gateway failed; see its log"),
+                    _crashed(scope["path"]),
                     True,
                 )
 
@@ -465,9 +470,7 @@ def create_app(
 
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _starlette_response(
-            _error(500, _INTERNAL, request.url.path[:200], "the gateway failed; see its log")
-        )
+        return _starlette_response(_crashed(request.url.path))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
