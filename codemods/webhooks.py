@@ -323,8 +323,8 @@ def _handed_to_reader(facts: Facts, call: cst.Call, arg: cst.Arg, use: _Use, dep
         if index >= len(params):
             return False
         param = params[index]
-    refs = [r for r in _name_refs(fn.body, param) if not _rebinds(facts, r)]
-    if len(refs) != len(_name_refs(fn.body, param)):
+    refs = _name_refs(fn.body, param)
+    if any(_rebinds(facts, r) for r in refs):
         return False  # the parameter is assigned to inside: cannot follow it
     inner = _Use()
     for ref in refs:
