@@ -6,9 +6,14 @@ from typing import Any
 
 import pytest
 
-from shim.mapping.endpoints import Body
+from shim.mapping.endpoints import Body, match_unsupported
 from shim.translate.request import translate_request
-from shim.translate.types import JSON, CloudRequest, TranslationError
+from shim.translate.types import (
+    JSON,
+    CloudRequest,
+    TranslationError,
+    UnsupportedEndpointError,
+)
 
 
 def onprem(method: str, path: str, body: JSON = None) -> tuple[Any, ...]:
@@ -157,3 +162,16 @@ def test_an_onprem_backend_gets_repeated_slashes_collapsed_in_the_path_only(
     result = translate_request("GET", path, target="onprem")
     assert isinstance(result, CloudRequest)
     assert result.path_with_query == expected
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_an_unsupported_refusal_carries_the_table_entry_for_the_callers_own_advice(
+    method: str,
+) -> None:
+    with pytest.raises(UnsupportedEndpointError) as info:
+        translate_request(method, "/v1/settings/profile/photo", target="meta",
+                          phone_number_id="7")
+    entry = info.value.unsupported
+    assert entry is match_unsupported(method, "/v1/settings/profile/photo")
+    assert method in entry.methods and entry.onprem_path == "/v1/settings/profile/photo"
+    assert str(info.value).endswith(f"Instead: {entry.instead}")
