@@ -232,3 +232,28 @@ def test_a_text_header_is_not_treated_as_media() -> None:
         "type": "button", "header": header, "body": {"text": "b"},
         "action": {"buttons": [{"type": "reply", "reply": {"id": "1", "title": "Yes"}}]}}})
     assert out.body["interactive"]["header"] == header and out.warnings == []
+
+
+# --- path parameters ----------------------------------------------------------------------
+
+
+def test_an_onprem_backend_takes_an_onprem_media_id() -> None:
+    uuid = "3f2c9a6e-1b7d-4c3e-9a51-0d2b8e7f6a10"
+    out = request("GET", f"/v1/media/{uuid}", target="onprem")
+    assert (out.endpoint, out.path) == ("download_media", f"/v1/media/{uuid}")
+
+
+@pytest.mark.parametrize("raw", ["wamid.HBg+/Q==", "wamid.HBg%2B%2FQ%3D%3D"])
+def test_a_base64_message_id_keeps_plus_and_equals_but_not_a_bare_slash(raw: str) -> None:
+    out = request("PUT", f"/v1/messages/{raw}", {"status": "read"}, target="onprem")
+    assert out.path == "/v1/messages/wamid.HBg+%2FQ=="
+
+
+@pytest.mark.parametrize("target", ["onprem", "meta", "360dialog"])
+@pytest.mark.parametrize("raw", ["wamid.A%2F..%2FB", "wamid.A%2F.", "..%2Fwamid.B"])
+def test_a_message_id_hiding_a_dot_segment_is_refused_naming_it(target: str, raw: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        translate_request("PUT", f"/v1/messages/{raw}", {"status": "read"}, target=target,
+                          phone_number_id="7")
+    assert info.value.path == "message_id"
+    assert str(info.value).startswith(f"message_id: not a valid message_id for the {target}")
