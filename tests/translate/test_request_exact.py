@@ -149,11 +149,11 @@ def test_an_array_of_only_nulls_is_left_to_cloud() -> None:
 
 
 def test_a_dict_subclass_body_gets_its_null_keys_dropped_too() -> None:
-    body = OrderedDict([("to", "4915"), ("type", "text"), ("text", {"body": "hi"}),
-                        ("context", None)])
+    text = OrderedDict([("body", "hi"), ("preview_url", None)])
+    body = OrderedDict([("to", "4915"), ("type", "text"), ("text", text), ("context", None)])
     out = sent(body)
-    assert "context" not in out.body
-    assert [w.path for w in out.warnings] == ["$.context"]
+    assert "context" not in out.body and out.body["text"] == {"body": "hi"}
+    assert [w.path for w in out.warnings] == ["$.text.preview_url", "$.context"]
 
 
 # --- the other endpoints ------------------------------------------------------------------

@@ -102,3 +102,12 @@ def test_a_malformed_cloud_answer_is_reported_at_its_path(
     path: str, body: JSON, where: str, reason: str,
 ) -> None:
     assert refused_at("GET", path, body) == (where, reason)
+
+
+def test_an_unexpected_error_body_is_quoted_up_to_200_characters_and_kept_whole() -> None:
+    body = {"trace": "x" * 400}
+    status, out = answer("GET", "/v1/health", 500, body)
+    assert status == 500
+    prefix = "unexpected response from the backend (HTTP 500): "
+    assert out["errors"][0]["details"] == prefix + ('{"trace": "' + "x" * 400)[:200]
+    assert out["meta"]["cloud_body"] == body
