@@ -166,7 +166,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         if context:
             _dynamic_urls(facts, a, target, cloud)
         if sends_onprem:
-            _headers(facts, a, target, has_d360, urls)
+            _headers(facts, a, target, has_d360, urls, login="users/login" in text)
         if sends_onprem or context:
             _payloads(facts, a, urls)
         if context:
@@ -206,10 +206,14 @@ def _response_reads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
         by_fn.setdefault(id(_function_of(facts, call)), []).append(call)
     http_fns = {id(_function_of(facts, hc.call)) for hc in facts.http_calls}
     for read in evidence.response_reads(facts):
-        if read.field == "errors[0].code" and not _compared_to_int(facts, read.node):
-            continue  # Cloud webhook statuses carry errors[].code too; only On-Prem codes tell
         fn = id(_function_of(facts, read.node))
         calls = by_fn.get(fn)
+        if read.field == "errors[0].code" and not (
+            _compared_to_int(facts, read.node)
+            or (calls is not None and _from_json_response(
+                facts, read.node, facts.scope_of.get(read.node, read.scope)))
+        ):
+            continue  # Cloud webhook statuses carry errors[].code too; only On-Prem codes tell
         if calls is None and fn not in http_fns:
             continue  # not a response this file receives (a webhook body, a parsed file)
         item = a.add("WM915", "manual", f"`{facts.code(read.node, 40)}` reads {read.field}, "
@@ -219,6 +223,25 @@ def _response_reads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
             continue  # the login's own answer: the login is marked for removal already
         for target_call in _or_floating(calls):
             urls.ex.block(target_call, item)
+
+
+def _from_json_response(facts: Facts, node: cst.CSTNode, scope: Scope) -> bool:
+    """Is the object a read starts from the ``.json()`` of a response (``out = r.json()``)?"""
+    cur = node
+    while isinstance(cur, cst.Subscript | cst.Call):
+        if isinstance(cur, cst.Subscript):
+            cur = cur.value
+        elif isinstance(cur.func, cst.Attribute) and cur.func.attr.value == "get":
+            cur = cur.func.value
+        else:
+            break
+    if isinstance(cur, cst.Name):
+        hit = facts.resolve(cur, scope)
+        if hit is None:
+            return False
+        cur = hit[0]
+    return (isinstance(cur, cst.Call) and isinstance(cur.func, cst.Attribute)
+            and cur.func.attr.value == "json")
 
 
 def _sends(hc: HttpCall) -> bool:
@@ -1106,8 +1129,9 @@ def _other_headers(facts: Facts) -> set[cst.Dict]:
     return out
 
 
-def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _UrlResult
-             ) -> None:
+def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _UrlResult,
+             *, login: bool) -> None:
+    """Auth headers of On-Prem requests. ``login``: the file logs in for its Bearer tokens."""
     sent_by = _header_calls(facts)
     not_requests = _other_headers(facts)
     for d in facts.dicts:
@@ -1123,12 +1147,13 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
             key = string_value(el.key)
             if key is None:
                 continue
-            item = _header_pair(facts, a, target, has_d360, urls.onprem, el, key, el.value, el)
+            item = _header_pair(facts, a, target, has_d360, urls.onprem, el, key, el.value, el,
+                                login=login)
             if item is not None:
                 urls.ex.parts_to(onprem_calls, item)
     for assign, sub, key, _scope in facts.subscript_assigns:
         item = _header_pair(facts, a, target, has_d360, urls.onprem, assign, key, assign.value,
-                            sub)
+                            sub, login=login)
         if item is not None:
             urls.ex.part(None, item)
 
@@ -1136,7 +1161,7 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
 def _header_pair(
     facts: Facts, a: Analysis, target: Target, has_d360: bool, onprem: bool,
     node: cst.DictElement | cst.Assign, key: str, value: cst.BaseExpression,
-    anchor: cst.CSTNode,
+    anchor: cst.CSTNode, *, login: bool = False,
 ) -> Item | None:
     low = key.lower()
     if low == _ONPREM_AUTH_HEADER and target is Target.META:
@@ -1151,26 +1176,44 @@ def _header_pair(
         note.when_applied = frozenset({item.id})  # written only with the rewrite
         note.hidden = True  # the finding above already says it
         return item
-    if low == "authorization" and target is Target.META and not has_d360 and onprem:
-        secret = _bearer_secret(value)
-        if secret is None:
-            return None
-        # nothing to edit, but the value must change: the request is only as safe as that
-        return a.add("WM201", "unsafe", f"'Authorization: Bearer {facts.code(secret, 30)}' stays"
-                     ": Meta needs a system-user token here (an On-Prem login token will not "
-                     "work)", anchor, reason="the Bearer value must become a Meta system-user "
-                     "token")
-    if low == "authorization" and target is Target.D360 and not has_d360 and onprem:
-        secret = _bearer_secret(value)
-        if secret is None:
-            return None
+    if low != "authorization" or has_d360 or not onprem:
+        return None
+    secret = _bearer_secret(value)
+    if secret is None:
+        return None
+    shown = facts.code(secret, 30)
+    # A token from a login call changes every hour and has no Cloud counterpart: the code
+    # that fetches it must go first. A static token (a setting, a channel's config) is a
+    # secret like the D360 key: the request migrates and a note says which value to set.
+    dynamic = login or _LOGIN_WORD.search(shown) is not None
+    if target is Target.META:
+        if dynamic:
+            return a.add("WM201", "unsafe", f"'Authorization: Bearer {shown}' stays: Meta needs "
+                         "a system-user token here (an On-Prem login token will not work)",
+                         anchor, reason="the Bearer value must become a Meta system-user token")
+        return a.add("WM201", "manual", f"'Authorization: Bearer {shown}' stays: give `{shown}` "
+                     "the Meta system-user token (an On-Prem or Turn token is refused)", anchor,
+                     todo=f"`{shown}` must now hold a Meta system-user token")
+    if dynamic:
         item = a.add("WM202", "unsafe", f"'Authorization: Bearer ...' -> '{D360_API_KEY_HEADER}"
-                     f": {facts.code(secret, 30)}': 360dialog Cloud takes the channel's API key "
-                     "(the On-Prem login token will not work)", anchor,
+                     f": {shown}': 360dialog Cloud takes the channel's API key (the On-Prem "
+                     "login token will not work)", anchor,
                      reason="the Bearer value must become the channel's 360dialog API key")
         a.edit(node, item, _header_edit(D360_API_KEY_HEADER, lambda v: _bearer_secret(v) or v))
         return item
-    return None
+    item = a.add("WM202", "safe", f"'Authorization: Bearer ...' -> '{D360_API_KEY_HEADER}: "
+                 f"{shown}': 360dialog Cloud takes the channel's API key", anchor)
+    a.edit(node, item, _header_edit(D360_API_KEY_HEADER, lambda v: _bearer_secret(v) or v))
+    note = a.add("WM202", "manual", f"`{shown}` now goes out as {D360_API_KEY_HEADER}: give it "
+                 "the channel's 360dialog API key (an On-Prem or Turn token is refused)", anchor,
+                 todo=f"`{shown}` must now hold the channel's 360dialog API key")
+    note.when_applied = frozenset({item.id})  # written only with the rewrite
+    note.hidden = True  # the finding above already says it
+    return item
+
+
+#: A Bearer value that comes from a login call (``login_token``, ``self.login()``).
+_LOGIN_WORD: Final = re.compile(r"(?i)login|users\[0\]")
 
 
 def _header_edit(new_key: str, value_fn: Callable[[cst.BaseExpression], cst.BaseExpression]

@@ -244,4 +244,4 @@ def _couple_unsafe(a: Analysis, g: _Group, edits: list[Item]) -> None:
 
 
 #: Manual notes that only make sense when the rewrite they follow is applied.
-FOLLOW_UPS = frozenset({"WM905", "WM904", "WM911"})
+FOLLOW_UPS = frozenset({"WM905", "WM904", "WM911", "WM201", "WM202"})

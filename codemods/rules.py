@@ -102,22 +102,29 @@ requests.post("https://waba.360dialog.io/v1/messages", json=body, headers=HEADER
         target="meta",
     ),
     Rule(
-        "WM202", "bearer-to-d360-key", "unsafe",
-        "360dialog target, self-hosted On-Prem code: Authorization: Bearer <login token> "
-        "becomes D360-API-KEY with the same expression; unsafe because the value must now be "
-        "the channel's API key.",
+        "WM202", "bearer-to-d360-key", "safe",
+        "360dialog target, self-hosted or Turn-hosted On-Prem code: Authorization: Bearer "
+        "<token> becomes D360-API-KEY with the same expression, and a comment says the value "
+        "must now be the channel's 360dialog API key. Unsafe when the token comes from a "
+        "/v1/users/login call (the login must go first). On the Meta target the Bearer header "
+        "stays and a WM201 note says the value must be a Meta system-user token.",
         before='''import requests
+from django.conf import settings
 
-def send(token, to, text):
-    hdr = {"Authorization": "Bearer " + token}
-    return requests.post("https://wa-node.internal:9090/v1/messages", headers=hdr,
+
+def send(to, text):
+    hdr = {"Authorization": "Bearer " + settings.WA_TOKEN}
+    return requests.post("https://waba.360dialog.io/v1/messages", headers=hdr,
                          json={"to": to, "type": "text", "text": {"body": text}})
 ''',
         after='''import requests
+from django.conf import settings
 
-def send(token, to, text):
-    hdr = {"D360-API-KEY": token}
-    return requests.post("https://wa-node.internal:9090/v1/messages", headers=hdr,
+
+def send(to, text):
+    # waba-migrate: WM202: `settings.WA_TOKEN` must now hold the channel's 360dialog API key
+    hdr = {"D360-API-KEY": settings.WA_TOKEN}
+    return requests.post("https://waba.360dialog.io/v1/messages", headers=hdr,
                          json={"to": to, "type": "text", "text": {"body": text}})
 ''',
     ),
