@@ -15,8 +15,9 @@ printing min/median/max of the per-round ratio:
 1. concurrency: the gateway at 1 connection vs at ``--connections`` (64):
    gateway CPU per request (target <= 1.3x) and requests/s (target >= 1.0x).
 2. vs proxy: gateway CPU per request over the proxy's, at 1 and at 64
-   connections (target <= 1.5x). The proxy uses the gateway's sharded pool, so
-   httpx's pool cost at high concurrency does not flatter the gateway.
+   connections (target <= 1.5x). The proxy forwards through the gateway's own
+   transport (h11 over asyncio), so a cheaper backend exchange does not flatter
+   the gateway.
 3. latency: with a second sandbox answering every send ``--backend-latency-ms``
    (50) late, requests/s through the gateway over requests/s calling that
    sandbox directly, at 64 connections (target >= 0.9x).
