@@ -113,7 +113,13 @@ from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, SlotRequest, StateStor
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
 from shim.config import ROUTING_KEYS, ChannelConfig, Config, MissingSecretError, RetryPolicy
 from shim.json_input import JSONInputError, check_depth, find_surrogate, read_json
-from shim.mapping.endpoints import Body, collapse_slashes, match_endpoint, match_unsupported
+from shim.mapping.endpoints import (
+    Body,
+    EndpointMatch,
+    collapse_slashes,
+    match_endpoint,
+    match_unsupported,
+)
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
     D360_API_KEY_HEADER,
@@ -197,6 +203,8 @@ class _Call:
     method: str
     onprem_path: str
     endpoint: str
+    #: the mapping table's row for the call (None: passed through unmapped)
+    match: EndpointMatch | None
     request: httpx.Request
     safe_to_repeat: bool
     policy: RetryPolicy
@@ -506,15 +514,18 @@ class Router:
         match = match_endpoint(method, path_only)
         content_type = _header(headers, "content-type")
         raw_upload = match is not None and match.endpoint.onprem_body is Body.RAW
+        endpoint = match.endpoint.name if match is not None else "passthrough"
+        # A Cloud send body is walked by the translator anyway (nulls), and that walk
+        # enforces the nesting limit: nothing here may walk it before translation.
+        translator_walks = endpoint == "send_message" and target is not Target.ONPREM
         if json_body is not UNSET:
             body = json_body
-            if isinstance(body, dict | list):
+            if not translator_walks and isinstance(body, dict | list):
                 _check_nesting(body)
         elif raw_upload or not content:
             body = None
         else:
             body = _decode_json(content)
-        endpoint = match.endpoint.name if match is not None else "passthrough"
         if endpoint == "health":
             cached = self._cached_health(ch)
             if cached is not None:
@@ -538,14 +549,8 @@ class Router:
             else:
                 key = new_key()
 
-        check_media_ids(
-            target=target,
-            channel=ch.name,
-            endpoint=endpoint,
-            params=match.params if match is not None else {},
-            body=body,
-            origins=self.media_origins,
-        )
+        if not translator_walks:
+            self._check_media(ch, endpoint, match, body)
         verify_token = (
             ch.optional_secret("verify_token", self.environ)
             if endpoint in _NEEDS_VERIFY_TOKEN
@@ -562,9 +567,12 @@ class Router:
             verify_token=verify_token,
             content=content if raw_upload else None,
             content_type=content_type,
+            match=match,
         )
         if isinstance(translated, OnPremResponse):
             return self._respond(ch, endpoint, translated, key=None, attempts=0)
+        if translator_walks:  # nesting checked by now
+            self._check_media(ch, endpoint, match, body)
 
         auth = auth_headers(target, ch.secret(ch.backend_secret_key, self.environ))
         if target is not Target.ONPREM and translated.endpoint == "send_message" and key:
@@ -601,6 +609,7 @@ class Router:
             method=method,
             onprem_path=path,
             endpoint=endpoint,
+            match=match,
             request=request,
             safe_to_repeat=safe or translated.method == "GET",
             policy=policy,
@@ -616,6 +625,18 @@ class Router:
             pace=is_send and options.pace,
             pace_pair=is_send and options.pace_pair,
             warnings=translated.warnings,
+        )
+
+    def _check_media(
+        self, ch: ChannelConfig, endpoint: str, match: EndpointMatch | None, body: Any
+    ) -> None:
+        check_media_ids(
+            target=ch.backend,
+            channel=ch.name,
+            endpoint=endpoint,
+            params=match.params if match is not None else {},
+            body=body,
+            origins=self.media_origins,
         )
 
     # -- execution -----------------------------------------------------------
@@ -798,7 +819,8 @@ class Router:
                 return self._passthrough(call, result, body, retries + 1)
             try:
                 onprem = translate_response(
-                    call.method, call.onprem_path, result.status_code, body, target=ch.backend
+                    call.method, call.onprem_path, result.status_code, body, target=ch.backend,
+                    match=call.match,
                 )
             except TranslationError as exc:
                 return self._refused(

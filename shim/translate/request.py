@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
-from shim.json_input import MAX_DEPTH
+from shim.json_input import MAX_DEPTH, JSONTooDeep, check_depth
 from shim.mapping import fields
 from shim.mapping.endpoints import (
     Body,
@@ -72,14 +72,20 @@ def translate_request(
     verify_token: str | None = None,
     content: bytes | None = None,
     content_type: str | None = None,
+    match: EndpointMatch | None = None,
 ) -> CloudRequest | OnPremResponse:
-    """Translate one On-Prem call; local endpoints come back already answered."""
+    """Translate one On-Prem call; local endpoints come back already answered.
+
+    ``match``: ``match_endpoint(method, path)`` when the caller already has it
+    (the router matches once per call); looked up here otherwise.
+    """
     if not isinstance(target, Target):
         target = _TARGETS.get(target) or Target(target)
     if path != "/v1/messages":  # the hot path holds nothing to clean
         path = clean_path(path)
     path_only, _, raw_query = path.partition("?")
-    match = match_endpoint(method, path_only)
+    if match is None:
+        match = match_endpoint(method, path_only)
     if match is None:
         unsupported = match_unsupported(method, path_only)
         if unsupported is not None and target is not Target.ONPREM:
@@ -178,8 +184,11 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
     """Translate a ``POST /v1/messages`` body; Cloud-shaped input comes back as is."""
     warnings = [] if warnings is None else warnings
     src = expect_object(body, "$")
-    if _has_null(src):
-        src = _without_nulls(src, "$", _NULL_RULE, warnings)
+    try:
+        if _has_null(src):
+            src = _without_nulls(src, "$", _NULL_RULE, warnings)
+    except _TooDeep:
+        fail(_deep_path(src), f"nested deeper than {MAX_DEPTH} arrays/objects")
     out: dict[str, Any] = {"messaging_product": MESSAGING_PRODUCT}
     out.update(src)
     first, rule = _PIPELINE[0]
@@ -191,7 +200,8 @@ def translate_send_body(body: JSON, warnings: Warnings | None = None) -> dict[st
 
 def _has_null(value: dict[str, Any] | list[Any], depth: int = 1) -> bool:
     """Any object key set to null, at any depth (a null list item is left to Cloud)."""
-    # Walks the whole body once, so it also enforces the nesting limit of every reader.
+    # Walks the whole body once, so it also enforces the nesting limit of every reader
+    # (the router leaves send bodies to this walk instead of checking them first).
     # On the hot path of every send: plain loops, exact type checks first (JSON decodes
     # to plain dict/list/str), isinstance only for other types.
     if depth > MAX_DEPTH:
@@ -238,8 +248,21 @@ def _without_nulls(
     return value
 
 
+class _TooDeep(Exception):
+    """Nested past MAX_DEPTH (turned into a TranslationError naming the path)."""
+
+
 def _too_deep() -> NoReturn:
-    fail("$", f"nested deeper than {MAX_DEPTH} arrays/objects")
+    raise _TooDeep
+
+
+def _deep_path(value: dict[str, Any]) -> str:
+    """Where ``value`` nests too deep (a second walk, on the refusal path only)."""
+    try:
+        check_depth(value)
+    except JSONTooDeep as exc:
+        return exc.where
+    return "$"
 
 
 def _warn(warnings: Warnings, rule: FieldRule, path: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shim.mapping import fields
-from shim.mapping.endpoints import match_endpoint
+from shim.mapping.endpoints import EndpointMatch, match_endpoint
 from shim.mapping.hosts import Target, rewrite_lookaside_url
 from shim.translate._util import expect_object, expect_str, require
 from shim.translate.error import META_INFO, is_error_body, translate_error
@@ -14,13 +14,25 @@ from shim.translate.types import JSON, OnPremResponse, TranslationError, Transla
 
 
 def translate_response(
-    method: str, onprem_path: str, status: int, body: JSON, *, target: Target | str
+    method: str,
+    onprem_path: str,
+    status: int,
+    body: JSON,
+    *,
+    target: Target | str,
+    match: EndpointMatch | None = None,
 ) -> OnPremResponse:
-    """The On-Prem response an On-Prem caller of ``method onprem_path`` expects."""
-    target = Target(target)
+    """The On-Prem response an On-Prem caller of ``method onprem_path`` expects.
+
+    ``match``: ``match_endpoint(method, onprem_path)`` when the caller already
+    has it (the router matches once per call); looked up here otherwise.
+    """
+    if not isinstance(target, Target):
+        target = Target(target)
     if is_error_body(status, body):
         return translate_error(status, body)
-    match = match_endpoint(method, onprem_path)
+    if match is None:
+        match = match_endpoint(method, onprem_path)
     if target is Target.ONPREM or match is None:
         return OnPremResponse(status, body)
     handler = _HANDLERS.get(match.endpoint.name, _passthrough)

@@ -194,6 +194,27 @@ def test_bad_json_body_is_a_located_400(any_sandbox: RunningSandbox) -> None:
     assert response.json()["errors"][0]["details"].startswith("$:")
 
 
+def test_too_deep_send_body_is_a_located_400_and_nothing_is_sent(
+    any_sandbox: RunningSandbox,
+) -> None:
+    any_sandbox.reset()
+    deep: Any = "x"
+    for _ in range(5_000):  # past the interpreter's recursion limit
+        deep = {"a": [deep]}
+    with Client(config_for(any_sandbox)) as client:
+        # A known upload makes the media-id check walk send bodies too.
+        media_id = client.upload_media(b"%PDF-1.4", "application/pdf")
+        response = client.post(
+            "/v1/messages", json={"to": TO, "type": "image", "image": {"id": media_id, "x": deep}}
+        )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["code"] == 1009
+    where = "$.image.x" + ".a[0]" * 31  # the 65th container, counting the body as the first
+    assert error["details"].startswith(f"{where}: nested deeper than 64")
+    assert any_sandbox.outbox() == []
+
+
 def test_templates_need_waba_id_on_meta(sbmeta: RunningSandbox) -> None:
     sbmeta.reset()
     with Client(config_for(sbmeta)) as client:

@@ -577,8 +577,11 @@ def test_nesting_past_the_reader_limit_is_a_translation_error(depth: int) -> Non
     deep: Any = "x"
     for _ in range(depth):
         deep = {"a": [deep]}
-    for body in ({"to": "1", "type": "video", "video": deep},
-                 {"to": "1", "text": {"body": "hi"}, "recipient_type": deep, "x": None}):
+    for body, where in (({"to": "1", "type": "video", "video": deep}, "$.video"),
+                        ({"to": "1", "text": {"body": "hi"}, "recipient_type": deep, "x": None},
+                         "$.recipient_type")):
         with pytest.raises(TranslationError) as exc:
             translate_request("POST", "/v1/messages", body, target="meta", phone_number_id="1")
         assert "nested deeper than 64" in exc.value.reason
+        # The refusal names the first container past the limit (64 deep counting the body).
+        assert exc.value.path == where + ".a[0]" * 31 + ".a"

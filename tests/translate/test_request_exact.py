@@ -102,10 +102,12 @@ def test_nesting_up_to_the_reader_limit_is_accepted_and_one_more_is_refused(
     check_depth(fits)  # the JSON reader accepts it, so the translator must too
     sent(fits)
     too_deep = body_of_depth(MAX_DEPTH + 1 - extra, leaf, with_null)
-    with pytest.raises(JSONTooDeep):
+    with pytest.raises(JSONTooDeep) as deepest:
         check_depth(too_deep)
+    where = deepest.value.where  # the translator names the same container as the reader
+    assert where.startswith("$.x") and where != "$.x"
     assert refusal("POST", "/v1/messages", too_deep) == (
-        400, "$", f"$: nested deeper than {MAX_DEPTH} arrays/objects")
+        400, where, f"{where}: nested deeper than {MAX_DEPTH} arrays/objects")
 
 
 def test_null_keys_inside_arrays_are_dropped_with_their_array_path() -> None:
