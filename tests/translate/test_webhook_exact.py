@@ -184,6 +184,19 @@ def test_a_cloud_only_type_warning_points_at_the_type() -> None:
     parse_onprem_webhook(result.bodies[0].body)
 
 
+def test_a_number_change_keeps_every_system_field_and_renames_only_wa_id() -> None:
+    message = {"from": "4915", "id": "wamid.6", "timestamp": "1", "type": "system",
+               "system": {"body": "User A changed from 4915 to 4916", "wa_id": "4916",
+                          "type": "user_changed_number", "customer": "4915"}}
+    body = translate_webhook(cloud({"messages": [message]})).bodies[0].body
+    assert body == {"messages": [{**message, "system": {
+        "body": "User A changed from 4915 to 4916", "new_wa_id": "4916",
+        "type": "user_changed_number", "customer": "4915"}}]}
+    messages = parse_onprem_webhook(body).messages
+    assert messages is not None and messages[0].system is not None
+    assert messages[0].system.new_wa_id == "4916"
+
+
 def test_a_system_message_with_a_malformed_system_object_passes_through() -> None:
     message = {"from": "4915", "id": "wamid.3", "timestamp": "1", "type": "system",
                "system": "customer changed number"}
