@@ -6,10 +6,12 @@ and pair limiters run over the same store) to one loopback sandbox: the
 in-memory store (the baseline), a SQLite file and a PostgreSQL database on
 loopback. Blocks of ``--block`` sends alternate between the sides (ABC, CBA,
 ...) over ``--rounds`` rounds (at least 3). Reported per side: this process's
-CPU per send, wall per send, and the time spent inside store calls per send
-(timed around every call). Targets: SQLite CPU <= 1.2x memory; PostgreSQL
-adds <= 0.5 ms per send (the larger of the wall difference and the store-call
-time difference, median over rounds). The channel runs at 1,000 mps, so the
+CPU per send, wall per send, the time spent inside store calls per send
+(timed around every call), and the statements and round trips the store made
+per send, on the caller's path and behind it (the outcome writer). Targets:
+SQLite CPU <= 1.2x memory; PostgreSQL adds <= 0.5 ms per send (the larger
+of the wall difference and the store-call time difference, median over
+rounds). The channel runs at 1,000 mps, so the
 pacer may pad a fast side's wall time: the store-call time is the direct
 measure and is judged too.
 
@@ -66,6 +68,7 @@ TARGET_SHARE = 0.95
 CALLER_KEY = "bench-caller-key"
 
 Timing = tuple[float, float, float]  # wall s, CPU s, store s
+COUNTS = ("statements", "round_trips", "behind_statements", "behind_round_trips")
 
 
 class TimedStore:
@@ -148,14 +151,28 @@ def cost_per_send(base_url: str, pg_url: str, block: int, rounds: int) -> dict[s
 
         for name in clients:  # warm up pools, prepared statements, code paths
             run(name)
+        for store in stores.values():  # let warm-up outcomes land before counting
+            store.inner.flush()
+        before = {name: counts(store) for name, store in stores.items()}
         times: dict[str, list[Timing]] = {name: [] for name in clients}
         names = list(clients)
         for r in range(rounds):
             for name in names if r % 2 == 0 else reversed(names):
                 times[name].append(run(name))
+        for store in stores.values():
+            store.inner.flush()
+        made = {name: [(b - a) / (rounds * block) for a, b in zip(before[name], counts(store),
+                                                                  strict=True)]
+                for name, store in stores.items()}
     for store in stores.values():
         store.inner.close()
-    return {"times": times, "block": block}
+    return {"times": times, "block": block, "counts": made}
+
+
+def counts(store: TimedStore) -> list[int]:
+    """The store's statement and round-trip counters (zeros for the in-memory store)."""
+    found = getattr(store.inner, "counts", None)
+    return [getattr(found, name, 0) for name in COUNTS]
 
 
 def report_cost(result: dict[str, Any], rounds: int) -> bool:
@@ -168,6 +185,10 @@ def report_cost(result: dict[str, Any], rounds: int) -> bool:
         store = statistics.median(t[2] for t in rows) / block * 1e3
         print(f"  {name:<10}: {cpu:7.1f} us CPU/send  {wall:6.3f} ms wall/send  "
               f"{store:6.3f} ms in store calls/send (medians of blocks)")
+    for name, made in result["counts"].items():
+        if any(made):
+            print(f"  {name:<10}: per send {made[0]:.2f} statements in {made[1]:.2f} round trips "
+                  f"on the caller's path, {made[2]:.2f} in {made[3]:.2f} behind it")
     mem = times["memory"]
     sqlite_cpu = [s[1] / m[1] for s, m in zip(times["sqlite"], mem, strict=True)]
     pg_cpu = [p[1] / m[1] for p, m in zip(times["postgresql"], mem, strict=True)]

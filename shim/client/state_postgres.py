@@ -2,9 +2,10 @@
 
 The URL is the one the relay's ``--db`` takes (``postgresql://user@host/db``).
 One autocommit connection per process, guarded by a lock, plus one for the
-outcome writer thread; every operation is one statement, so a keyed send's
-claim (with its pacing slot) costs one round trip. A broken connection is
-replaced on the next call.
+outcome writer thread. A keyed send's claim and its pair slot are one
+statement, and the outcomes queued since the last claim travel with it in a
+pipeline (one transaction): one round trip per keyed send. A broken
+connection is replaced on the next call.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 
 from shim.client.state import SlotRequest, mask_url
-from shim.client.state_sql import TAKE, SQLStateStore, first_slot
+from shim.client.state_sql import Batch, SQLStateStore, first_slot
 
 __all__ = ["PostgresStateStore"]
 
@@ -65,6 +66,10 @@ class PostgresStateStore(SQLStateStore):
         self.dsn = dsn
         self.where = mask_url(dsn)
         self._conn = self._connect()
+        self._claim_paced_sql = (
+            f"WITH claimed AS ({self._claim_sql}), paced AS ({self._take_sql}) "
+            "SELECT (SELECT count(*) FROM claimed), tat, paused FROM paced"
+        )
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
@@ -81,6 +86,8 @@ class PostgresStateStore(SQLStateStore):
             if conn is not self._conn:
                 raise psycopg.OperationalError("the connection is closed")
             self._conn = conn = self._connect()
+        self.counts.statements += 1
+        self.counts.round_trips += 1
         return conn.execute(sql, params, prepare=True)
 
     @contextlib.contextmanager
@@ -88,18 +95,39 @@ class PostgresStateStore(SQLStateStore):
         with conn.transaction():
             yield
 
-    def _insert_claim(self, sql: str, params: tuple[Any, ...], pace: SlotRequest | None,
-                      now: float) -> tuple[bool, float | None]:
-        """The claim and the slot lease in one statement: one round trip per keyed send."""
+    def _claim_in_transaction(self, batch: Batch, sql: str, params: tuple[Any, ...],
+                              pace: SlotRequest | None, now: float) -> tuple[bool, float | None]:
+        """The claim and the slot lease in one statement, after the queued writes, in one
+        pipeline: one round trip, one transaction (explicit, so that a write psycopg cannot
+        even send rolls back the ones before it)."""
+        if pace is not None:
+            span = pace.count * pace.interval
+            sql, params = self._claim_paced_sql, (*params, pace.name, now + span, now, span)
+        with self._lock:
+            if not batch:
+                rows = self._execute(self._conn, sql, params).fetchall()
+            else:
+                conn = self._conn
+                if conn.closed or conn.broken:
+                    self._conn = conn = self._connect()
+                with conn.pipeline(), conn.transaction():
+                    for queued, args in batch:
+                        conn.execute(queued, args, prepare=True)
+                    cur = conn.execute(sql, params, prepare=True)
+                rows = cur.fetchall()
+                self.counts.statements += len(batch) + 3  # BEGIN, COMMIT
+                self.counts.round_trips += 1
         if pace is None:
-            rows = self._run(sql, params)
             return bool(rows), None
-        span = pace.count * pace.interval
-        take = self.q(TAKE.format(g=self.greatest))
-        rows = self._run(
-            f"WITH claimed AS ({sql}), paced AS ({take}) "
-            "SELECT (SELECT count(*) FROM claimed), tat, paused FROM paced",
-            (*params, pace.name, now + span, now, span),
-        )
         won, tat, paused = rows[0]
         return bool(won), first_slot(float(tat), float(paused), span, pace.tolerance, now)
+
+    def _write_batch(self, conn: Any, batch: Batch) -> Any:
+        """The writer's batch in one pipeline: one round trip, one transaction."""
+        conn = conn or self._connect()
+        with conn.pipeline(), conn.transaction():
+            for sql, params in batch:
+                conn.execute(sql, params, prepare=True)
+        self.counts.behind_statements += len(batch) + 2
+        self.counts.behind_round_trips += 1
+        return conn

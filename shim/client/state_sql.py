@@ -6,11 +6,14 @@ re-checks the state it changes). A claim can take a pacing slot in the same
 round trip (:meth:`SQLStateStore.claim` with ``pace``).
 
 Recording an outcome need not delay the caller's answer: ``complete`` and
-``release`` with ``wait=False`` queue the write for a writer thread with its
-own connection, which commits whatever queued up in one transaction. Until
-it lands, the key is still ``pending`` under our claim: a retry with the key
-waits for it, and if the process dies first the claim's lease runs out and
-the key turns ``unknown``. Never a second send either way.
+``release`` with ``wait=False`` queue the write. The next claim carries what
+is queued in its own transaction (one commit for the claim and the outcomes
+before it; on PostgreSQL one round trip), so a busy sender never pays a
+separate write; when no claim comes within ``WRITE_LINGER`` a writer thread
+commits the queue. Until a write lands, the key is still ``pending`` under
+our claim: a retry with the key waits for it, and if the process dies first
+the claim's lease runs out and the key turns ``unknown``. Never a second
+send either way.
 """
 
 from __future__ import annotations
@@ -20,18 +23,25 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from shim.client.state import OPEN_STATES, Claim, Entry, SlotRequest
 
 log = logging.getLogger("shim.client.state")
 
-__all__ = ["MEDIA_TTL", "SQLStateStore"]
+__all__ = ["MEDIA_TTL", "SQLStateStore", "StoreCounts"]
+
+Batch = list[tuple[str, tuple[Any, ...]]]
 
 #: Cloud media ids are valid for 30 days; ownership is kept as long.
 MEDIA_TTL: Final = 30 * 24 * 3600.0
-#: The outcome writer waits this long (seconds) after the first queued write.
-WRITE_LINGER: Final = 0.005
+#: A queued write waits this long (seconds) for a claim to carry it before the writer
+#: thread commits it alone (at most twice as long).
+WRITE_LINGER: Final = 0.02
+#: The writer looks for queued writes every ``WRITE_LINGER`` this many times after the
+#: last one before it waits to be woken (a busy sender wakes no thread per write).
+IDLE_POLLS: Final = 50
 #: Forget expired rows at most this often (seconds).
 PRUNE_EVERY: Final = 600.0
 
@@ -40,6 +50,18 @@ COLUMNS: Final = ("channel, key, state, owner, created_at, updated_at, expires_a
 
 _UNKNOWN_DETAIL: Final = ("the process that claimed this key stopped before it recorded an "
                           "outcome; the send may have gone out")
+
+
+@dataclass
+class StoreCounts:
+    """What the store asked of the database (for the bench: statements per send)."""
+
+    #: statements on the callers' path (BEGIN and COMMIT count), and round trips they took
+    statements: int = 0
+    round_trips: int = 0
+    #: the same for the outcome writer thread
+    behind_statements: int = 0
+    behind_round_trips: int = 0
 
 
 class SQLStateStore:
@@ -53,11 +75,29 @@ class SQLStateStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_prune = 0.0
-        self._queue: list[tuple[str, tuple[Any, ...]]] = []
-        self._queued = threading.Condition()
+        self._queue: Batch = []
+        #: when the oldest queued write was queued (monotonic)
+        self._since = 0.0
+        queued = threading.Lock()
+        #: the writer thread waits on ``_wake``; ``flush`` on ``_done``
+        self._wake = threading.Condition(queued)
+        self._done = threading.Condition(queued)
+        #: the writer waits without a timeout: the next queued write must wake it
+        self._idle = False
+        #: callers waiting in ``flush``: the writer writes at once
+        self._flushing = 0
+        #: see ``WRITE_LINGER``
+        self.write_linger = WRITE_LINGER
         self._writer: threading.Thread | None = None
         self._busy = False
+        #: claims carrying queued writes right now (``flush`` waits for them too)
+        self._riding = 0
+        #: writes that failed along with a claim: only the writer thread retries them
+        self._stuck: Batch = []
         self._closing = False
+        self._claim_sql = self.q(CLAIM)
+        self._take_sql = self.q(TAKE.format(g=self.greatest))
+        self.counts = StoreCounts()
 
     # -- dialect ---------------------------------------------------------------
 
@@ -69,6 +109,8 @@ class SQLStateStore:
         raise NotImplementedError
 
     def _execute(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
+        self.counts.statements += 1
+        self.counts.round_trips += 1
         return conn.execute(sql, params)
 
     @contextlib.contextmanager
@@ -95,7 +137,7 @@ class SQLStateStore:
               pace: SlotRequest | None = None) -> Claim:
         self._maybe_prune(now)
         won, slot = self._insert_claim(
-            self.q(CLAIM), (channel, key, owner, now, now, now + lease_s, b"", now), pace, now
+            self._claim_sql, (channel, key, owner, now, now, now + lease_s, b"", now), pace, now
         )
         if won:
             return Claim(True, slot=slot)
@@ -111,12 +153,29 @@ class SQLStateStore:
 
     def _insert_claim(self, sql: str, params: tuple[Any, ...], pace: SlotRequest | None,
                       now: float) -> tuple[bool, float | None]:
-        """Insert the claim (and take the slot) in one transaction; (won, first slot)."""
+        """Write what is queued, insert the claim and take the slot in one transaction;
+        (won, first slot). If the queued writes fail, the claim is made alone."""
+        batch = self._ride()
+        if batch:
+            try:
+                found = self._claim_in_transaction(batch, sql, params, pace, now)
+            except Exception as exc:
+                self._landed(batch, failed=exc)
+            else:
+                self._landed(batch)
+                return found
         if pace is None:
             return bool(self._run(sql, params)), None
+        return self._claim_in_transaction([], sql, params, pace, now)
+
+    def _claim_in_transaction(self, batch: Batch, sql: str, params: tuple[Any, ...],
+                              pace: SlotRequest | None, now: float) -> tuple[bool, float | None]:
         with self._lock, self._transaction(self._conn):
-            cur = self._execute(self._conn, sql, params)
-            won = bool(cur.fetchall())
+            self.counts.statements += 2  # BEGIN, COMMIT
+            self.counts.round_trips += 2
+            for queued, args in batch:
+                self._execute(self._conn, queued, args)
+            won = bool(self._execute(self._conn, sql, params).fetchall())
             slot = self._take(self._conn, pace, now) if pace is not None else None
         return won, slot
 
@@ -136,78 +195,149 @@ class SQLStateStore:
         if wait:
             self._count(self.q(COMPLETE), params)
         else:
-            self._later(COMPLETE, params)
+            self._later(self.q(COMPLETE), params)
 
     def release(self, channel: str, key: str, owner: str, *, wait: bool = True) -> None:
         if wait:
             self._count(self.q(RELEASE), (channel, key, owner))
         else:
-            self._later(RELEASE, (channel, key, owner))
+            self._later(self.q(RELEASE), (channel, key, owner))
 
     # -- write-behind -------------------------------------------------------------
 
     def _later(self, sql: str, params: tuple[Any, ...]) -> None:
-        with self._queued:
+        """Queue a write (``sql`` in this dialect) for the next claim or the writer thread."""
+        with self._wake:
+            if not self._queue:
+                self._since = time.monotonic()
             self._queue.append((sql, params))
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_behind, daemon=True,
                                                 name="waba-state-writer")
                 self._writer.start()
-            if len(self._queue) == 1:  # the writer sleeps only while the queue is empty
-                self._queued.notify()
+            elif self._idle:  # while sends keep coming the writer polls: no wake-up per write
+                self._idle = False
+                self._wake.notify()
+
+    def _ride(self) -> Batch:
+        """Take the queued writes along with a claim (call :meth:`_landed` after it)."""
+        if not self._queue:  # unlocked peek: a write queued just now waits for the next claim
+            return []
+        with self._wake:
+            batch, self._queue = self._queue, []
+            if batch:
+                self._riding += 1
+            return batch
+
+    def _landed(self, batch: Batch, failed: Exception | None = None) -> None:
+        """The claim that carried ``batch`` committed, or ``failed``: then the writer thread
+        retries it alone (a write the database refuses never holds up a claim twice)."""
+        with self._wake:
+            self._riding -= 1
+            if failed is not None:
+                log.warning("%d queued write(s) failed along with a claim in %s (the writer "
+                            "retries them): %s", len(batch), self.where, failed)
+                self._stuck.extend(batch)
+                self._idle = False
+                self._wake.notify()
+            self._done.notify_all()
 
     #: The writer thread opens its own connection (PostgreSQL); SQLite shares the
     #: main one under the lock, since a second connection would only wait on the file lock.
     own_writer_connection = True
 
-    def _write_batch(self, conn: Any, batch: list[tuple[str, tuple[Any, ...]]]) -> Any:
+    def _write_batch(self, conn: Any, batch: Batch) -> Any:
+        """Commit ``batch`` in one transaction; returns the writer's connection to keep."""
+        self.counts.behind_statements += len(batch) + 2
+        self.counts.behind_round_trips += len(batch) + 2
         if not self.own_writer_connection:
             with self._lock, self._transaction(self._conn):
                 for sql, params in batch:
-                    self._execute(self._conn, self.q(sql), params)
+                    self._conn.execute(sql, params)
             return None
         conn = conn or self._connect()
         with self._transaction(conn):
             for sql, params in batch:
-                self._execute(conn, self.q(sql), params)
+                conn.execute(sql, params)
         return conn
 
     def _write_behind(self) -> None:
         conn: Any = None
         while True:
-            with self._queued:
-                while not self._queue and not self._closing:
-                    self._queued.wait()
-                if not self._queue:
+            with self._wake:
+                batch = self._next_batch()
+                if batch is None:
                     break
                 self._busy = True
-            if not self._closing:
-                time.sleep(WRITE_LINGER)  # let a batch gather: one commit for many outcomes
-            with self._queued:
-                batch, self._queue = self._queue, []
-            try:
-                conn = self._write_batch(conn, batch)
-            except Exception as exc:  # the claims' leases run out: those keys turn unknown
-                log.error("could not record %d outcome(s) in %s: %s", len(batch), self.where, exc)
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.close()
-                conn = None
-            with self._queued:
+            conn = self._write_each(conn, batch)
+            with self._wake:
                 self._busy = False
-                self._queued.notify_all()
+                self._done.notify_all()
         if conn is not None:
             conn.close()
+
+    def _write_each(self, conn: Any, batch: Batch) -> Any:
+        """Write ``batch``; if that fails, each write alone, so one bad write loses only
+        itself (a key whose outcome is lost stays claimed until its lease turns it unknown)."""
+        try:
+            return self._write_batch(conn, batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("could not record an outcome in %s: %s", self.where, exc)
+                return _usable(conn)
+            conn = _usable(conn)
+        for one in batch:
+            try:
+                conn = self._write_batch(conn, [one])
+            except Exception as exc:
+                log.error("could not record an outcome in %s: %s", self.where, exc)
+                conn = _usable(conn)
+        return conn
+
+    def _next_batch(self) -> Batch | None:
+        """(Writer thread, lock held.) The writes no claim carried for ``write_linger``
+        since they were queued; None once the store is closing and nothing is left.
+
+        While writes keep coming it looks once per ``write_linger`` (a wake-up per write
+        would cost the sender more than the write); after ``IDLE_POLLS`` empty looks it
+        sleeps until the next write wakes it."""
+        quiet = 0
+        while True:
+            if self._stuck or (self._queue and (self._closing or self._flushing)):
+                break
+            if self._queue:
+                if self._since <= time.monotonic() - self.write_linger:
+                    break
+                quiet = 0
+            elif self._closing:
+                return None
+            elif quiet >= IDLE_POLLS:
+                self._idle = True
+                while self._idle and not self._closing:
+                    self._wake.wait()
+                self._idle = False
+                continue
+            else:
+                quiet += 1
+            self._wake.wait(self.write_linger)
+        batch, self._queue, self._stuck = self._stuck + self._queue, [], []
+        return batch
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until queued outcomes are written; False if that took over ``timeout``."""
         deadline = time.monotonic() + timeout
-        with self._queued:
-            while self._queue or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._queued.wait(left)
+        with self._done:
+            self._flushing += 1
+            self._idle = False
+            self._wake.notify_all()
+            try:
+                while self._queue or self._stuck or self._busy or self._riding:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._done.wait(left)
+            finally:
+                self._flushing -= 1
         return True
 
     def forget(self, channel: str, key: str) -> bool:
@@ -268,8 +398,7 @@ class SQLStateStore:
 
     def _take(self, conn: Any, pace: SlotRequest, now: float) -> float:
         span = pace.count * pace.interval
-        rows = self._execute(conn, self.q(TAKE.format(g=self.greatest)),
-                             (pace.name, now + span, now, span)).fetchall()
+        rows = self._execute(conn, self._take_sql, (pace.name, now + span, now, span)).fetchall()
         return first_slot(float(rows[0][0]), float(rows[0][1]), span, pace.tolerance, now)
 
     def pause(self, name: str, until: float) -> None:
@@ -281,9 +410,9 @@ class SQLStateStore:
 
     def close(self) -> None:
         self.flush()
-        with self._queued:
+        with self._wake:
             self._closing = True
-            self._queued.notify_all()
+            self._wake.notify_all()
         if self._writer is not None:
             self._writer.join(10)
         with self._lock:
@@ -324,6 +453,15 @@ TAKE: Final = (
 def first_slot(tat: float, paused: float, span: float, tolerance: float, now: float) -> float:
     """GCRA: the first leased slot is the latest of now, the pause and (TAT - span - tolerance)."""
     return max(now, paused, tat - span - tolerance)
+
+
+def _usable(conn: Any) -> Any:
+    """``conn`` if it can run another statement, else None (closed, so a new one is made)."""
+    if conn is not None and (conn.closed or getattr(conn, "broken", False)):
+        with contextlib.suppress(Exception):
+            conn.close()
+        return None
+    return conn
 
 
 def _entry(row: Sequence[Any]) -> Entry:

@@ -9,12 +9,13 @@ import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shim.client.fleet_pacing import FLEET_SAFETY, SharedPairLimiter, SharedRateLimiter
 from shim.client.pacing import PairLimit
-from shim.client.state import Entry, StateStore, open_state
+from shim.client.state import Entry, SlotRequest, StateStore, open_state
 from tests.pgserver import PostgresServer
 
 
@@ -139,3 +140,60 @@ def test_the_pair_limit_holds_across_instances(pair: tuple[StateStore, StateStor
              two.reserve("491511")]
     assert waits == pytest.approx([0.0, 0.0, 0.0, 6.0])  # burst of 3, then one per 6 s
     assert one.reserve("491512") == 0.0  # another recipient is not held back
+
+
+def test_a_queued_outcome_lands_with_the_next_claim_in_one_transaction(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    if hasattr(a, "write_linger"):
+        a.write_linger = 60.0  # the writer thread stays out of it
+    now = time.time()
+    assert a.claim("ch", "k1", "a", 60.0, now).won
+    a.complete(Entry("ch", "k1", "ok", "a", now, now, now + 60, 200, b'{"m":1}'), wait=False)
+    assert a.claim("ch", "k2", "a", 60.0, now, SlotRequest("pair:ch:1", 1, 6.0)).won
+    # No flush: the claim carried the outcome, so another process sees it at once.
+    assert (found := b.get("ch", "k1")) is not None and found.state == "ok"
+    assert found.content == b'{"m":1}'
+    counts = getattr(a, "counts", None)
+    if counts is not None:  # the SQL stores: the writer thread had nothing left to write
+        assert counts.behind_statements == 0
+    a.release("ch", "k2", "a", wait=False)
+    # A retry of a queued key in the same process carries it along and gets the answer:
+    again = a.claim("ch", "k2", "a", 60.0, now)
+    assert again.won
+    a.complete(Entry("ch", "k2", "ok", "a", now, now, now + 60, 200, b"{}"), wait=False)
+    assert a.flush(timeout=5.0)  # flush does not wait out the linger
+    assert (done := b.get("ch", "k2")) is not None and done.state == "ok"
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_queued_write_the_database_refuses_does_not_fail_the_next_claim(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    if store == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+    a, b = open_state(url), open_state(url)
+    try:
+        now = time.time()
+        assert a.claim("ch", "bad", "a", 60.0, now).won
+        assert a.claim("ch", "good", "a", 60.0, now).won
+        refused: Any = {"not": "a value any database binds"}
+        a.complete(Entry("ch", "bad", "ok", "a", now, now, now + 60, 200, message_id=refused),
+                   wait=False)
+        a.complete(Entry("ch", "good", "ok", "a", now, now, now + 60, 200, b"{}"), wait=False)
+        assert a.claim("ch", "next", "a", 60.0, now, SlotRequest("pair:ch:2", 1, 6.0)).won
+        assert a.flush()
+        # The next claim went through all the same. The writer retried the writes one by
+        # one: the good outcome landed; the bad key stays claimed (its lease turns it unknown).
+        assert (nxt := b.get("ch", "next")) is not None and nxt.state == "pending"
+        assert "failed along with a claim" in caplog.text
+        assert "could not record an outcome" in caplog.text
+        assert (bad := b.get("ch", "bad")) is not None and bad.state == "pending"
+        assert (good := b.get("ch", "good")) is not None and good.state == "ok"
+    finally:
+        a.close()
+        b.close()
