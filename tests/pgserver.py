@@ -109,8 +109,33 @@ class PostgresServer:
         return self.url.rsplit("/", 1)[0] + f"/{name}"
 
 
+class ExternalServer(PostgresServer):
+    """A server already running (``WABA_MIGRATE_TEST_PG``): many short test runs, such as
+    the mutation check's one per mutant, share it instead of each starting its own.
+    Each test's database is dropped after it, so they do not pile up."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._names = itertools.count(1)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
+    external = os.environ.get("WABA_MIGRATE_TEST_PG")
+    if external:
+        yield ExternalServer(external)
+        return
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip(
@@ -132,6 +157,9 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_db(postgres: PostgresServer) -> str:
+def postgres_db(postgres: PostgresServer) -> Iterator[str]:
     """A fresh, empty database on the session's server."""
-    return postgres.new_database()
+    url = postgres.new_database()
+    yield url
+    if isinstance(postgres, ExternalServer):
+        postgres.drop_database(url)
