@@ -84,18 +84,20 @@ def nested(levels: int, leaf: Any) -> Any:
     return value
 
 
-def body_of_depth(depth: int, leaf: Any, with_null: bool) -> dict[str, Any]:
-    """A send body whose deepest container sits exactly ``depth`` levels down."""
-    body: dict[str, Any] = {**TEXT, "x": nested(depth - 1, leaf)}
-    if with_null:
+def body_of_depth(depth: int, leaf: Any, with_null: str) -> dict[str, Any]:
+    """A send body whose deepest container sits exactly ``depth`` levels down, with a
+    null key before it, after it or none."""
+    body: dict[str, Any] = {"ttl": None} if with_null == "first" else {}
+    body.update({**TEXT, "x": nested(depth - 1, leaf)})
+    if with_null == "last":
         body["ttl"] = None
     return body
 
 
-@pytest.mark.parametrize("with_null", [False, True])
+@pytest.mark.parametrize("with_null", ["none", "first", "last"])
 @pytest.mark.parametrize("leaf", ["s", None, {"n": None}])
 def test_nesting_up_to_the_reader_limit_is_accepted_and_one_more_is_refused(
-    with_null: bool, leaf: Any,
+    with_null: str, leaf: Any,
 ) -> None:
     extra = 1 if isinstance(leaf, dict) else 0
     fits = body_of_depth(MAX_DEPTH - extra, leaf, with_null)
