@@ -92,6 +92,8 @@ class Item:
     when_applied: frozenset[int] = frozenset()
     #: a comment only: not a finding of its own
     hidden: bool = False
+    #: a blocker whose call stays as it is and must keep working (a Turn.io extension)
+    keeps: bool = False
 
 
 @dataclass(eq=False)
@@ -137,6 +139,8 @@ class _UrlResult:
     #: owner string -> the edit item that rewrites it, or the manual item that blocks it
     owner_items: dict[int, Item] = field(default_factory=dict)
     owner_blockers: dict[int, Item] = field(default_factory=dict)
+    #: calls to Turn's own API: they stay, so nothing they share may change
+    kept: set[cst.Call] = field(default_factory=set)
 
     def live(self, call: cst.Call) -> bool:
         """An On-Prem call to migrate (not one the user must remove or keep as it is)."""
@@ -553,11 +557,19 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if o in res.owner_blockers:
                 ex.block(call, res.owner_blockers[o])
     notes: dict[tuple[str, str], Item] = {}
+    base_notes: dict[str, Item] = {}
+    kept: list[_Use] = []
     for u in uses:
         p = u.plan
         call = u.call.call if u.call is not None else None
         if p.kind == "manual":
             item = a.add(p.code, "manual", p.message, u.node, todo=p.todo)
+            if call is not None and p.code == "WM902" and _TURN_EXTENSION in p.message:
+                # Turn's own API stays on Turn: whatever it shares (a base URL, a session's
+                # token) must not move with the requests that migrate
+                item.keeps = True
+                res.kept.add(call)
+                kept.append(u)
             if call is not None or p.code not in TERMINAL:
                 ex.block(call, item)  # a path to remove holds nothing but its own call
             continue
@@ -569,7 +581,19 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             note = _base_note(facts, a, u, target, notes)
             if note is not None:
                 ex.part(call, note)
+                if u.plan.dynamic_host is not None:
+                    base_notes[_setting_text(facts, facts.dyn_nodes[u.plan.dynamic_host])] = note
+    for u in kept:  # a Turn call on the same base setting as a send: they move together
+        first = u.atoms[0] if u.atoms else None
+        if isinstance(first, Dyn) and u.call is not None:
+            note = base_notes.get(_setting_text(facts, facts.dyn_nodes[first.key]))
+            if note is not None:
+                ex.part(u.call.call, note)
     return res
+
+
+#: How the mapping table names an endpoint only Turn.io serves (see shim.mapping.endpoints).
+_TURN_EXTENSION: Final = "Turn.io extension"
 
 
 _TURN_PATH: Final = re.compile(r"/v1/(?:contacts/[^/]+/(?:profile|messages)|chats/|messages/"
@@ -1141,6 +1165,7 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
         onprem_calls = [c for c in calls or () if urls.live(c)]
         if calls and not onprem_calls:
             continue  # the headers of some other API's call
+        onprem_calls += [c for c in calls or () if c in urls.kept]
         for el in d.elements:
             if not isinstance(el, cst.DictElement):
                 continue

@@ -150,12 +150,17 @@ def _groups(facts: Facts, ex: Exchanges) -> list[_Group]:
     return list(groups.values())
 
 
+#: Why requests that share a base URL or headers with a call to Turn's own API are held.
+KEEPS_WHY = ("it shares its base URL or headers with a call to Turn's own API, which stays on "
+             "Turn: give the requests that move to Cloud their own base URL and key, then run "
+             "again")
+
 #: Blockers that mean "remove or replace this call": it has nothing to migrate.
 TERMINAL = frozenset({"WM901", "WM902"})
 
 
 def _terminal(e: Exchange) -> bool:
-    return bool(e.blockers) and all(b.code in TERMINAL for b in e.blockers)
+    return bool(e.blockers) and all(b.code in TERMINAL and not b.keeps for b in e.blockers)
 
 
 def _extend_unique(out: list[Item], items: Iterable[Item]) -> None:
@@ -195,13 +200,15 @@ def _anchors(facts: Facts, g: _Group, edits: list[Item]) -> list[cst.CSTNode]:
 
 
 def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
-    first = g.blockers[0]
+    first = next((b for b in g.blockers if not b.keeps), g.blockers[0])
     why = first.todo or first.message
+    if first.keeps:
+        why = KEEPS_WHY
     own = {id(e.call): e.blockers[0] for e in g.calls if e.blockers}
     for it in edits:
         fn = _function(a.facts, it.node)
         near = next((b for b in g.blockers if _function(a.facts, b.node) is fn), first)
-        near_why = near.todo or near.message
+        near_why = KEEPS_WHY if near.keeps else near.todo or near.message
         it.held = f"held with its request: {near_why}"
         it.fix = "manual"
         it.message = (f"{it.message} (not applied: the request also needs `{near.code}`: "
@@ -210,15 +217,23 @@ def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
         if it.fix == "manual" and not it.held and it.code in FOLLOW_UPS:
             it.silent = True  # a note about a rewrite that is not made
     for anchor in _anchors(a.facts, g, edits):
-        if any(_function(a.facts, b.node) is _function(a.facts, anchor) for b in g.blockers):
+        if any(_function(a.facts, b.node) is _function(a.facts, anchor) for b in g.blockers
+               if not b.keeps):
             continue  # the blocker's own marker is in this function, next to it
         mine = own.get(id(anchor), None if g.calls else first)
+        if mine is not None and mine.keeps:
+            continue  # a Turn call: its own marker says it stays
         if mine is not None:
             text = mine.todo or mine.message
             a.add(mine.code, "manual", f"left unchanged: {text}", anchor,
                   todo=f"not rewritten until this is done: {text}")
             continue
         where = a.facts.code(a.facts.statement_of(first.node), 40)
+        if first.keeps:
+            a.add(first.code, "manual", f"left unchanged: {why} (`{where}`)", anchor,
+                  todo=f"shares its base URL or headers with a Turn API call that stays "
+                  f"(`{where}`): give this request its own, then run again")
+            continue
         a.add(first.code, "manual", f"left unchanged with a request it shares a URL, header or "
               f"payload with (`{where}`): {why}", anchor,
               todo=f"shares its URL, header or payload with a held-back request (`{where}`: "
