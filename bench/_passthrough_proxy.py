@@ -6,12 +6,12 @@ copies status and body back. It does none of the gateway's work (no key check,
 no translation, no routing, no pacing, no metrics, no log line), so the ratio
 gateway/proxy is what that work costs on the same stack.
 
-It forwards through the same transport as the gateway (``--pool h11``, the
-default: :class:`shim.client.h11pool.H11AsyncTransport`), so the gateway's
+It forwards through the same transport as the gateway (``--pool http1``, the
+default: :class:`shim.client.http1.AsyncHTTP1Transport`), so the gateway's
 cheaper backend exchange does not make it look better than the proxy;
 ``--pool httpx`` runs a plain ``httpx.AsyncClient`` pool.
 
-Run: ``python bench/_passthrough_proxy.py UPSTREAM [--pool h11|httpx]``;
+Run: ``python bench/_passthrough_proxy.py UPSTREAM [--pool http1|httpx]``;
 prints its base URL on the first line of stdout.
 """
 
@@ -26,13 +26,13 @@ import httpx
 import uvicorn
 
 from shim.client.dispatch import KEEPALIVE_EXPIRY, default_limits
-from shim.client.h11pool import H11AsyncTransport
+from shim.client.http1 import AsyncHTTP1Transport
 
 
 def make_app(upstream: str, pool: str) -> Any:
     transport: httpx.AsyncBaseTransport
-    if pool == "h11":
-        transport = H11AsyncTransport(keepalive_expiry=KEEPALIVE_EXPIRY)
+    if pool == "http1":
+        transport = AsyncHTTP1Transport(keepalive_expiry=KEEPALIVE_EXPIRY)
     else:
         transport = httpx.AsyncHTTPTransport(limits=default_limits())
     client = httpx.AsyncClient(transport=transport, trust_env=False, timeout=30.0)
@@ -69,7 +69,7 @@ def make_app(upstream: str, pool: str) -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("upstream")
-    parser.add_argument("--pool", choices=("h11", "httpx"), default="h11")
+    parser.add_argument("--pool", choices=("http1", "httpx"), default="http1")
     args = parser.parse_args()
     # IPPROTO_TCP, as the gateway does: asyncio then sets TCP_NODELAY on accepted sockets.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

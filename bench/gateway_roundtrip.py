@@ -16,7 +16,7 @@ printing min/median/max of the per-round ratio:
    gateway CPU per request (target <= 1.3x) and requests/s (target >= 1.0x).
 2. vs proxy: gateway CPU per request over the proxy's, at 1 and at 64
    connections (target <= 1.5x). The proxy forwards through the gateway's own
-   transport (h11 over asyncio), so a cheaper backend exchange does not flatter
+   transport (HTTP/1.1 over asyncio), so a cheaper backend exchange does not flatter
    the gateway.
 3. latency: with a second sandbox answering every send ``--backend-latency-ms``
    (50) late, requests/s through the gateway over requests/s calling that

@@ -11,8 +11,8 @@ must follow redirects (Meta media downloads) go through an ``httpx.Client``
 wrapping the same transport, so there is still only one pool. A caller-supplied
 client (tests, the gateway) is used as is, for every exchange.
 
-The async side pools through :class:`shim.client.h11pool.H11AsyncTransport`
-(h11 over asyncio, httpx's models and error classes): httpcore's per-request
+The async side pools through :class:`shim.client.http1.AsyncHTTP1Transport`
+(asyncio and httptools, httpx's models and error classes): httpcore's per-request
 work was most of the gateway's CPU, and its pool walked every connection on
 every request, which made the gateway slower at 64 concurrent callers than at one.
 """
@@ -28,7 +28,7 @@ import anyio
 import httpx
 
 from shim.client.core import UNSET, RequestOptions, Router
-from shim.client.h11pool import H11AsyncTransport
+from shim.client.http1 import AsyncHTTP1Transport
 from shim.client.response import ShimResponse
 from shim.client.steps import Exchange, Plan, Step, StepResult, classify
 
@@ -148,7 +148,7 @@ class AsyncDispatcher:
         self._own = http is None
         self._transport: httpx.AsyncBaseTransport | None = None
         if http is None:
-            self._transport = H11AsyncTransport(keepalive_expiry=KEEPALIVE_EXPIRY)
+            self._transport = AsyncHTTP1Transport(keepalive_expiry=KEEPALIVE_EXPIRY)
             http = httpx.AsyncClient(transport=self._transport, trust_env=False)
         self.http = http
 

@@ -1,4 +1,4 @@
-"""The h11 transport against real loopback servers that misbehave on cue.
+"""The HTTP/1.1 transport against real loopback servers that misbehave on cue.
 
 Every server records each request body it received, so each fault checks the
 shim's rule: a request whose bytes may have reached the server is never sent
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shim.client.h11pool import H11AsyncTransport
+from shim.client.http1 import AsyncHTTP1Transport
 from shim.client.retry import FailureKind
 from shim.client.steps import classify
 
@@ -28,7 +28,9 @@ pytestmark = pytest.mark.anyio
 #: What the server does with the next request: "ok", "drop" (close without a word),
 #: "partial" (half the body, then close), "hold" (answer once released),
 #: "503", "close-after" (answer, then close the connection as an idle timeout would),
-#: "big" (a chunked answer of several MB), "stray" (answer plus bytes nobody asked for).
+#: "big" (a chunked answer of several MB), "stray" (answer plus bytes nobody asked for),
+#: "interim" (100 Continue first), "until-close" (body ended by closing, no length),
+#: "conn-close" (answer with Connection: close), "huge-head", "garbage".
 Action = str
 
 
@@ -56,7 +58,10 @@ class Backend:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
-                body = await reader.readexactly(length)
+                if b"transfer-encoding: chunked" in head.lower():
+                    body = await reader.readuntil(b"0\r\n\r\n")
+                else:
+                    body = await reader.readexactly(length)
                 self.received.append(body)
                 action = self.actions.pop(0) if self.actions else "ok"
                 if action == "drop":
@@ -78,14 +83,34 @@ class Backend:
                     writer.write(b"0\r\n\r\n")
                     await writer.drain()
                     continue
+                if action == "until-close":
+                    writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it")
+                    return
+                if action == "huge-head":
+                    writer.write(b"HTTP/1.1 200 OK\r\n" + b"x-filler: %s\r\n" % (b"f" * 1000)
+                                 * 100)
+                    await writer.drain()
+                    return
+                if action == "garbage":
+                    writer.write(b"HTTP/1.1 two hundred\r\n\r\n")
+                    await writer.drain()
+                    return
+                if action == "interim":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 status = b"503 Service Unavailable" if action == "503" else b"200 OK"
                 answer = json.dumps({"echo": body.decode("latin-1")}).encode()
-                writer.write(b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\n\r\n%s" % (status, len(answer), answer))
+                close = b"connection: close\r\n" if action == "conn-close" else b""
+                writer.write(b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n%s"
+                             b"content-length: %d\r\n\r\n%s" % (status, close, len(answer),
+                                                                answer))
                 if action == "stray":
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray")
                 await writer.drain()
-                if action == "close-after":
+                if action == "stray-later":
+                    await self.release.wait()
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray")
+                    await writer.drain()
+                if action in ("close-after", "conn-close"):
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -122,7 +147,7 @@ async def backend() -> AsyncIterator[Backend]:
 
 
 async def _post(
-    transport: H11AsyncTransport, url: str, body: bytes, **timeout: float
+    transport: AsyncHTTP1Transport, url: str, body: bytes, **timeout: float
 ) -> httpx.Response:
     request = httpx.Request("POST", url, content=body,
                             extensions={"timeout": {"connect": 5, "read": 5, "write": 5,
@@ -145,7 +170,7 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 async def test_sequential_requests_reuse_one_connection(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         for i in range(20):
             response = await _post(transport, backend.url, b"m%d" % i)
@@ -160,7 +185,7 @@ async def test_sequential_requests_reuse_one_connection(backend: Backend) -> Non
 
 
 async def test_concurrency_is_capped_and_every_request_arrives_once(backend: Backend) -> None:
-    transport = H11AsyncTransport(max_connections=3)
+    transport = AsyncHTTP1Transport(max_connections=3)
     try:
         backend.actions = ["hold"] * 10
         calls = [asyncio.ensure_future(_post(transport, backend.url, b"c%d" % i))
@@ -178,7 +203,7 @@ async def test_concurrency_is_capped_and_every_request_arrives_once(backend: Bac
 
 
 async def test_waiting_for_a_free_connection_times_out_without_sending(backend: Backend) -> None:
-    transport = H11AsyncTransport(max_connections=1)
+    transport = AsyncHTTP1Transport(max_connections=1)
     try:
         backend.actions = ["hold"]
         first = asyncio.ensure_future(_post(transport, backend.url, b"first"))
@@ -196,7 +221,7 @@ async def test_waiting_for_a_free_connection_times_out_without_sending(backend: 
 
 
 async def test_connection_dropped_before_the_answer_is_not_resent(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["drop"]
         with pytest.raises(httpx.RemoteProtocolError) as caught:
@@ -211,7 +236,7 @@ async def test_connection_dropped_before_the_answer_is_not_resent(backend: Backe
 
 
 async def test_connection_dropped_mid_body_is_not_resent(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["partial"]
         with pytest.raises(httpx.RemoteProtocolError) as caught:
@@ -227,7 +252,7 @@ async def test_connection_dropped_mid_body_is_not_resent(backend: Backend) -> No
 
 
 async def test_read_timeout_is_not_resent_and_drops_the_connection(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["hold"]
         with pytest.raises(httpx.ReadTimeout) as caught:
@@ -243,7 +268,7 @@ async def test_read_timeout_is_not_resent_and_drops_the_connection(backend: Back
 
 
 async def test_5xx_is_an_answer_and_keeps_the_connection(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["503"]
         response = await _post(transport, backend.url, b"busy")
@@ -257,7 +282,7 @@ async def test_5xx_is_an_answer_and_keeps_the_connection(backend: Backend) -> No
 
 
 async def test_keep_alive_connection_closed_by_the_server_is_replaced(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["close-after"]
         assert (await _post(transport, backend.url, b"one")).status_code == 200
@@ -269,17 +294,36 @@ async def test_keep_alive_connection_closed_by_the_server_is_replaced(backend: B
         await transport.aclose()
 
 
-async def test_bytes_nobody_asked_for_are_never_read_as_the_next_answer(
+async def test_a_server_sending_more_than_the_answer_loses_its_connection(
     backend: Backend,
 ) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["stray"]
         assert (await _post(transport, backend.url, b"one")).json() == {"echo": "one"}
-        await _until(lambda: backend.received == [b"one"], "the first request")
+        assert transport.open_connections() == 0
         response = await _post(transport, backend.url, b"two")
         assert response.json() == {"echo": "two"}
         assert backend.received == [b"one", b"two"]
+        assert backend.accepted == 2
+    finally:
+        await transport.aclose()
+
+
+async def test_bytes_arriving_on_an_idle_connection_are_never_read_as_an_answer(
+    backend: Backend,
+) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        backend.actions = ["stray-later"]
+        assert (await _post(transport, backend.url, b"one")).json() == {"echo": "one"}
+        assert transport.open_connections() == 1
+        backend.release.set()
+        await _until(lambda: transport.open_connections() == 0, "the pool to drop it")
+        response = await _post(transport, backend.url, b"two")
+        assert response.json() == {"echo": "two"}
+        assert backend.received == [b"one", b"two"]
+        assert backend.accepted == 2
     finally:
         await transport.aclose()
 
@@ -289,7 +333,7 @@ async def test_connect_refused_is_a_connect_error(backend: Backend) -> None:
     port = probe.sockets[0].getsockname()[1]
     probe.close()
     await probe.wait_closed()
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         with pytest.raises(httpx.ConnectError) as caught:
             await _post(transport, f"http://127.0.0.1:{port}/x", b"never")
@@ -300,7 +344,7 @@ async def test_connect_refused_is_a_connect_error(backend: Backend) -> None:
 
 
 async def test_a_cancelled_call_frees_its_connection(backend: Backend) -> None:
-    transport = H11AsyncTransport(max_connections=1)
+    transport = AsyncHTTP1Transport(max_connections=1)
     try:
         backend.actions = ["hold"]
         call = asyncio.ensure_future(_post(transport, backend.url, b"cancelled"))
@@ -316,7 +360,7 @@ async def test_a_cancelled_call_frees_its_connection(backend: Backend) -> None:
 
 
 async def test_large_chunked_answer_arrives_whole(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         backend.actions = ["big"]
         response = await _post(transport, backend.url, b"download")
@@ -328,7 +372,7 @@ async def test_large_chunked_answer_arrives_whole(backend: Backend) -> None:
 
 
 async def test_multipart_body_is_streamed_with_its_length(backend: Backend) -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     try:
         request = httpx.Request("POST", backend.url, data={"type": "image/png"},
                                 files={"file": ("a.png", b"\x89PNG" * 1000, "image/png")})
@@ -343,10 +387,97 @@ async def test_multipart_body_is_streamed_with_its_length(backend: Backend) -> N
 
 
 async def test_unsupported_scheme_is_refused_locally() -> None:
-    transport = H11AsyncTransport()
+    transport = AsyncHTTP1Transport()
     with pytest.raises(httpx.UnsupportedProtocol) as caught:
         await transport.handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
     assert classify(caught.value).kind is FailureKind.LOCAL
+
+
+async def test_interim_answer_is_skipped(backend: Backend) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        backend.actions = ["interim"]
+        response = await _post(transport, backend.url, b"wait")
+        assert (response.status_code, response.json()) == (200, {"echo": "wait"})
+        assert (await _post(transport, backend.url, b"next")).status_code == 200
+        assert backend.accepted == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_body_ended_by_close_and_connection_close_are_not_reused(
+    backend: Backend,
+) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        backend.actions = ["until-close", "conn-close"]
+        assert (await _post(transport, backend.url, b"one")).content == b"all of it"
+        assert transport.open_connections() == 0
+        assert (await _post(transport, backend.url, b"two")).json() == {"echo": "two"}
+        assert transport.open_connections() == 0
+        assert (await _post(transport, backend.url, b"three")).status_code == 200
+        assert backend.accepted == 3
+        assert backend.received == [b"one", b"two", b"three"]
+    finally:
+        await transport.aclose()
+
+
+@pytest.mark.parametrize("action", ["huge-head", "garbage"])
+async def test_malformed_answer_is_a_protocol_error_after_sending(
+    backend: Backend, action: Action
+) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        backend.actions = [action]
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await _post(transport, backend.url, b"sent")
+        assert classify(caught.value).kind is FailureKind.SENT
+        assert backend.received == [b"sent"]
+        assert transport.open_connections() == 0
+    finally:
+        await transport.aclose()
+
+
+@pytest.mark.parametrize(
+    ("headers", "content"),
+    [
+        ({"x-key": "abc\r\nx-injected: 1"}, b"{}"),
+        ({"bad name": "v"}, b"{}"),
+        ({"content-length": "5"}, b"{}"),
+    ],
+)
+async def test_malformed_request_is_refused_before_sending(
+    backend: Backend, headers: dict[str, str], content: bytes
+) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        request = httpx.Request("POST", backend.url, content=content)
+        request.headers.update(headers)
+        with pytest.raises(httpx.LocalProtocolError) as caught:
+            await transport.handle_async_request(request)
+        assert classify(caught.value).kind is FailureKind.LOCAL
+        assert transport.open_connections() == 0
+        assert backend.accepted == 0
+    finally:
+        await transport.aclose()
+
+
+async def test_body_of_unknown_length_is_sent_chunked(backend: Backend) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"hello"
+        yield b""
+        yield b" world"
+
+    transport = AsyncHTTP1Transport()
+    try:
+        request = httpx.Request("POST", backend.url, content=parts())
+        assert request.headers["transfer-encoding"] == "chunked"
+        response = await transport.handle_async_request(request)
+        await response.aread()
+        await response.aclose()
+        assert backend.received == [b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"]
+    finally:
+        await transport.aclose()
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -368,8 +499,8 @@ async def test_https_backend_verified_against_its_certificate(tmp_path: Path) ->
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     state, server = await _serve(server_tls)
-    trusting = H11AsyncTransport(verify=ssl.create_default_context(cafile=str(cert)))
-    default = H11AsyncTransport()
+    trusting = AsyncHTTP1Transport(verify=ssl.create_default_context(cafile=str(cert)))
+    default = AsyncHTTP1Transport()
     try:
         for i in range(3):
             assert (await _post(trusting, state.url, b"tls%d" % i)).json() == {"echo": f"tls{i}"}
