@@ -397,3 +397,73 @@ async def test_rows_from_before_peers_and_delivery_ids_get_stable_ids(tmp_path: 
         assert (await store.stats()).new_events == 1
     finally:
         store.close()
+
+
+def test_an_admin_command_opens_a_file_a_server_holds(tmp_path: Path) -> None:
+    path = str(tmp_path / "relay.db")
+    server = open_store(path)
+    try:
+        with pytest.raises(StoreLockedError):
+            open_store(path)
+        open_store(path, exclusive=False).close()
+    finally:
+        server.close()
+
+
+# -- PostgreSQL only: URLs, instances, connections ----------------------------------
+
+
+def _connections(url: str) -> int:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        row = admin.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s",
+                            (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.postgres
+async def test_both_url_spellings_open_the_shared_store(postgres_db: str) -> None:
+    assert postgres_db.startswith("postgresql://")
+    for url in (postgres_db, "postgres://" + postgres_db.removeprefix("postgresql://")):
+        store = open_store(url)
+        try:
+            assert store.shared
+            await add(store, [("111", f"m-{url[:9]}", "x")])
+            assert await store.expand(split, 10) == 1
+        finally:
+            store.close()
+
+
+@pytest.mark.postgres
+async def test_a_restarted_instance_takes_back_only_its_own_claims_at_once(
+        postgres_db: str) -> None:
+    first, other = open_store(postgres_db, instance="a"), open_store(postgres_db, instance="b")
+    await add(first, [("111", "m1", "x"), ("222", "m2", "x")])
+    await first.expand(split, 10)
+    now = time.time()
+    assert ids_of(await first.claim(1, now, LEASE)) == ["m1"]
+    assert ids_of(await other.claim(1, now, LEASE)) == ["m2"]
+    first.close()  # "a" dies with m1 in flight; "b" lives on with m2
+    again = open_store(postgres_db, instance="a")
+    try:
+        (m1,) = await again.claim(10, now + 1, LEASE)  # long before m1's lease runs out
+        assert ids_of([m1]) == ["m1"] and m1.attempts == 2
+    finally:
+        again.close()
+        other.close()
+
+
+@pytest.mark.postgres
+async def test_closing_a_postgres_store_releases_its_connections(postgres_db: str) -> None:
+    store = open_store(postgres_db)
+    await add(store, [("111", "m1", "x")])
+    await store.expand(split, 10)
+    assert _connections(postgres_db) == 2  # ingest and queue work
+    store.close()
+    deadline = time.monotonic() + 30
+    while _connections(postgres_db) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server ends a backend shortly after its client leaves
+    assert _connections(postgres_db) == 0
