@@ -588,7 +588,7 @@ class Router:
             policy = policy.model_copy(update={"max_attempts": max(1, options.max_attempts)})
         is_send = endpoint == "send_message"
         recipient = body.get("to") if is_send and isinstance(body, dict) else None
-        lease = _claim_lease(ch, policy)
+        lease = _claim_lease(ch, policy) if explicit else 0.0  # only claims are leased
         waiting = False
         pair_slot = None
         force = False
@@ -933,15 +933,16 @@ class Router:
         if call is None:
             return
         ch = call.channel
-        log.debug(
-            "channel %s: %s %s -> %s (%s, %d attempt(s))",
-            ch.name,
-            call.method,
-            call.onprem_path,
-            response.status_code,
-            ch.backend.value,
-            response.attempts,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "channel %s: %s %s -> %s (%s, %d attempt(s))",
+                ch.name,
+                call.method,
+                call.onprem_path,
+                response.status_code,
+                ch.backend.value,
+                response.attempts,
+            )
         explicit = call.key is not None and call.key_explicit
         if not response.is_success:
             if explicit:  # a definite failure: a retry with the key sends again
@@ -1204,8 +1205,8 @@ def _decode_response(result: httpx.Response) -> Any:
     content = result.content
     if not content:
         return None
-    ctype = result.headers.get("content-type", "")
-    if "json" in ctype or content[:1] in (b"{", b"["):
+    # The first byte settles most answers without a header lookup.
+    if content[:1] in (b"{", b"[") or "json" in result.headers.get("content-type", ""):
         try:
             return jsonlib.loads(content)
         except ValueError:
@@ -1240,13 +1241,7 @@ def _build_request(
                 method, url, headers=_headers(auth_items, None), extensions=extensions
             )
         payload = content if content else _dumps(translated.body)
-        return httpx.Request(
-            method,
-            url,
-            headers=_headers(auth_items, JSON_CONTENT_TYPE),
-            content=payload,
-            extensions=extensions,
-        )
+        return _json_request(method, url, auth_items, payload, extensions)
     url = _url(base + translated.path_with_query)
     if translated.body_kind is Body.MULTIPART:
         assert translated.file is not None
@@ -1260,13 +1255,32 @@ def _build_request(
         )
     if translated.body_kind is Body.NONE or translated.body is None:
         return httpx.Request(method, url, headers=_headers(auth_items, None), extensions=extensions)
-    return httpx.Request(
+    return _json_request(method, url, auth_items, _dumps(translated.body), extensions)
+
+
+def _json_request(
+    method: str,
+    url: httpx.URL,
+    auth: tuple[tuple[str, str], ...],
+    payload: bytes,
+    extensions: dict[str, Any],
+) -> httpx.Request:
+    """The request ``httpx.Request(content=payload)`` builds, at a third of the cost.
+
+    With ``content=`` httpx re-normalises every header to add Host and
+    Content-Length; here Host comes prebuilt with the channel's headers and
+    only Content-Length is added (``stream=`` adds nothing by itself).
+    """
+    request = httpx.Request(
         method,
         url,
-        headers=_headers(auth_items, JSON_CONTENT_TYPE),
-        content=_dumps(translated.body),
+        headers=_headers(auth, JSON_CONTENT_TYPE, url.netloc),
+        stream=httpx.ByteStream(payload),
         extensions=extensions,
     )
+    request.headers["Content-Length"] = str(len(payload))
+    request.read()  # .content is readable, as after content=
+    return request
 
 
 # Parsing a URL and normalising headers cost more than translating a message;
@@ -1278,10 +1292,15 @@ def _url(url: str) -> httpx.URL:
 
 
 @functools.lru_cache(maxsize=256)
-def _headers(auth: tuple[tuple[str, str], ...], content_type: str | None) -> httpx.Headers:
+def _headers(
+    auth: tuple[tuple[str, str], ...], content_type: str | None, host: bytes | None = None
+) -> httpx.Headers:
+    """The channel's request headers; with ``host``, Host first (where httpx puts it)."""
     headers = httpx.Headers({**dict(auth), "User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE})
     if content_type is not None:
         headers["Content-Type"] = content_type
+    if host is not None:
+        headers = httpx.Headers([(b"Host", host), *headers.raw])
     return headers
 
 
@@ -1292,9 +1311,13 @@ def _check_nesting(body: Any) -> None:
         raise refusal(exc.status, _NOT_VALID, exc.where, exc.reason) from None
 
 
+#: One encoder for every body (json.dumps builds a new one per call for these options).
+_ENCODER: Final = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(body: Any) -> bytes:
     try:
-        return jsonlib.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return _ENCODER.encode(body).encode()
     except UnicodeEncodeError:
         # A lone surrogate cannot travel as UTF-8; say where it is instead of crashing.
         raise TranslationError(

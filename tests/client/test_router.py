@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from shim.client import AsyncDispatcher, Dispatcher, Router
+from shim.client.steps import Exchange
 from shim.config import parse_config
 from shim.sandbox import RunningSandbox
 from tests.client.conftest import LEGACY_KEY, ONPREM_KEY, channel_table
@@ -141,3 +143,19 @@ def test_a_url_in_the_query_is_not_taken_for_an_absolute_url(two_channels) -> No
     with Dispatcher(Router(two_channels, default_channel="shop")) as d:
         resp = d.dispatch("GET", "/v1/configs/templates?next=https://x.y/z")
     assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize("channel", ["shop", "old"])
+def test_a_json_request_is_what_httpx_builds_from_the_same_content(two_channels, channel) -> None:  # type: ignore[no-untyped-def]
+    # The router prebuilds Host with the channel's headers and adds Content-Length
+    # itself; the result must be byte for byte what httpx.Request(content=...) makes.
+    router = Router(two_channels, default_channel=channel)
+    step = next(router.plan("POST", "/v1/messages", json={"to": TO, "text": {"body": "hé"}}))
+    assert isinstance(step, Exchange)  # a fresh channel has its whole burst: no pacing wait
+    sent = step.request
+    plain = [(k, v) for k, v in sent.headers.raw if k.lower() not in (b"host", b"content-length")]
+    expected = httpx.Request(sent.method, sent.url, headers=plain, content=sent.content)
+    assert sent.headers.raw == expected.headers.raw
+    assert sent.headers["Host"] == f"{sent.url.host}:{sent.url.port}"
+    assert sent.content == expected.content and "hé".encode() in sent.content
+    assert b"".join(sent.stream) == sent.content  # readable again, as for a resend
