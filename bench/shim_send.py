@@ -4,7 +4,11 @@ Baseline (the cheapest honest way to do the same work): the Cloud-shaped body
 is serialized into an ``httpx.Request`` and sent through a bare
 ``httpx.HTTPTransport`` (no client layer: no cookie jar, auth flow, hooks or
 redirect logic), then ``messages[0].id`` is read from the parsed answer. The
-On-Prem -> Cloud translation of the body is done outside the timed region.
+On-Prem -> Cloud translation of the body is done outside the timed region. The
+constant parts of the request (the parsed ``httpx.URL`` and ``httpx.Headers``)
+are built once, as the shim builds them once per channel: an earlier version
+parsed the URL string on every send, which charged the baseline about 10 % more
+CPU than it needs and flattered the shim's ratio.
 
 Shim: ``Client.post("/v1/messages", json=<On-Prem body>)`` and the same read:
 channel routing, translation both ways, pacing (channel rate and pair rate),
@@ -90,6 +94,7 @@ def main() -> int:
             "api_key": "env:BENCH_D360_KEY", "mps": 1000}}})
         url = f"{base_url}/messages"
         headers = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
+        prebuilt_url, prebuilt_headers = httpx.URL(url), httpx.Headers(headers)
         extensions = {"timeout": httpx.Timeout(30).as_dict()}
         with httpx.Client(trust_env=False, timeout=30) as http, \
                 httpx.HTTPTransport() as transport, Client(config) as client:
@@ -99,7 +104,7 @@ def main() -> int:
 
             def baseline(body: Body) -> str:
                 request = httpx.Request(
-                    "POST", url, headers=headers,
+                    "POST", prebuilt_url, headers=prebuilt_headers,
                     content=json.dumps(body, separators=(",", ":")).encode(),
                     extensions=extensions,
                 )
