@@ -34,6 +34,7 @@ import asyncio
 import collections
 import functools
 import re
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, cast
 
@@ -309,14 +310,14 @@ class AsyncHTTP1Transport(httpx.AsyncBaseTransport):
         *,
         max_connections: int = MAX_CONNECTIONS,
         keepalive_expiry: float = 4.0,
-        verify: Any = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
-        """``verify``: an ``ssl.SSLContext`` for https backends (default: httpx's)."""
+        """``verify``: the TLS context for https backends (default: httpx's, built once)."""
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._max = max_connections
         self._expiry = keepalive_expiry
-        self._tls = verify
+        self._tls: ssl.SSLContext | None = verify
         self._idle: dict[Origin, collections.deque[_Connection]] = {}
         #: connections per origin counted against the limit: open, opening, or promised
         #: to a waiter (a freed slot handed over)

@@ -95,6 +95,10 @@ class Backend:
                     writer.write(b"HTTP/1.1 two hundred\r\n\r\n")
                     await writer.drain()
                     return
+                if action == "head":
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")
+                    await writer.drain()
+                    continue
                 if action == "interim":
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 status = b"503 Service Unavailable" if action == "503" else b"200 OK"
@@ -391,6 +395,21 @@ async def test_unsupported_scheme_is_refused_locally() -> None:
     with pytest.raises(httpx.UnsupportedProtocol) as caught:
         await transport.handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
     assert classify(caught.value).kind is FailureKind.LOCAL
+
+
+async def test_head_answer_has_no_body_whatever_its_length_says(backend: Backend) -> None:
+    transport = AsyncHTTP1Transport()
+    try:
+        backend.actions = ["head"]
+        response = await transport.handle_async_request(
+            httpx.Request("HEAD", backend.url, extensions={"timeout": {"read": 5}}))
+        await response.aread()
+        await response.aclose()
+        assert (response.status_code, response.content) == (200, b"")
+        assert response.headers["content-length"] == "1234"
+        assert (await _post(transport, backend.url, b"next")).json() == {"echo": "next"}
+    finally:
+        await transport.aclose()
 
 
 async def test_interim_answer_is_skipped(backend: Backend) -> None:
