@@ -212,11 +212,11 @@ async def test_finish_claims_only_what_it_is_asked_for(store: Store) -> None:
     await store.expand(split, 10)
     now = time.time()
     (a1,) = await store.claim(1, now, LEASE)
-    assert await store.finish(a1.id, Outcome.done(now)) == []  # by default: none
+    assert await store.finish(a1.id, Outcome.done(now), now=now) == []  # by default: none
     (b1,) = await store.claim(1, now, LEASE)
     (c1,) = await store.finish(b1.id, Outcome.done(now), claim_next=1, now=now)
     assert ids_of([b1, c1]) == ["b1", "c1"]
-    assert c1.lease_until == pytest.approx(now + 30.0)  # the default lease
+    assert c1.lease_until == pytest.approx(now + 30.0, abs=1e-3)  # the default lease
     assert ids_of(await store.claim(10, now, LEASE)) == ["d1"]
 
 
@@ -252,6 +252,17 @@ async def test_a_step_without_a_split_leaves_new_events_alone(store: Store) -> N
     assert (step.expanded, step.claimed) == (0, [])
     stats = await store.stats()
     assert (stats.new_events, stats.dead_letters) == (1, 0)
+
+
+async def test_a_step_that_claims_nothing_does_not_put_off_expired_leases(
+        store: Store) -> None:
+    await add(store, [("111", "m1", "x")])
+    await store.expand(split, 10)
+    now = time.time()
+    assert ids_of(await store.claim(10, now, 5)) == ["m1"]
+    await store.step([], None, expand=0, claim=0, now=now + 6, lease=5)  # only outcomes
+    again = await store.claim(10, now + 6.5, 5)
+    assert ids_of(again) == ["m1"] and again[0].attempts == 2
 
 
 async def test_a_claim_counts_expired_leases_within_its_limit(store: Store) -> None:
