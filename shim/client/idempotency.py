@@ -74,8 +74,17 @@ def key_from(header: Callable[[str], str | None], body: Any) -> tuple[str | None
     return None, ""
 
 
-def stamp_callback_data(body: dict[str, Any], key: str) -> dict[str, Any]:
-    """The Cloud send body carrying ``key`` as callback data (caller's own data kept)."""
+def stamp_callback_data(
+    body: dict[str, Any], key: str, *, in_place: bool = False
+) -> dict[str, Any]:
+    """The Cloud send body carrying ``key`` as callback data (caller's own data kept).
+
+    ``in_place``: ``body`` is the caller's own fresh copy (a translated body), so
+    the key is added to it instead of to a copy.
+    """
     if CALLBACK_FIELD in body:
+        return body
+    if in_place:
+        body[CALLBACK_FIELD] = key
         return body
     return {**body, CALLBACK_FIELD: key}

@@ -103,7 +103,7 @@ class Client:
             )
         response = self.dispatcher.dispatch(
             method,
-            h.with_query(path, params),
+            h.with_query(path, params) if params else path,
             headers=headers,
             content=content,
             json=json,

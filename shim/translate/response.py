@@ -56,7 +56,8 @@ def _empty(status: int, body: JSON, target: Target) -> OnPremResponse:
 def _sent(status: int, body: JSON, target: Target) -> OnPremResponse:
     src = expect_object(body, "$")
     messages = require(src, "messages", "$")
-    out: dict[str, Any] = {k: v for k, v in src.items() if k != "messaging_product"}
+    out: dict[str, Any] = dict(src)
+    out.pop("messaging_product", None)
     out["messages"] = messages
     warnings = []
     contacts = out.get("contacts")
