@@ -153,11 +153,18 @@ def test_an_array_of_only_nulls_is_left_to_cloud() -> None:
 
 
 def test_a_dict_subclass_body_gets_its_null_keys_dropped_too() -> None:
-    text = OrderedDict([("body", "hi"), ("preview_url", None)])
-    body = OrderedDict([("to", "4915"), ("type", "text"), ("text", text), ("context", None)])
+    body = OrderedDict([("to", "4915"), ("type", "text"), ("text", {"body": "hi"}),
+                        ("context", None)])
     out = sent(body)
-    assert "context" not in out.body and out.body["text"] == {"body": "hi"}
-    assert [w.path for w in out.warnings] == ["$.text.preview_url", "$.context"]
+    assert "context" not in out.body
+    assert [w.path for w in out.warnings] == ["$.context"]
+
+
+def test_a_null_key_only_inside_a_nested_dict_subclass_is_dropped() -> None:
+    text = OrderedDict([("body", "hi"), ("preview_url", None)])
+    out = sent({"to": "4915", "type": "text", "text": text})
+    assert out.body["text"] == {"body": "hi"}
+    assert [w.path for w in out.warnings] == ["$.text.preview_url"]
 
 
 # --- the other endpoints ------------------------------------------------------------------
@@ -180,8 +187,8 @@ def test_a_new_template_is_posted_to_the_account_as_sent() -> None:
     template = {"name": "order_update", "language": "en_US", "category": "UTILITY",
                 "components": [{"type": "BODY", "text": "Order {{1}} shipped"}]}
     out = request("POST", "/v1/configs/templates", template)
-    assert (out.method, out.path, out.body, out.body_kind) == (
-        "POST", "/8/message_templates", template, Body.JSON)
+    assert (out.method, out.path, out.body, out.body_kind, out.file) == (
+        "POST", "/8/message_templates", template, Body.JSON, None)
 
 
 @pytest.mark.parametrize("target", ["meta", "360dialog"])
