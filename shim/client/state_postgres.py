@@ -2,10 +2,9 @@
 
 The URL is the one the relay's ``--db`` takes (``postgresql://user@host/db``).
 One autocommit connection per process, guarded by a lock, plus one for the
-outcome writer thread. A keyed send's claim and its pair slot are one
-statement, and the outcomes queued since the last claim travel with it in a
-pipeline (one transaction): one round trip per keyed send. A broken
-connection is replaced on the next call.
+outcome writer thread. A keyed send's claim, its pair slot and the outcomes
+queued since the last claim are one statement: one round trip per keyed
+send. A broken connection is replaced on the next call.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 import psycopg
 
 from shim.client.state import SlotRequest, mask_url
-from shim.client.state_sql import Batch, SQLStateStore, first_slot
+from shim.client.state_sql import Batch, Row, SQLStateStore, claim_won, first_slot
 
 __all__ = ["PostgresStateStore"]
 
@@ -66,10 +65,6 @@ class PostgresStateStore(SQLStateStore):
         self.dsn = dsn
         self.where = mask_url(dsn)
         self._conn = self._connect()
-        self._claim_paced_sql = (
-            f"WITH claimed AS ({self._claim_sql}), paced AS ({self._take_sql}) "
-            "SELECT (SELECT count(*) FROM claimed), tat, paused FROM paced"
-        )
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
@@ -95,17 +90,34 @@ class PostgresStateStore(SQLStateStore):
         with conn.transaction():
             yield
 
-    def _claim_in_transaction(self, batch: Batch, sql: str, params: tuple[Any, ...],
-                              pace: SlotRequest | None, now: float) -> tuple[bool, float | None]:
-        """The claim and the slot lease in one statement, after the queued writes, in one
-        pipeline: one round trip, one transaction (explicit, so that a write psycopg cannot
-        even send rolls back the ones before it)."""
+    def _claim_sql(self, rows: int, paced: bool) -> str:
+        """The claim upsert; ``paced``: with the slot lease, in one statement."""
+        sql = self._claims.get((rows, paced))
+        if sql is None:
+            sql = super()._claim_sql(rows, False)
+            if paced:
+                sql = self._claims[(rows, paced)] = (
+                    f"WITH claimed AS ({sql}), paced AS ({self._take_sql}) "
+                    "SELECT (SELECT count(*) FROM claimed WHERE state = 'pending') > 0, "
+                    "tat, paused FROM paced"
+                )
+        return sql
+
+    def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
+                    now: float) -> tuple[bool, float | None]:
+        """The claim, the outcomes it carries and the slot lease in one statement: one round
+        trip. Queued statements (rare: a retry of a key queued here) go first in the same
+        pipeline and transaction (explicit, so that a write psycopg cannot even send rolls
+        back the ones before it)."""
+        sql = self._claim_sql(len(rows) + 1, pace is not None)
+        params = [v for r in rows for v in r] if rows else []
+        params += row
         if pace is not None:
             span = pace.count * pace.interval
-            sql, params = self._claim_paced_sql, (*params, pace.name, now + span, now, span)
+            params += (pace.name, now + span, now, span)
         with self._lock:
             if not batch:
-                rows = self._execute(self._conn, sql, params).fetchall()
+                found = self._execute(self._conn, sql, params).fetchall()
             else:
                 conn = self._conn
                 if conn.closed or conn.broken:
@@ -114,12 +126,12 @@ class PostgresStateStore(SQLStateStore):
                     for queued, args in batch:
                         conn.execute(queued, args, prepare=True)
                     cur = conn.execute(sql, params, prepare=True)
-                rows = cur.fetchall()
+                found = cur.fetchall()
                 self.counts.statements += len(batch) + 3  # BEGIN, COMMIT
                 self.counts.round_trips += 1
         if pace is None:
-            return bool(rows), None
-        won, tat, paused = rows[0]
+            return claim_won(found), None
+        won, tat, paused = found[0]
         return bool(won), first_slot(float(tat), float(paused), span, pace.tolerance, now)
 
     def _write_batch(self, conn: Any, batch: Batch) -> Any:

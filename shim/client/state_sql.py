@@ -3,14 +3,15 @@
 Every operation is one or two autocommitted statements, so no lock is held
 across statements; races between statements are benign (the second one
 re-checks the state it changes). A claim can take a pacing slot in the same
-round trip (:meth:`SQLStateStore.claim` with ``pace``).
+transaction (:meth:`SQLStateStore.claim` with ``pace``; on PostgreSQL in the
+same statement).
 
 Recording an outcome need not delay the caller's answer: ``complete`` and
-``release`` with ``wait=False`` queue the write. The next claim carries what
-is queued in its own transaction (one commit for the claim and the outcomes
-before it; on PostgreSQL one round trip), so a busy sender never pays a
-separate write; when no claim comes within ``WRITE_LINGER`` a writer thread
-commits the queue. Until a write lands, the key is still ``pending`` under
+``release`` with ``wait=False`` queue the write. The next claim carries the
+queued outcomes as extra rows of its own upsert (one statement, one commit;
+on PostgreSQL one round trip), so a busy sender never pays a separate write;
+when no claim comes within ``WRITE_LINGER`` a writer thread commits the
+queue. Until a write lands, the key is still ``pending`` under
 our claim: a retry with the key waits for it, and if the process dies first
 the claim's lease runs out and the key turns ``unknown``. Never a second
 send either way.
@@ -32,7 +33,8 @@ log = logging.getLogger("shim.client.state")
 
 __all__ = ["MEDIA_TTL", "SQLStateStore", "StoreCounts"]
 
-Batch = list[tuple[str, tuple[Any, ...]]]
+Row = tuple[Any, ...]
+Batch = list[tuple[str, Row]]
 
 #: Cloud media ids are valid for 30 days; ownership is kept as long.
 MEDIA_TTL: Final = 30 * 24 * 3600.0
@@ -95,8 +97,10 @@ class SQLStateStore:
         #: writes that failed along with a claim: only the writer thread retries them
         self._stuck: Batch = []
         self._closing = False
-        self._claim_sql = self.q(CLAIM)
+        self._complete_sql = self.q(COMPLETE)
         self._take_sql = self.q(TAKE.format(g=self.greatest))
+        #: the claim's INSERT with n rows (n - 1 queued outcomes first), by (n, paced)
+        self._claims: dict[tuple[int, bool], str] = {}
         self.counts = StoreCounts()
 
     # -- dialect ---------------------------------------------------------------
@@ -136,9 +140,9 @@ class SQLStateStore:
     def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float,
               pace: SlotRequest | None = None) -> Claim:
         self._maybe_prune(now)
-        won, slot = self._insert_claim(
-            self._claim_sql, (channel, key, owner, now, now, now + lease_s, b"", now), pace, now
-        )
+        row = (channel, key, "pending", owner, now, now, now + lease_s, 0, b"",
+               "application/json", None, None)
+        won, slot = self._insert_claim(row, pace, now)
         if won:
             return Claim(True, slot=slot)
         # Someone holds it. A claim whose lease ran out becomes unknown, never "send again".
@@ -151,32 +155,55 @@ class SQLStateStore:
             return self.claim(channel, key, owner, lease_s, now)
         return Claim(False, found, slot)
 
-    def _insert_claim(self, sql: str, params: tuple[Any, ...], pace: SlotRequest | None,
+    def _insert_claim(self, row: Row, pace: SlotRequest | None,
                       now: float) -> tuple[bool, float | None]:
-        """Write what is queued, insert the claim and take the slot in one transaction;
+        """Insert the claim (with what is queued) and take the slot in one transaction;
         (won, first slot). If the queued writes fail, the claim is made alone."""
-        batch = self._ride()
-        if batch:
+        rows, batch = self._ride(row[0], row[1])
+        if rows or batch:
             try:
-                found = self._claim_in_transaction(batch, sql, params, pace, now)
+                found = self._claim_with(rows, batch, row, pace, now)
             except Exception as exc:
-                self._landed(batch, failed=exc)
+                self._landed([(self._complete_sql, r) for r in rows] + batch, exc)
             else:
-                self._landed(batch)
+                self._landed()
                 return found
-        if pace is None:
-            return bool(self._run(sql, params)), None
-        return self._claim_in_transaction([], sql, params, pace, now)
+        return self._claim_with([], [], row, pace, now)
 
-    def _claim_in_transaction(self, batch: Batch, sql: str, params: tuple[Any, ...],
-                              pace: SlotRequest | None, now: float) -> tuple[bool, float | None]:
-        with self._lock, self._transaction(self._conn):
-            self.counts.statements += 2  # BEGIN, COMMIT
-            self.counts.round_trips += 2
-            for queued, args in batch:
-                self._execute(self._conn, queued, args)
-            won = bool(self._execute(self._conn, sql, params).fetchall())
-            slot = self._take(self._conn, pace, now) if pace is not None else None
+    def _claim_sql(self, rows: int, paced: bool) -> str:
+        """The claim's upsert with ``rows`` rows in all; it returns each row it wrote's state."""
+        sql = self._claims.get((rows, paced))
+        if sql is None:
+            values = ", ".join([ROW] * rows)
+            sql = self._claims[(rows, paced)] = self.q(f"{UPSERT}{values}{UPSERT_WHEN}")
+        return sql
+
+    def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
+                    now: float) -> tuple[bool, float | None]:
+        """(Dialect.) Run ``batch``, then the claim upsert with ``rows`` before ``row``, then
+        take the slot, as one transaction; (won, first slot)."""
+        sql = self._claim_sql(len(rows) + 1, False)
+        params = [v for r in rows for v in r] if rows else []
+        params += row
+        conn = self._conn
+        counts = self.counts
+        with self._lock:
+            if pace is None and not batch:  # one statement is a transaction of its own
+                counts.statements += 1
+                counts.round_trips += 1
+                return claim_won(conn.execute(sql, params).fetchall()), None
+            counts.statements += 3 + len(batch)  # BEGIN, the upsert, COMMIT (+ the slot's)
+            counts.round_trips += 3 + len(batch)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for queued, args in batch:
+                    conn.execute(queued, args)
+                won = claim_won(conn.execute(sql, params).fetchall())
+                slot = self._take(conn, pace, now) if pace is not None else None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         return won, slot
 
     def get(self, channel: str, key: str) -> Entry | None:
@@ -193,9 +220,9 @@ class SQLStateStore:
                   entry.updated_at, entry.expires_at, entry.status, entry.content,
                   entry.content_type, entry.message_id, entry.detail)
         if wait:
-            self._count(self.q(COMPLETE), params)
+            self._count(self._complete_sql, params)
         else:
-            self._later(self.q(COMPLETE), params)
+            self._later(self._complete_sql, params)
 
     def release(self, channel: str, key: str, owner: str, *, wait: bool = True) -> None:
         if wait:
@@ -219,28 +246,49 @@ class SQLStateStore:
                 self._idle = False
                 self._wake.notify()
 
-    def _ride(self) -> Batch:
-        """Take the queued writes along with a claim (call :meth:`_landed` after it)."""
-        if not self._queue:  # unlocked peek: a write queued just now waits for the next claim
-            return []
-        with self._wake:
-            batch, self._queue = self._queue, []
-            if batch:
-                self._riding += 1
-            return batch
+    def _ride(self, channel: str, key: str) -> tuple[list[Row], Batch]:
+        """Take queued writes along with the claim of ``key`` (call :meth:`_landed` after it).
 
-    def _landed(self, batch: Batch, failed: Exception | None = None) -> None:
-        """The claim that carried ``batch`` committed, or ``failed``: then the writer thread
-        retries it alone (a write the database refuses never holds up a claim twice)."""
+        Outcomes become rows of the claim's own upsert (at most ``RIDE_MAX``); anything
+        else stays queued for the writer thread. If the claimed key itself is queued (a
+        retry in this process) or a key is queued twice, every queued write goes first, in
+        order, as statements of their own."""
+        if not self._queue:  # unlocked peek: a write queued just now waits for the next claim
+            return [], []
+        with self._wake:
+            queue = self._queue
+            if not queue:
+                return [], []
+            idents = {(args[0], args[1]) for _, args in queue}
+            if (channel, key) in idents or len(idents) < len(queue):
+                self._queue = []
+                self._riding += 1
+                return [], queue
+            rows = [args for sql, args in queue if sql is self._complete_sql][:RIDE_MAX]
+            if len(rows) == len(queue):
+                self._queue = []
+            else:
+                taken = {id(r) for r in rows}
+                self._queue = [item for item in queue if id(item[1]) not in taken]
+            if rows:
+                self._riding += 1
+            return rows, []
+
+    def _landed(self, failed: Sequence[tuple[str, Row]] = (),
+                exc: Exception | None = None) -> None:
+        """The claim that carried queued writes committed, or they ``failed`` with it: then
+        the writer thread retries them alone (a write the database refuses never holds up a
+        claim twice)."""
         with self._wake:
             self._riding -= 1
-            if failed is not None:
+            if failed:
                 log.warning("%d queued write(s) failed along with a claim in %s (the writer "
-                            "retries them): %s", len(batch), self.where, failed)
-                self._stuck.extend(batch)
+                            "retries them): %s", len(failed), self.where, exc)
+                self._stuck.extend(failed)
                 self._idle = False
                 self._wake.notify()
-            self._done.notify_all()
+            if self._flushing:
+                self._done.notify_all()
 
     #: The writer thread opens its own connection (PostgreSQL); SQLite shares the
     #: main one under the lock, since a second connection would only wait on the file lock.
@@ -419,15 +467,23 @@ class SQLStateStore:
             self._conn.close()
 
 
-CLAIM: Final = (
-    "INSERT INTO wm_keys AS k (channel, key, state, owner, created_at, updated_at, "
-    "expires_at, status, content, content_type) VALUES (?, ?, 'pending', ?, ?, ?, ?, 0, "
-    "?, 'application/json') ON CONFLICT (channel, key) DO UPDATE SET state = 'pending', "
-    "owner = excluded.owner, created_at = excluded.created_at, updated_at = "
-    "excluded.updated_at, expires_at = excluded.expires_at, status = 0, content = "
-    "excluded.content, message_id = NULL, detail = NULL "
-    "WHERE k.state NOT IN ('pending', 'unknown') AND k.expires_at <= ? RETURNING owner"
+#: The claim is an upsert of a ``pending`` row that wins only over a row whose answer
+#: expired. Queued outcomes (never ``pending``) ride in the same statement as rows before
+#: it, each with COMPLETE's rule. ``RETURNING state``: a ``pending`` row back means won.
+UPSERT: Final = f"INSERT INTO wm_keys AS k ({COLUMNS}) VALUES "
+ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+UPSERT_WHEN: Final = (
+    " ON CONFLICT (channel, key) DO UPDATE SET state = excluded.state, owner = excluded.owner, "
+    "created_at = CASE WHEN excluded.state = 'pending' THEN excluded.created_at "
+    "ELSE k.created_at END, updated_at = excluded.updated_at, expires_at = "
+    "excluded.expires_at, status = excluded.status, content = excluded.content, "
+    "content_type = excluded.content_type, message_id = excluded.message_id, "
+    "detail = excluded.detail WHERE CASE WHEN excluded.state = 'pending' "
+    "THEN k.state NOT IN ('pending', 'unknown') AND k.expires_at <= excluded.created_at "
+    "ELSE k.state IN ('pending', 'unknown') OR excluded.state = 'ok' END RETURNING state"
 )
+#: Queued outcomes one claim carries at most.
+RIDE_MAX: Final = 8
 
 #: A status webhook may settle a key before its sender records "unknown": never undo that.
 COMPLETE: Final = (
@@ -453,6 +509,11 @@ TAKE: Final = (
 def first_slot(tat: float, paused: float, span: float, tolerance: float, now: float) -> float:
     """GCRA: the first leased slot is the latest of now, the pause and (TAT - span - tolerance)."""
     return max(now, paused, tat - span - tolerance)
+
+
+def claim_won(states: Sequence[Sequence[Any]]) -> bool:
+    """Whether the claim upsert wrote its ``pending`` row (the outcomes it carried never are)."""
+    return any(state[0] == "pending" for state in states)
 
 
 def _usable(conn: Any) -> Any:

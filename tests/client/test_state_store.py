@@ -16,6 +16,7 @@ import pytest
 from shim.client.fleet_pacing import FLEET_SAFETY, SharedPairLimiter, SharedRateLimiter
 from shim.client.pacing import PairLimit
 from shim.client.state import Entry, SlotRequest, StateStore, open_state
+from shim.client.state_sql import RIDE_MAX
 from tests.pgserver import PostgresServer
 
 
@@ -197,3 +198,45 @@ def test_a_queued_write_the_database_refuses_does_not_fail_the_next_claim(
     finally:
         a.close()
         b.close()
+
+
+def test_outcomes_a_claim_carries_follow_the_rules_of_a_recorded_outcome(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    if hasattr(a, "write_linger"):
+        a.write_linger = 60.0  # only claims write the queue
+    now = time.time()
+    for key in ("u", "o", "held"):
+        assert a.claim("ch", key, "a", 60.0, now).won
+    assert b.settle("ch", "u", happened=True, message_id="w1", detail=None, now=now, ttl=60)
+    assert b.settle("ch", "o", happened=True, message_id="w2", detail=None, now=now, ttl=60)
+    a.complete(Entry("ch", "u", "unknown", "a", now, now, 0.0), wait=False)
+    a.complete(Entry("ch", "o", "ok", "a", now, now, now + 60, 200, b"{}", message_id="w2"),
+               wait=False)
+    held = a.claim("ch", "held", "a", 60.0, now + 1)  # carries both; still held (by a)
+    assert not held.won and held.entry is not None and held.entry.state == "pending"
+    assert (u := b.get("ch", "u")) is not None and u.state == "happened"  # settled stays
+    assert (o := b.get("ch", "o")) is not None and o.state == "ok"  # the answer wins
+    assert o.created_at == now and o.content == b"{}"
+
+
+def test_a_claim_carries_at_most_a_few_outcomes_and_the_writer_the_rest(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    if not hasattr(a, "write_linger"):
+        pytest.skip("the memory store writes at once")
+    a.write_linger = 60.0
+    now = time.time()
+    keys = [f"k{i}" for i in range(RIDE_MAX + 2)]
+    for key in keys:
+        assert a.claim("ch", key, "a", 60.0, now).won
+    for key in keys:
+        a.complete(Entry("ch", key, "ok", "a", now, now, now + 60, 200, b"{}"), wait=False)
+    assert a.claim("ch", "next", "a", 60.0, now).won
+    states = [e.state for key in keys if (e := b.get("ch", key)) is not None]
+    assert states == ["ok"] * RIDE_MAX + ["pending"] * 2  # oldest first
+    assert a.flush(timeout=5.0)
+    landed = [b.get("ch", key) for key in keys]
+    assert [e.state if e else None for e in landed] == ["ok"] * len(keys)
