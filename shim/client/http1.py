@@ -405,12 +405,16 @@ class AsyncHTTP1Transport(httpx.AsyncBaseTransport):
                     return conn
                 self._discard(conn)
         count = self._count.get(origin, 0)
-        if count >= self._max:
+        if count < self._max:
+            self._count[origin] = count + 1
+        else:
             got = await self._wait_for_slot(origin, timeouts.get("pool"), request)
             if got is not None:
-                return got
-        else:
-            self._count[origin] = count + 1
+                if got.reusable():
+                    return got
+                # Closed by the server while it was handed over: nothing was written to
+                # it; a fresh connection takes its slot.
+                got.close()
         try:
             return await self._connect(origin, timeouts.get("connect"), request)
         except BaseException:
