@@ -268,3 +268,17 @@ def test_a_message_id_hiding_a_dot_segment_is_refused_naming_it(target: str, raw
                           phone_number_id="7")
     assert info.value.path == "message_id"
     assert str(info.value).startswith(f"message_id: not a valid message_id for the {target}")
+
+
+def test_an_hsm_goes_through_the_template_rules_after_it_becomes_a_template() -> None:
+    hsm_rule, policy_rule = (next(r for r in fields.SEND_RULES if r.onprem == key)
+                             for key in ("hsm", "template.language.policy"))
+    out = sent({"to": "4915", "type": "hsm", "hsm": {
+        "namespace": "ns", "element_name": "order_ready",
+        "language": {"policy": "fallback", "code": "en"},
+        "localizable_params": [{"default": "A-17"}]}})
+    assert out.body["template"] == {
+        "name": "order_ready", "language": {"code": "en"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "A-17"}]}]}
+    assert [(w.code, w.path) for w in out.warnings] == [
+        (hsm_rule.warning, "$.hsm"), (policy_rule.warning, "$.template.language.policy")]
