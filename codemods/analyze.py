@@ -62,6 +62,7 @@ CONTEXT_RE: Final = re.compile(
     r"(?i)whatsapp|waba|wa_id|360dialog|d360|localizable_params|\bwa[_-]|recipient_type|"
     r"[\"']hsm[\"']|turn\.io"
 )
+_CLOUD_HOST: Final = re.compile(r"waba-v2\.360dialog\.io|graph\.facebook\.com")
 _CLOUD_MARKERS: Final = re.compile(r"waba-v2\.360dialog\.io|graph\.facebook\.com|"
                                    r"[\"']messaging_product[\"']")
 _ONPREM_AUTH_HEADER: Final = D360_API_KEY_HEADER.lower()
@@ -168,7 +169,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
     sends_onprem = urls.onprem or (has_d360 and not cloud and context)
     if strategy == "native":
         if context:
-            _dynamic_urls(facts, a, target, cloud)
+            _dynamic_urls(facts, a, target, cloud, cloud_host=bool(_CLOUD_HOST.search(text)))
         if sends_onprem:
             _headers(facts, a, target, has_d360, urls, login="users/login" in text)
         if sends_onprem or context:
@@ -183,7 +184,8 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
     else:
         # the drop-in routes only the hosts it is configured for: a file proven On-Prem by
         # its values gets the swap even where its URL is not resolved here
-        if sends_onprem or (context and not cloud):
+        # ... and so does a D360-API-KEY file whose URLs all come from settings (hybrid code)
+        if sends_onprem or (context and not cloud) or (has_d360 and not _CLOUD_HOST.search(text)):
             _shim_imports(facts, a, urls)
     webhooks.analyze_webhooks(facts, a, text, target)
     _dedupe(a)
@@ -903,8 +905,14 @@ def _owner_edit(owner: Owner, new: str) -> NodeEdit:
     return edit_string
 
 
-def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool) -> None:
-    """Calls whose whole URL comes from env/DB but whose headers or body are On-Prem."""
+def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool, *,
+                  cloud_host: bool) -> None:
+    """Calls whose whole URL comes from env/DB but whose headers or body are On-Prem.
+
+    A ``D360-API-KEY`` call with a Cloud body and a URL from a setting (``cloud``) is
+    "hybrid" code: 360dialog's On-Prem and Cloud hosts both take that key, so only
+    the setting tells; unless the file names a Cloud host it gets a note to check it.
+    """
     for hc in facts.http_calls:
         if hc.url is None or any(isinstance(x, Lit) for x in facts.flatten(hc.url, hc.scope)):
             continue
@@ -923,17 +931,35 @@ def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool) -> Non
         )
         d360 = "headers" in kw and any(
             (string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
-            for d in facts.dict_values(kw["headers"], hc.scope) for el in d.elements
+            for d in _attr_dicts(facts, kw["headers"], hc.scope) for el in d.elements
             if isinstance(el, cst.DictElement)
         )
-        if not (onprem_body or (d360 and not cloud)):
+        hybrid = d360 and cloud and not cloud_host and not onprem_body
+        if not (onprem_body or (d360 and not cloud) or hybrid):
             continue
         where = _setting_text(facts, hc.url)
         cloud_url = target_base(target) + ("/{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}"
                                            if target is Target.META else "") + "/messages"
+        if hybrid:
+            auth = (" and send 'Authorization: Bearer <system-user token>' instead of "
+                    "D360-API-KEY" if target is Target.META else "")
+            a.add("WM905", "manual", f"the whole URL comes from {where} and the call sends "
+                  "D360-API-KEY: if it holds an On-Prem URL (waba.360dialog.io or "
+                  f"waba-sandbox.360dialog.io .../v1/...), point it at the Cloud endpoint "
+                  f"(sending: {cloud_url}){auth}; the body is already Cloud-shaped", hc.call,
+                  todo=f"if {where} is an On-Prem URL, point it at {cloud_url}{auth}")
+            continue
         a.add("WM905", "manual", f"the whole URL comes from {where}: point it at the Cloud "
               f"endpoint (sending: {cloud_url})", hc.call,
               todo=f"point {where} at the Cloud endpoint ({cloud_url} for sends)")
+
+
+def _attr_dicts(facts: Facts, node: cst.BaseExpression, scope: Scope) -> list[cst.Dict]:
+    """Dict literals a name or ``self.attr`` (set in ``__init__`` or the class) stands for."""
+    if isinstance(node, cst.Attribute):
+        hit = facts.resolve(node, scope)
+        return [hit[0]] if hit is not None and isinstance(hit[0], cst.Dict) else []
+    return facts.dict_values(node, scope)
 
 
 def _mentions_url(facts: Facts, node: cst.CSTNode) -> bool:
