@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import evidence, webhooks
+from codemods import doubles, evidence, webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
 from codemods.facts import (
@@ -187,6 +187,9 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         # ... and so does a D360-API-KEY file whose URLs all come from settings (hybrid code)
         if sends_onprem or (context and not cloud) or (has_d360 and not _CLOUD_HOST.search(text)):
             _shim_imports(facts, a, urls)
+    if context or CONTEXT_RE.search(text):
+        for double in doubles.test_doubles(facts, target, shim=strategy == "shim"):
+            a.add("WM918", "manual", double.message, double.node, todo=double.todo)
     webhooks.analyze_webhooks(facts, a, text, target)
     _dedupe(a)
     return a

@@ -636,6 +636,32 @@ def send(token, payload):
                          headers={"Authorization": "Bearer " + token})
 ''',
     ),
+    Rule(
+    "WM918", "onprem-test-double", "manual",
+    "A test stubs or asserts an On-Prem request (responses.add, respx, register_uri, "
+    "mock.assert_called_with, expect...() helpers with a /v1/... URL): when the code under "
+    "test migrates, the stub and the assertion must expect the Cloud URL and answer. Test "
+    "files are reported, not rewritten (unless --include-tests).",
+    before='''import responses
+
+
+@responses.activate
+def test_notify():
+    responses.add(responses.POST, "https://wa-node.example.test/v1/messages",
+                  json={"messages": [{"id": "gBEGkYiEB1VXAglK1ZEqA1YKPrU"}]})
+    assert notify("4915112345678", "hi") == "gBEGkYiEB1VXAglK1ZEqA1YKPrU"
+''',
+    after='''import responses
+
+
+@responses.activate
+def test_notify():
+    # waba-migrate: WM918: /v1/messages (the On-Prem API): stub or assert https://waba-v2.360dialog.io/messages and the Cloud answer instead
+    responses.add(responses.POST, "https://wa-node.example.test/v1/messages",
+                  json={"messages": [{"id": "gBEGkYiEB1VXAglK1ZEqA1YKPrU"}]})
+    assert notify("4915112345678", "hi") == "gBEGkYiEB1VXAglK1ZEqA1YKPrU"
+''',  # noqa: E501
+    ),
 )
 
 RULES_BY_CODE: Final[Mapping[str, Rule]] = MappingProxyType({r.code: r for r in RULES})

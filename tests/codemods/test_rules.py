@@ -19,7 +19,7 @@ STABLE_CODES = (
     "WM101", "WM102", "WM201", "WM202", "WM301", "WM302", "WM303", "WM304", "WM305", "WM306",
     "WM307", "WM308", "WM401", "WM402", "WM501", "WM502", "WM901", "WM902", "WM903", "WM904",
     "WM905", "WM906", "WM907", "WM908", "WM909", "WM910", "WM911", "WM912", "WM913", "WM914",
-    "WM915", "WM916", "WM917",
+    "WM915", "WM916", "WM917", "WM918",
 )
 
 
@@ -77,7 +77,7 @@ def test_select_and_ignore() -> None:
     assert select_codes(["WM1"]) == {"WM101", "WM102"}
     assert select_codes(["wm301,WM302", "WM9"], ["WM90"]) == {
         "WM301", "WM302", "WM910", "WM911", "WM912", "WM913", "WM914", "WM915", "WM916",
-        "WM917"}
+        "WM917", "WM918"}
     assert select_codes(["ALL"], ["WM3", "WM4", "WM5", "WM9"]) == {
         "WM101", "WM102", "WM201", "WM202"}
     with pytest.raises(UnknownRuleError, match="WM777"):
