@@ -187,6 +187,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         # ... and so does a D360-API-KEY file whose URLs all come from settings (hybrid code)
         if sends_onprem or (context and not cloud) or (has_d360 and not _CLOUD_HOST.search(text)):
             _shim_imports(facts, a, urls)
+            _shim_refusals(facts, a)
     if context or CONTEXT_RE.search(text):
         for double in doubles.test_doubles(facts, target, shim=strategy == "shim"):
             a.add("WM918", "manual", double.message, double.node, todo=double.todo)
@@ -522,7 +523,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         standalone.append(_Use(root, atoms, plan, None, _owners(atoms)))
     if unproven_roots and not native:
         res.onprem = True  # the drop-in passes hosts it is not configured for through untouched
-        unproven_roots = []
+        # ... but once the host is declared, it refuses what has no Cloud equivalent: say so
+        unproven_roots = [(r, p) for r, p in unproven_roots
+                          if p.kind == "manual" and p.code == "WM902"]
     for root, probe in unproven_roots:
         if probe.kind == "manual" and probe.code == "WM902":
             a.add("WM902", "manual", probe.message, root, todo=probe.todo)
@@ -601,8 +604,8 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
 _TURN_EXTENSION: Final = "Turn.io extension"
 
 
-_TURN_PATH: Final = re.compile(r"/v1/(?:contacts/[^/]+/(?:profile|messages)|chats/|messages/"
-                               r"[^/]+/(?:automation|labels))")
+_TURN_PATH: Final = re.compile(r"/v1/(?:contacts/[^/]+/(?:profile|messages|claim)|chats/|stacks/|"
+                               r"messages/[^/]+/(?:automation|labels))")
 
 
 def _turn_path(atoms: list[Atom]) -> bool:
@@ -1671,6 +1674,18 @@ def _shim_imports(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
         a.add("WM913", "manual", "this file builds On-Prem requests but sends them through a "
               "helper: switch the module that imports requests/httpx to shim.compat",
               urls.first_use, todo="switch the module that sends these requests to shim.compat")
+
+
+def _shim_refusals(facts: Facts, a: Analysis) -> None:
+    """Sends the shim refuses (it has no Cloud equivalent to translate them to): marked."""
+    for d in facts.dicts:
+        kind = value_of(d, "recipient_type")
+        if kind is not None and string_value(kind) == "group" and "to" in keys_of(d):
+            a.add("WM909", "manual", "recipient_type 'group' (the legacy On-Prem groups API) "
+                  "has no Cloud equivalent: the shim refuses this send (400); port it to the "
+                  "Cloud Groups API by hand", d,
+                  todo="recipient_type 'group' has no Cloud equivalent: the shim refuses this "
+                  "send; port it by hand")
 
 
 def _split_import(name: str) -> NodeEdit:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from shim.client import Dispatcher, LegacyUrl, Router
 from shim.config import CONFIG_ENV_VAR, Config, ConfigError, load_config
+from shim.mapping.endpoints import is_turn_extension
 from shim.mapping.hosts import ONPREM_HOSTS, ONPREM_PATH_PREFIX
 
 __all__ = [
@@ -153,14 +154,16 @@ def intercept(url: str, router: Router | None = None) -> LegacyUrl | None:
     """Should a drop-in route ``url`` through the shim? Then its On-Prem path and channel hint.
 
     ``router`` is an explicitly wired router; without one the shared router is
-    used. With no config at all, URLs on the well-known On-Prem hosts raise
+    used. Paths only Turn.io serves (contact profiles, labels, history, ...) are
+    never routed: they go to the legacy host unchanged, whatever the config says.
+    With no config at all, URLs on the well-known On-Prem hosts raise
     :class:`ConfigError` (sending them to the retired host would be worse) and
     every other URL is left alone.
     """
     if router is None:
         router = current_router()
     if router is None:
-        if is_onprem_api_url(url):
+        if is_onprem_api_url(url) and not is_turn_extension(urlsplit(url).path):
             parts = urlsplit(url)
             raise ConfigError(
                 "<no config>",
@@ -174,4 +177,7 @@ def intercept(url: str, router: Router | None = None) -> LegacyUrl | None:
                 ],
             )
         return None
-    return router.match_url(url)
+    legacy = router.match_url(url)
+    if legacy is not None and is_turn_extension(legacy.path):
+        return None  # Turn's own API (profiles, labels, ...): it stays on Turn, untouched
+    return legacy

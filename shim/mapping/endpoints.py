@@ -308,9 +308,17 @@ UNSUPPORTED: Final = (
     _U(_ANY, "/v1/chats/{chat_id}/archive",
        "A Turn.io extension (archive a chat in Turn's inbox); the Cloud API has no inbox.",
        "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
-    _U(frozenset({"PATCH"}), "/v1/contacts/{wa_id}",
-       "A Turn.io extension (update a contact's fields); the Cloud API stores no contacts.",
+    _U(frozenset({"GET", "PATCH"}), "/v1/contacts/{wa_id}",
+       "A Turn.io extension (read or update a contact's fields); the Cloud API stores no "
+       "contacts.",
        "Keep calling Turn's own API for this, or keep the fields in your own database."),
+    _U(_ANY, "/v1/contacts/{wa_id}/claim",
+       "A Turn.io extension (claim a conversation for a Turn inbox user); the Cloud API has "
+       "no inbox.",
+       "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
+    _U(_ANY, "/v1/stacks{rest:path}",
+       "A Turn.io extension (start a Turn Stack flow); the Cloud API has no equivalent.",
+       "Keep calling Turn's own API for this (it is not an On-Prem call to migrate)."),
     _U(_ANY, "/v1/stickerpacks{rest:path}",
        "Sticker packs are not part of the Cloud API (existence on On-Prem UNCONFIRMED).",
        "Send stickers as media (type sticker) instead."),
@@ -415,6 +423,17 @@ def match_endpoint(method: str, path: str) -> EndpointMatch | None:
                 params = {k: unquote(v) for k, v in m.groupdict().items()}
                 return EndpointMatch(ep, MappingProxyType(params))
     return None
+
+
+#: How an UNSUPPORTED row says the path is Turn.io's own API, not the On-Prem API.
+TURN_EXTENSION: Final = "A Turn.io extension"
+
+
+def is_turn_extension(path: str) -> bool:
+    """A path only Turn.io serves (any method): a drop-in leaves such calls to Turn."""
+    path = _clean(path.partition("?")[0])
+    return any(item.reason.startswith(TURN_EXTENSION)
+               and _compile(item.onprem_path).fullmatch(path) for item in UNSUPPORTED)
 
 
 def match_unsupported(method: str, path: str) -> Unsupported | None:

@@ -92,7 +92,7 @@ async def _echo(request: Request) -> JSONResponse:
 
 @pytest.fixture(scope="package")
 def echo_server() -> Iterator[Echo]:
-    app = Starlette(routes=[Route("/{path:path}", _echo, methods=["GET", "POST", "PUT"])])
+    app = Starlette(routes=[Route("/{path:path}", _echo, methods=["GET", "POST", "PUT", "PATCH"])])
     echo = Echo()
     app.state.echo = echo
     with running_asgi(app) as url:

@@ -18,6 +18,7 @@ import pytest
 import requests as real_requests
 from requests.adapters import HTTPAdapter
 
+from shim import compat
 from shim.compat import requests
 from shim.config import ConfigError
 from shim.sandbox import RunningSandbox
@@ -25,6 +26,7 @@ from tests.compat.conftest import (
     CLINIC_OLD_TOKEN,
     ONPREM_HOST,
     PNG,
+    SHOP_NEW_KEY,
     SHOP_OLD_KEY,
     TO,
     Caller,
@@ -346,3 +348,41 @@ def test_double_slash_media_path_and_traversal_through_the_drop_in(route: Caller
     refused = requests.delete(f"{route.base}/v1/media/{trick}", headers=route.auth)
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["details"].startswith("media_id:")
+
+
+def test_turn_extensions_on_a_declared_host_stay_on_that_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sb360: RunningSandbox, echo: Echo
+) -> None:
+    # A Turn-hosted caller declares its Turn host to migrate the sends; Turn's own API
+    # (profiles, labels, claims) on that host must still reach Turn, untouched.
+    config = tmp_path / "turn.toml"
+    config.write_text(f"""
+[channels.engage]
+phone_number = "+4915100000003"
+backend = "360dialog"
+api_key = "env:CT_ENGAGE_KEY"
+legacy_api_key = "env:CT_ENGAGE_TOKEN"
+legacy_base_url = {json.dumps(echo.url)}
+base_url = {json.dumps(sb360.base_url)}
+""", encoding="utf-8")
+    monkeypatch.setenv("CT_ENGAGE_KEY", SHOP_NEW_KEY)
+    monkeypatch.setenv("CT_ENGAGE_TOKEN", "engage-turn-token")
+    monkeypatch.setenv("WABA_MIGRATE_CONFIG", str(config))
+    sb360.reset()
+    auth = {"Authorization": "Bearer engage-turn-token"}
+    try:
+        profile = requests.patch(urljoin(echo.url, f"/v1/contacts/{TO}/profile"), headers=auth,
+                                 json={"opted_in": True})
+        assert profile.status_code == 218
+        [seen] = echo.seen
+        assert seen["method"] == "PATCH" and seen["path"] == f"/v1/contacts/{TO}/profile"
+        assert seen["headers"]["authorization"] == "Bearer engage-turn-token"
+        assert json.loads(seen["body"]) == {"opted_in": True}
+
+        sent = requests.post(urljoin(echo.url, "/v1/messages"), headers=auth,
+                             json={"to": TO, "type": "text", "text": {"body": "hi"}})
+        assert sent.status_code in (200, 201) and sent.json()["messages"][0]["id"]
+        assert len(echo.seen) == 1  # the send went to Cloud, not to Turn
+        assert len(sb360.outbox()) == 1
+    finally:
+        compat.reset()
