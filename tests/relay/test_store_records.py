@@ -172,6 +172,18 @@ async def test_dead_letters_are_listed_replayed_and_dropped_by_id(store: Store) 
     assert (await store.stats()).dead_letters == 0
 
 
+async def test_the_dead_letter_listing_is_bounded_by_default(store: Store) -> None:
+    def all_refused(channel: str, raw: bytes, peers: tuple[str, ...]) -> list[Item]:
+        return [Item(channel, "999", None, "777", {"n": n}, refused="not allowed")
+                for n in range(1001)]
+
+    await add(store, [("111", "m1", "x")])
+    await store.expand(all_refused, 10)
+    assert (await store.stats()).refused == 1001
+    listed = store.dead_letters()
+    assert len(listed) == 1000 and json.loads(listed[-1].body) == {"n": 999}
+
+
 async def test_a_refused_item_is_kept_apart_and_never_replayed(store: Store) -> None:
     def refusing(channel: str, raw: bytes, peers: tuple[str, ...]) -> list[Item]:
         body = {"messages": [{"id": "spoof"}]}
@@ -254,15 +266,18 @@ async def test_a_step_without_a_split_leaves_new_events_alone(store: Store) -> N
     assert (stats.new_events, stats.dead_letters) == (1, 0)
 
 
-async def test_a_step_that_claims_nothing_does_not_put_off_expired_leases(
+async def test_recording_outcomes_alone_does_not_put_off_expired_leases(
         store: Store) -> None:
-    await add(store, [("111", "m1", "x")])
+    await add(store, [("111", "m1", "x"), ("222", "m2", "x")])
     await store.expand(split, 10)
     now = time.time()
-    assert ids_of(await store.claim(10, now, 5)) == ["m1"]
-    await store.step([], None, expand=0, claim=0, now=now + 6, lease=5)  # only outcomes
+    _, m2 = await store.claim(10, now, 5)
+    await store.finish(m2.id, Outcome.done(now + 6), now=now + 6)  # claims nothing
     again = await store.claim(10, now + 6.5, 5)
     assert ids_of(again) == ["m1"] and again[0].attempts == 2
+    await store.step([], None, expand=0, claim=0, now=now + 12, lease=5)  # nor does this
+    third = await store.claim(10, now + 12.5, 5)
+    assert ids_of(third) == ["m1"] and third[0].attempts == 3
 
 
 async def test_a_claim_counts_expired_leases_within_its_limit(store: Store) -> None:
