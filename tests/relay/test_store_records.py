@@ -493,3 +493,59 @@ async def test_closing_a_postgres_store_releases_its_connections(postgres_db: st
     while _connections(postgres_db) and time.monotonic() < deadline:
         time.sleep(0.05)  # the server ends a backend shortly after its client leaves
     assert _connections(postgres_db) == 0
+
+
+def _waiting_for_a_lock(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        row = admin.execute("SELECT COUNT(*) FROM pg_locks l JOIN pg_database d "
+                            "ON d.oid = l.database WHERE l.locktype = 'advisory' "
+                            "AND NOT l.granted AND d.datname = current_database()").fetchone()
+    return row is not None and int(row[0]) > 0
+
+
+@pytest.mark.postgres
+async def test_a_finish_racing_a_split_of_the_same_conversation_strands_nothing(
+        postgres_db: str) -> None:
+    """Instance A splits an event holding the next item of a conversation whose head
+    instance B is finishing. B must wait for A's split: if it did not, B would look
+    for the next item before A's insert is visible, and that item would never lead."""
+    import asyncio
+    import threading
+
+    splitter, finisher = open_store(postgres_db), open_store(postgres_db)
+    try:
+        await add(splitter, [("111", "a1", "x")])
+        await splitter.expand(split, 10)
+        now = time.time()
+        (a1,) = await finisher.claim(10, now, LEASE)
+        await add(splitter, [("111", "a2", "x")])  # a1's successor
+        await add(splitter, [("222", "b1", "x")])
+        entered, release = threading.Event(), threading.Event()
+
+        def slow(channel: str, raw: bytes, peers: tuple[str, ...]) -> list[Item]:
+            if b'"b1"' in raw:  # a2 is inserted, not yet committed
+                entered.set()
+                release.wait(30)
+            return split(channel, raw, peers)
+
+        splitting = asyncio.ensure_future(splitter.expand(slow, 10))
+        deadline = time.monotonic() + 30
+        while not entered.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert entered.is_set()
+        finishing = asyncio.ensure_future(finisher.step(
+            [(a1, Outcome.done(now))], None, expand=0, claim=0, now=now, lease=LEASE))
+        while not finishing.done() and not _waiting_for_a_lock(postgres_db) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        release.set()
+        assert await splitting == 2
+        await finishing
+        claimed = await splitter.claim(10, time.time(), LEASE)
+        assert sorted(ids_of(claimed)) == ["a2", "b1"]
+    finally:
+        release.set()
+        splitter.close()
+        finisher.close()
