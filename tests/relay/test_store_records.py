@@ -4,6 +4,7 @@ limits of a step or a finish."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -511,7 +512,6 @@ async def test_a_finish_racing_a_split_of_the_same_conversation_strands_nothing(
     """Instance A splits an event holding the next item of a conversation whose head
     instance B is finishing. B must wait for A's split: if it did not, B would look
     for the next item before A's insert is visible, and that item would never lead."""
-    import asyncio
     import threading
 
     splitter, finisher = open_store(postgres_db), open_store(postgres_db)
@@ -549,3 +549,31 @@ async def test_a_finish_racing_a_split_of_the_same_conversation_strands_nothing(
         release.set()
         splitter.close()
         finisher.close()
+
+
+@pytest.mark.postgres
+async def test_a_store_reconnects_after_the_server_drops_its_connections(
+        postgres_db: str) -> None:
+    import psycopg
+
+    store = open_store(postgres_db)
+    try:
+        await add(store, [("111", "m1", "x")])
+        await store.stats()
+        name = postgres_db.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_db.rsplit("/", 1)[0] + "/postgres",
+                             autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+        deadline = time.monotonic() + 30
+        while _connections(postgres_db) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert _connections(postgres_db) == 0
+        with pytest.raises(psycopg.OperationalError):  # the call that finds it lost fails
+            await add(store, [("222", "m2", "x")])
+        with pytest.raises(psycopg.OperationalError):
+            await store.stats()
+        await add(store, [("222", "m2", "x")])  # then each connection is opened again
+        assert (await store.stats()).new_events == 2
+    finally:
+        store.close()
