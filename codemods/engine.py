@@ -18,6 +18,7 @@ from typing import Final, Literal
 import libcst as cst
 
 from codemods.analyze import Analysis, Item, Strategy, analyze
+from codemods.focus import FOCUS_MIN, focus
 from codemods.parsing import parse_module
 from codemods.rules import RULES_BY_CODE
 from codemods.transform import apply
@@ -37,6 +38,8 @@ class Options:
     #: compute the rewritten file (rewrite); scan only reports
     rewrite: bool = False
     prefilter: bool = True
+    #: scan: parse only the top-level statements a rule can look at (codemods.focus)
+    focus: bool = True
     #: rewrite test files too (by default their findings are reported, nothing is changed)
     include_tests: bool = False
     #: hosts the user declares On-Prem (--onprem-host, the config's legacy_base_url)
@@ -163,14 +166,18 @@ def decode_error(data: bytes) -> FileError | None:
 def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
+    source = data
+    if options.focus and not options.rewrite and len(data) >= FOCUS_MIN:
+        source = focus(data, options.onprem_hosts) or data
     try:
-        module = parse_module(data)
+        module = parse_module(source)
     except (SyntaxError, UnicodeDecodeError):  # libcst could not decode it: say where
         error = decode_error(data)
         if error is None:
             raise
         return Outcome(error=error)
-    analysis = analyze(module, options.target, options.strategy, _text(data, module), data,
+    # the word tests read the whole file; positions come from the (same-lined) parsed source
+    analysis = analyze(module, options.target, options.strategy, _text(data, module), source,
                        onprem_hosts=options.onprem_hosts)
     out = Outcome()
     out.findings = sorted(
