@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import doubles, evidence, webhooks
+from codemods import doubles, evidence, per_channel, webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
 from codemods.facts import (
@@ -95,6 +95,8 @@ class Item:
     hidden: bool = False
     #: a blocker whose call stays as it is and must keep working (a Turn.io extension)
     keeps: bool = False
+    #: import lines the applied edit needs (added once at the top of the module)
+    imports: frozenset[str] = frozenset()
 
 
 @dataclass(eq=False)
@@ -178,8 +180,10 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
             _version_constants(facts, a, urls)
         _response_reads(facts, a, urls)
         _unsent_payloads(facts, a, urls)
+        claimed = per_channel.claim(facts, a, urls, target, lambda call: _varies_per_channel(
+            facts, urls, call, target))
         if target is Target.META:
-            _per_channel(facts, a, urls, text)
+            _per_channel(facts, a, urls, text, claimed)
         decide(a, urls.ex)
     else:
         # the drop-in routes only the hosts it is configured for: a file proven On-Prem by
@@ -308,12 +312,27 @@ _PER_CHANNEL_META: Final = re.compile(r"graph\.facebook\.com")
 _PHONE_ID_WORD: Final = re.compile(r"(?<![A-Za-z_])phone_(?:number_)?id\b")
 
 
-def _per_channel(facts: Facts, a: Analysis, urls: _UrlResult, text: str) -> None:
+def _varies_per_channel(facts: Facts, urls: _UrlResult, call: cst.Call, target: Target) -> bool:
+    """Does this request's base URL or number depend on which channel it is for?"""
+    plan = urls.plans[call]
+    if plan.host == "dynamic" and plan.dynamic_host is not None:
+        # a base read from the function's channel/org/self (not a module setting or env)
+        scope = facts.scope_of.get(call)
+        anchor = facts.dyn_nodes[plan.dynamic_host]
+        if isinstance(anchor, cst.Subscript | cst.Attribute) and _rooted_in_param(
+                facts, anchor, scope.function() if scope is not None else None):
+            return True
+    return target is Target.META and bool(_channel_reason(facts, call))
+
+
+def _per_channel(facts: Facts, a: Analysis, urls: _UrlResult, text: str,
+                 claimed: set[cst.Call]) -> None:
     """Meta target: a request of one of several numbers cannot take one global phone-number id."""
     already = bool(_PER_CHANNEL_META.search(text) and _PHONE_ID_WORD.search(text))
     for call, plan in urls.plans.items():
-        if not urls.live(call) or not (plan.uses_settings or plan.kind == "mark_read"
-                                       or MARK_RE_SETTINGS in plan.new_url):
+        if call in claimed or not urls.live(call) or not (
+                plan.uses_settings or plan.kind == "mark_read"
+                or MARK_RE_SETTINGS in plan.new_url):
             continue
         why = ("this file already builds Graph URLs per phone-number id: send this request "
                "the same way" if already else _channel_reason(facts, call))
@@ -366,8 +385,8 @@ def _call_values(call: cst.Call) -> list[cst.CSTNode]:
     return out
 
 
-def _rooted_in_param(facts: Facts, node: cst.Subscript, fn: Scope | None) -> bool:
-    cur: cst.BaseExpression = node
+def _rooted_in_param(facts: Facts, node: cst.CSTNode, fn: Scope | None) -> bool:
+    cur = node
     while isinstance(cur, cst.Subscript | cst.Attribute):
         cur = cur.value
     if not isinstance(cur, cst.Name) or fn is None:
@@ -434,6 +453,8 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     res = _UrlResult()
     call_uses: list[_Use] = []
     covered: set[int] = set()
+    for url, where in per_channel.legacy_urls(facts):  # sent through the channel's config
+        covered |= _owners(facts.flatten(url, where))
     versioned: list[tuple[HttpCall, Dyn]] = []
     unproven: list[HttpCall] = []
     several_urls: list[tuple[HttpCall, list[str]]] = []
@@ -499,7 +520,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         roots.setdefault(_root(facts, leaf), facts.scope_of[leaf])
     standalone: list[_Use] = []
     for root, scope in roots.items():
-        if not isinstance(root, cst.BaseExpression):
+        if not isinstance(root, cst.BaseExpression) or per_channel.inside_helper(facts, root):
             continue
         atoms = _lead_slash(facts.flatten(root, scope))
         if _owners(atoms) and _owners(atoms) <= covered:
@@ -1191,7 +1212,7 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
     sent_by = _header_calls(facts)
     not_requests = _other_headers(facts)
     for d in facts.dicts:
-        if d in not_requests:
+        if d in not_requests or per_channel.inside_helper(facts, d):
             continue
         calls = sent_by.get(d)
         onprem_calls = [c for c in calls or () if urls.live(c)]

@@ -34,6 +34,8 @@ class Exchange:
     call: cst.Call
     parts: list[Item] = field(default_factory=list)
     blockers: list[Item] = field(default_factory=list)
+    #: codes (prefixes) of floating items this call does not use (see codemods.per_channel)
+    ignores: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -130,6 +132,7 @@ def _groups(facts: Facts, ex: Exchanges) -> list[_Group]:
         mates = by_class.get(cls) if cls is not None else None
         if not mates:
             mates = [i for i, e in enumerate(exchanges) if not _terminal(e)]
+        mates = [i for i in mates if not it.code.startswith(exchanges[i].ignores or ("\0",))]
         for i in mates:
             uf.union(2 * i, key)
         if first_floating is None:

@@ -84,6 +84,25 @@ def send(base, key, body):
 ''',
     ),
     Rule(
+        "WM103", "per-channel-request", "safe",
+        "A request whose base URL or number differs per channel (channel.config, an org's "
+        "stored host, instance settings) takes its Cloud URL and auth header from "
+        "shim.channels.cloud_request, which picks the config channel by the key the call "
+        "already sends (legacy_api_key), else its legacy_base_url host, else the only channel.",
+        before='''import requests
+
+def set_webhook(channel, url):
+    return requests.post(channel.config["base_url"] + "/v1/configs/webhook", json={"url": url},
+                         headers={"D360-API-KEY": channel.config["api_key"]})
+''',
+        after='''import requests
+from shim.channels import cloud_request
+
+def set_webhook(channel, url):
+    return requests.post(**cloud_request("360dialog", "/v1/configs/webhook", {"D360-API-KEY": channel.config["api_key"]}, channel.config["base_url"] + "/v1/configs/webhook"), json={"url": url})
+''',  # noqa: E501
+    ),
+    Rule(
         "WM201", "d360-key-to-bearer", "safe",
         "Meta target: a D360-API-KEY header (dict literal, module constant, session.headers) "
         "becomes Authorization: Bearer with the same secret expression, and a comment says the "
@@ -602,14 +621,14 @@ def send(key, body):
 
 def send(channel, body):
     return requests.post("https://waba.360dialog.io/v1/messages", json=body,
-                         headers={"D360-API-KEY": channel.config["api_key"]})
+                         **channel.request_options)
 ''',
     after='''import requests
 
 def send(channel, body):
     # waba-migrate: WM916: one phone-number id per channel: send with shim.channels.graph_target(<channel name>)
     return requests.post("https://waba.360dialog.io/v1/messages", json=body,
-                         headers={"D360-API-KEY": channel.config["api_key"]})
+                         **channel.request_options)
 ''',  # noqa: E501
     target="meta",
     ),

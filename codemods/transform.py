@@ -45,9 +45,11 @@ def apply(analysis: Analysis, enabled: frozenset[int]) -> cst.Module:
             comments.setdefault(facts.statement_of(item.node), []).append(item)
     settings: set[str] = set()
     view_import = False
+    imports: set[str] = set()
     first_user: cst.CSTNode | None = None
     for item in analysis.items:
         if item.id in enabled and item.fix != "manual":
+            imports |= item.imports
             if item.settings:
                 settings |= item.settings
                 top = _top_statement(analysis, item.node)
@@ -61,8 +63,21 @@ def apply(analysis: Analysis, enabled: frozenset[int]) -> cst.Module:
     transformer = _Apply(analysis, enabled, comments, header)
     module = facts.module.visit(transformer)
     assert isinstance(module, cst.Module)
-    return _insert_module_lines(module, facts.module, settings, view_import, first_user,
-                                "os" in facts.module_scope.assigns)
+    module = _insert_module_lines(module, facts.module, settings, view_import, first_user,
+                                  "os" in facts.module_scope.assigns)
+    return _insert_imports(module, imports)
+
+
+def _insert_imports(module: cst.Module, lines: set[str]) -> cst.Module:
+    """Add each ``from X import Y`` line an applied edit needs, after the module's imports."""
+    have = {module.code_for_node(s).strip() for s in module.body if _is_import_line(s)}
+    missing = sorted(lines - have)
+    if not missing:
+        return module
+    body = list(module.body)
+    at = _after_imports(body)
+    body[at:at] = [cst.parse_statement(f"{line}\n") for line in missing]
+    return module.with_changes(body=body)
 
 
 class _Apply(cst.CSTTransformer):

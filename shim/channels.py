@@ -10,11 +10,20 @@ without any configuration.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
+from urllib.parse import urlsplit
 
-from shim.config import Config, ConfigError, load_config
-from shim.mapping.hosts import META_GRAPH_BASE_URL
+from shim.config import ROUTING_KEYS, ChannelConfig, Config, ConfigError, load_config
+from shim.mapping.hosts import (
+    AUTHORIZATION_HEADER,
+    D360_API_KEY_HEADER,
+    META_GRAPH_BASE_URL,
+    Target,
+    auth_headers,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +52,85 @@ def graph_target(channel: str | None = None, path: str = "messages", *,
     token = ch.secret("access_token", environ)
     url = f"{META_GRAPH_BASE_URL}/{ch.graph_api_version}/{ch.phone_number_id}/{path.lstrip('/')}"
     return GraphTarget(url, {"Authorization": f"Bearer {token}"})
+
+
+class CloudRequest(TypedDict):
+    """Keyword arguments for an HTTP client call: ``requests.post(**req, json=body)``."""
+
+    url: str
+    headers: dict[str, str]
+
+
+_AUTH = frozenset({D360_API_KEY_HEADER.lower(), AUTHORIZATION_HEADER.lower()})
+
+
+def cloud_request(target: str, path: str, legacy_headers: Mapping[str, str] | None = None,
+                  legacy_url: str | None = None, *, config: Config | None = None,
+                  environ: Mapping[str, str] | None = None) -> CloudRequest:
+    """The Cloud URL and headers of the channel a legacy On-Prem call was made for.
+
+    ``waba-migrate rewrite`` points per-channel code here: the call keeps passing
+    the headers (and URL) it built for On-Prem, and the channel is found the way
+    the gateway finds it: the config channel whose ``legacy_api_key``/``api_key``
+    equals the key those headers carry, else whose ``legacy_base_url`` has the
+    URL's host, else the only channel. ``path`` is the target's Cloud path
+    (``/messages``; Meta: ``/{phone_number_id}/messages``). The legacy auth header
+    is replaced by the channel's Cloud credential; other headers are kept.
+    Raises :class:`shim.config.ConfigError` when no channel fits or the channel's
+    backend is not ``target``; nothing is read at import time.
+    """
+    cfg = config if config is not None else load_config()
+    want = Target(target)
+    ch = _legacy_channel(cfg, legacy_headers, legacy_url, environ)
+    if ch.backend is not want:
+        raise ConfigError(cfg.source, [(f"channels.{ch.name}.backend",
+                                        f"this code sends {want.value} Cloud requests; set "
+                                        f'backend = "{want.value}"')])
+    if want is Target.META:
+        if ch.phone_number_id is None:
+            raise ConfigError(cfg.source, [(f"channels.{ch.name}.phone_number_id",
+                                            "required to send through the Graph API")])
+        path = path.replace("{phone_number_id}", ch.phone_number_id)
+    secret = ch.secret(ch.backend_secret_key, environ)
+    headers = {k: v for k, v in (legacy_headers or {}).items() if k.lower() not in _AUTH}
+    headers.update(auth_headers(want, secret))
+    return CloudRequest(url=f"{ch.resolved_base_url}/{path.lstrip('/')}", headers=headers)
+
+
+def _presented(headers: Mapping[str, str] | None) -> str | None:
+    for key, value in (headers or {}).items():
+        low = key.lower()
+        if low == D360_API_KEY_HEADER.lower():
+            return value
+        if low == AUTHORIZATION_HEADER.lower() and value[:7].lower() == "bearer ":
+            return value[7:].strip()
+    return None
+
+
+def _legacy_channel(cfg: Config, headers: Mapping[str, str] | None, url: str | None,
+                    environ: Mapping[str, str] | None) -> ChannelConfig:
+    tried: list[str] = []
+    presented = _presented(headers)
+    if presented is not None:
+        given = presented.encode()
+        found = list(dict.fromkeys(
+            ch.name for ch in cfg.channels.values() for key in ROUTING_KEYS
+            if (value := ch.optional_secret(key, environ)) is not None
+            and hmac.compare_digest(given, value.encode())))
+        if len(found) > 1:
+            raise ConfigError(cfg.source, [("channels", f"the call's key belongs to several "
+                                            f"channels ({', '.join(found)})")])
+        if found:
+            return cfg.channels[found[0]]
+        tried.append("no channel's legacy_api_key or api_key equals the key the call sends")
+    host = urlsplit(url).hostname if url else None
+    if host:
+        by_host = [ch for ch in cfg.channels.values() if ch.legacy_base_url
+                   and urlsplit(ch.legacy_base_url).hostname == host]
+        if len(by_host) == 1:
+            return by_host[0]
+        tried.append(f"{len(by_host)} channels have a legacy_base_url on {host}")
+    if len(cfg.channels) == 1:
+        return next(iter(cfg.channels.values()))
+    raise ConfigError(cfg.source, [("channels", "cannot tell which channel this call is for: "
+                                    + "; ".join(tried or ["the call sends no key"]))])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shim.channels import graph_target
+from shim.channels import cloud_request, graph_target
 from shim.config import ConfigError, MissingSecretError, load_config
 
 CONFIG = """
@@ -68,3 +68,54 @@ def test_reads_the_config_the_environment_names_at_call_time(config_file: Path) 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"PATH": ""})
     assert out.stdout.strip() == "https://graph.facebook.com/v23.0/1000000001/messages"
+
+
+ROUTED = """
+[channels.shop]
+phone_number = "+4915112345678"
+backend = "meta"
+phone_number_id = "1000000001"
+access_token = "env:SHOP_TOKEN"
+legacy_api_key = "env:SHOP_OLD"
+
+[channels.support]
+phone_number = "+4915112345679"
+backend = "360dialog"
+api_key = "env:SUPPORT_KEY"
+legacy_api_key = "env:SUPPORT_OLD"
+legacy_base_url = "https://wa-support.internal:9090"
+"""
+ROUTED_ENV = {"SHOP_TOKEN": "t-shop", "SHOP_OLD": "old-shop", "SUPPORT_KEY": "k-support",
+              "SUPPORT_OLD": "old-support"}
+
+
+def test_cloud_request_finds_the_channel_by_the_key_the_legacy_call_sends(tmp_path: Path) -> None:
+    path = tmp_path / "routed.toml"
+    path.write_text(ROUTED)
+    config = load_config(path)
+    shop = cloud_request("meta", "/{phone_number_id}/messages",
+                         {"D360-API-KEY": "old-shop", "Content-Type": "application/json"},
+                         "https://waba.360dialog.io/v1/messages", config=config, environ=ROUTED_ENV)
+    assert shop == {"url": "https://graph.facebook.com/v24.0/1000000001/messages",
+                    "headers": {"Content-Type": "application/json",
+                                "Authorization": "Bearer t-shop"}}
+    support = cloud_request("360dialog", "/v1/configs/webhook",
+                            {"Authorization": "Bearer old-support"}, config=config,
+                            environ=ROUTED_ENV)
+    assert support == {"url": "https://waba-v2.360dialog.io/v1/configs/webhook",
+                       "headers": {"D360-API-KEY": "k-support"}}
+    by_host = cloud_request("360dialog", "/messages", {}, "https://wa-support.internal:9090/v1/x",
+                            config=config, environ=ROUTED_ENV)
+    assert by_host["headers"] == {"D360-API-KEY": "k-support"}
+
+
+def test_cloud_request_never_guesses_a_channel(tmp_path: Path) -> None:
+    path = tmp_path / "routed.toml"
+    path.write_text(ROUTED)
+    config = load_config(path)
+    with pytest.raises(ConfigError, match="legacy_api_key"):
+        cloud_request("meta", "/messages", {"D360-API-KEY": "unknown"}, config=config,
+                      environ=ROUTED_ENV)
+    with pytest.raises(ConfigError, match=r"channels\.support\.backend"):
+        cloud_request("meta", "/messages", {"D360-API-KEY": "old-support"}, config=config,
+                      environ=ROUTED_ENV)

@@ -1,0 +1,156 @@
+"""Native strategy: requests of one of several channels go through the channel's config.
+
+Code that serves several numbers builds its On-Prem URL from per-channel data
+(``channel.config[BASE_URL] + "/v1/..."``, an org's stored host, an instance
+attribute) and sends that channel's key. One global Cloud URL or phone-number id
+would be wrong for all but one channel, so such a request is rewritten to take
+its URL and auth header from :func:`shim.channels.cloud_request`, which finds the
+config channel by the key the call already sends (as the gateway routes), else
+by the legacy host, else the only channel. The call keeps building its legacy
+headers and URL: they are how the channel is found.
+
+Only whole exchanges are claimed: the call's own ``headers=`` carries the key,
+the endpoint has a Cloud route with the same method and no path parameter, and
+nothing holds the exchange (a body whose shape changes, an On-Prem response
+read). Anything else keeps its marker. Payload edits of the exchange still apply
+(and are checked through the translators as before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import libcst as cst
+
+from codemods.facts import HTTP_VERBS, Facts, Scope, iter_parents
+from shim.mapping.hosts import Target
+
+if TYPE_CHECKING:
+    from codemods.analyze import Analysis, _UrlResult
+
+HELPER: Final = "cloud_request"
+IMPORT_LINE: Final = f"from shim.channels import {HELPER}"
+#: Items a claimed request no longer needs: its URL edits, base notes and auth rewrites.
+_ABSORBED_PREFIXES: Final = ("WM1", "WM2")
+_ABSORBED: Final = frozenset({"WM905", "WM916"})
+
+
+def inside_helper(facts: Facts, node: cst.CSTNode) -> bool:
+    """Is ``node`` an argument of a ``cloud_request(...)`` call (a handled legacy value)?"""
+    for parent in iter_parents(facts, node):
+        if isinstance(parent, cst.Call) and _is_helper(parent):
+            return True
+    return False
+
+
+def legacy_urls(facts: Facts) -> list[tuple[cst.BaseExpression, Scope]]:
+    """The legacy URLs handed to ``cloud_request``: their strings are handled, not requests."""
+    return [(call.args[3].value, facts.scope_of[call]) for call in facts.calls
+            if _is_helper(call) and len(call.args) > 3 and call in facts.scope_of]
+
+
+def _is_helper(call: cst.Call) -> bool:
+    func = call.func
+    name = func.value if isinstance(func, cst.Name) else (
+        func.attr.value if isinstance(func, cst.Attribute) else "")
+    return name == HELPER
+
+
+def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
+          per_channel: Callable[[cst.Call], bool]) -> set[cst.Call]:
+    """Rewrite the per-channel exchanges it can prove whole; return their calls."""
+    by_call = {hc.call: hc for hc in facts.http_calls}
+    #: a URL string that cannot be edited for Cloud: no matter, a claimed call drops it
+    string_blockers = list(urls.owner_blockers.values())
+    claimed: dict[cst.Call, str] = {}
+    for call, plan in urls.plans.items():
+        hc = by_call.get(call)
+        ex = urls.ex.by_call.get(call)
+        if hc is None or ex is None or not urls.live(call) or plan.endpoint is None:
+            continue
+        # a URL whose text cannot be edited into the Cloud URL is fine: it is not edited
+        unspellable = plan.kind == "manual" and plan.code == "WM908"
+        if plan.kind not in ("rewrite", "same") and not unspellable:
+            continue
+        if any(not (b.code == "WM908" and (b in string_blockers or (
+                unspellable and b.message == " ".join(plan.message.split()))))
+               for b in ex.blockers):
+            continue
+        route = plan.endpoint.route(target)
+        if route is None or route.method != hc.method or route.query or "{" in route.path.replace(
+                "{phone_number_id}", ""):
+            continue
+        if not (isinstance(call.func, cst.Attribute) and call.func.attr.value in HTTP_VERBS):
+            continue  # .request("POST", url): the method argument stays positional
+        positional = [arg for arg in call.args if arg.keyword is None]
+        if (any(arg.star for arg in call.args) or len(positional) > 1
+                or not any(_kw(arg) == "headers" for arg in call.args)):
+            continue
+        if not per_channel(call):
+            continue
+        claimed[call] = route.path
+    if not claimed:
+        return set()
+    _absorb(urls, set(claimed))
+    for call, path in claimed.items():
+        item = a.add("WM103", "safe", f"per-channel request -> {target.value} Cloud "
+                     f"{path}: URL and auth header now come from the config channel whose "
+                     "legacy_api_key is the key this call sends (shim.channels.cloud_request)",
+                     call)
+        item.imports = frozenset({IMPORT_LINE})
+        a.edit(call, item, _edit(target.value, path))
+        urls.ex.part(call, item)
+    return set(claimed)
+
+
+def _kw(arg: cst.Arg) -> str | None:
+    return arg.keyword.value if arg.keyword is not None else None
+
+
+def _absorb(urls: _UrlResult, calls: set[cst.Call]) -> None:
+    """Detach URL/auth items from claimed requests (replaced there); silence them if unused."""
+    members: dict[int, set[cst.Call]] = {}
+    for call, ex in urls.ex.by_call.items():
+        for it in (*ex.parts, *ex.blockers):
+            members.setdefault(it.id, set()).add(call)
+    floating = {it.id for it in (*urls.ex.floating, *urls.ex.floating_blockers)}
+    for call in calls:
+        ex = urls.ex.by_call[call]
+        for it in ex.blockers:  # only an unspellable URL (see claim)
+            if it.id not in floating and members[it.id] <= calls:
+                it.silent = True
+        ex.blockers = []
+        ex.ignores = (*_ABSORBED_PREFIXES, *_ABSORBED)
+        keep = []
+        for it in ex.parts:
+            if not (it.code.startswith(_ABSORBED_PREFIXES) or it.code in _ABSORBED):
+                keep.append(it)
+            elif it.id not in floating and members[it.id] <= calls:
+                it.fix = "manual"
+                it.silent = True
+        ex.parts = keep
+
+
+def _edit(target: str, path: str) -> Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode]:
+    def fn(node: cst.CSTNode, _enabled: frozenset[int]) -> cst.CSTNode:
+        assert isinstance(node, cst.Call)
+        args = list(node.args)
+        url_i = next(i for i, arg in enumerate(args) if arg.keyword is None or _kw(arg) == "url")
+        head_i = next(i for i, arg in enumerate(args) if _kw(arg) == "headers")
+        url, headers = args[url_i], args[head_i]
+        helper = cst.Call(func=cst.Name(HELPER), args=[
+            cst.Arg(cst.SimpleString(f'"{target}"'),
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+            cst.Arg(cst.SimpleString(f'"{path}"'),
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+            cst.Arg(headers.value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+            cst.Arg(url.value),
+        ])
+        args[url_i] = url.with_changes(value=helper, star="**", keyword=None,
+                                       equal=cst.MaybeSentinel.DEFAULT)
+        if head_i == len(args) - 1 and head_i > 0:
+            args[head_i - 1] = args[head_i - 1].with_changes(comma=headers.comma)
+        del args[head_i]
+        return node.with_changes(args=args)
+    return fn
