@@ -34,7 +34,10 @@ or a file fails.
 Not measured: ``rewrite`` (only ``scan``); a cold page cache (every side reads
 files the generator has just written); trees with more candidates (each
 candidate costs about 1.6 libcst parses, so the ratios shrink as the share of
-candidate bytes grows); other machines (more cores favour neither side: both
+candidate bytes grows; large data tables no rule can see are blanked before
+the parse, see ``codemods.focus``, but a large candidate that is code is
+parsed whole, and its libcst tree, about 500 bytes per source byte, sets the
+peak memory); other machines (more cores favour neither side: both
 use J workers). A loaded machine makes every figure noisy; the alternation
 spreads the noise over both sides but does not remove it.
 

@@ -22,6 +22,7 @@ from typing import Final, Protocol
 
 from codemods.discover import Skipped, Unreadable, discover
 from codemods.engine import FileError, Options, Outcome, process_source
+from codemods.focus import FOCUS_MIN, vocabulary
 from codemods.prefilter import may_match
 from codemods.reading import DEFAULT_MAX_SIZE, NotRead, read_source, too_large
 
@@ -128,6 +129,8 @@ def run(
     items = [(f.path, f.display, f.size) for f in files]
     dones: list[_Done] = []
     if workers > 1 and len(files) >= POOL_MIN:
+        if options.focus and not options.rewrite and any(f.size >= FOCUS_MIN for f in files):
+            vocabulary()  # once here, inherited by the forked workers
         chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_chunk, c, options, max_file_size) for c in chunks]
