@@ -480,7 +480,8 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if not context and (words or _turn_path(atoms)):
                 probe = (plan_url(atoms, hc.method, target, context=True) if _turn_path(atoms)
                          else _unproven(facts, hc, atoms, target))
-                if probe is not None and probe.kind == "manual" and probe.code == "WM902":
+                if (probe is not None and probe.kind == "manual" and probe.code == "WM902"
+                        and (native or probe.endpoint is None)):
                     # a path with no Cloud equivalent (a Turn extension, a login): say so,
                     # whoever the host is; nothing is edited
                     a.add("WM902", "manual", probe.message, hc.call, todo=probe.todo)
@@ -546,7 +547,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         res.onprem = True  # the drop-in passes hosts it is not configured for through untouched
         # ... but once the host is declared, it refuses what has no Cloud equivalent: say so
         unproven_roots = [(r, p) for r, p in unproven_roots
-                          if p.kind == "manual" and p.code == "WM902"]
+                          if p.kind == "manual" and p.code == "WM902" and p.endpoint is None]
     for root, probe in unproven_roots:
         if probe.kind == "manual" and probe.code == "WM902":
             a.add("WM902", "manual", probe.message, root, todo=probe.todo)
@@ -567,8 +568,8 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     if uses:
         res.first_use = uses[0].node
     if not native:
-        for u in uses:
-            if u.plan.kind == "manual" and u.plan.code == "WM902":
+        for u in uses:  # what the shim refuses (it serves PATCH /v1/settings/application)
+            if u.plan.kind == "manual" and u.plan.code == "WM902" and u.plan.endpoint is None:
                 a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
         return res
     ex = res.ex
@@ -653,6 +654,8 @@ def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
     plan = plan_url(atoms, hc.method, target, context=True)
     if plan is None or _also_cloud(plan):
         return None
+    if "/v1/settings/" in plan.old_url:
+        return plan  # another API's settings path with a body would be a coincidence too far
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
     if any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
            for key in ("json", "data") if key in kw):
