@@ -608,17 +608,18 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
                 notes[(code, msg)] = a.add(code, "manual", msg, u.node, todo=todo)
             ex.block(call, notes[(code, msg)])
         if p.kind in ("rewrite", "same", "mark_read") and p.host in ("dynamic", "none"):
-            note = _base_note(facts, a, u, target, notes)
-            if note is not None:
+            base_items = _base_note(facts, a, u, target, notes)
+            for note in base_items:
                 ex.part(call, note)
-                if u.plan.dynamic_host is not None:
-                    base_notes[_setting_text(facts, facts.dyn_nodes[u.plan.dynamic_host])] = note
+            if base_items and u.plan.dynamic_host is not None:
+                base_notes[_setting_text(facts, facts.dyn_nodes[u.plan.dynamic_host])] = \
+                    base_items[0]
     for u in kept:  # a Turn call on the same base setting as a send: they move together
         first = u.atoms[0] if u.atoms else None
         if isinstance(first, Dyn) and u.call is not None:
-            note = base_notes.get(_setting_text(facts, facts.dyn_nodes[first.key]))
-            if note is not None:
-                ex.part(u.call.call, note)
+            shared = base_notes.get(_setting_text(facts, facts.dyn_nodes[first.key]))
+            if shared is not None:
+                ex.part(u.call.call, shared)
     return res
 
 
@@ -809,7 +810,7 @@ def _setting_text(facts: Facts, node: cst.CSTNode) -> str:
 
 
 def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
-               done: dict[tuple[str, str], Item]) -> Item | None:
+               done: dict[tuple[str, str], Item]) -> list[Item]:
     base = target_base(target)
     extra = (" (the path now carries /{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID})"
              if target is Target.META else "")
@@ -823,10 +824,14 @@ def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
         msg = f"this path is joined to a base URL defined elsewhere: point that base at {base}" \
               f"{extra}"
         todo = f"point the base URL this path is joined to at {base}"
-    if ("WM905", msg) in done:
-        return done[("WM905", msg)]
-    item = done[("WM905", msg)] = a.add("WM905", "manual", msg, anchor, todo=todo)
-    return item
+    first = done.get(("WM905", msg))
+    if first is not None and facts.statement_of(first.node) is facts.statement_of(anchor):
+        return [first]
+    item = a.add("WM905", "manual", msg, anchor, todo=todo)  # every request using the base
+    if first is None:
+        done[("WM905", msg)] = item
+        return [item]
+    return [first, item]  # the first ties the requests on this base together
 
 
 def _dedupe(a: Analysis) -> None:

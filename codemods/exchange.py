@@ -187,7 +187,8 @@ def decide(a: Analysis, ex: Exchanges) -> None:
 def _anchors(facts: Facts, g: _Group, edits: list[Item]) -> list[cst.CSTNode]:
     """Where the markers of a held group go: its calls, else each statement it edits."""
     with_edits = [e.call for e in g.calls if any(
-        p is it for p in e.parts for it in edits)]
+        p is it for p in e.parts for it in edits) or (not _terminal(e) and any(
+            p.code in FOLLOW_UPS for p in e.parts))]  # a call waiting for a base change
     if with_edits:
         return list(with_edits)
     if g.calls:
