@@ -1699,10 +1699,22 @@ def _shim_imports(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                 "shim.compat"
             ):
                 http_imported = True
-    if not http_imported and urls.first_use is not None:
+    anchor = urls.first_use if urls.first_use is not None else _first_v1_constant(facts)
+    if not http_imported and anchor is not None:
         a.add("WM913", "manual", "this file builds On-Prem requests but sends them through a "
               "helper: switch the module that imports requests/httpx to shim.compat",
-              urls.first_use, todo="switch the module that sends these requests to shim.compat")
+              anchor, todo="switch the module that sends these requests to shim.compat")
+
+
+def _first_v1_constant(facts: Facts) -> cst.CSTNode | None:
+    """``API_VERSION = "v1"``: the URLs are built from it by a helper in another module."""
+    for scope in (facts.module_scope, *facts.classes.values()):
+        for values in scope.assigns.values():
+            for value, _ in values:
+                found = _v1_literals(value)
+                if found:
+                    return found[0]
+    return None
 
 
 def _shim_refusals(facts: Facts, a: Analysis) -> None:
