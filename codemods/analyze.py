@@ -472,6 +472,16 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             base = _versioned_base(facts, hc, atoms)
             if base is not None:
                 versioned.append((hc, base))
+            elif words:
+                imported = _imported_versioned_base(facts, hc, atoms)
+                if imported:
+                    a.add("WM917", "manual", f"`{facts.code(hc.call, 50)}` posts to "
+                          f"`{imported}`/messages; `{imported}` comes from another module: if "
+                          "it is an On-Prem or Turn base ending in /v1, this is POST "
+                          "/v1/messages: point it at the Cloud base and migrate this call (or "
+                          "declare the host with --onprem-host)", hc.call,
+                          todo=f"if `{imported}` (another module) ends in /v1, this is an "
+                          "On-Prem send: migrate it")
             continue
         covered |= _owners(atoms)  # the call decides, even when it is not an On-Prem call
         atoms = _lead_slash(atoms)
@@ -702,6 +712,20 @@ def _versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> Dyn | None
     if not any(evidence.onprem_send_body(d) for d in bodies):
         return None
     return atoms[0]
+
+
+def _imported_versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> str:
+    """``urljoin(TURN_API_BASE, "messages")`` with the base imported: its name, else ""."""
+    if hc.method != "POST" or len(atoms) < 2 or not isinstance(atoms[0], Dyn):
+        return ""
+    tail = atoms[1:]
+    if not all(isinstance(x, Lit | Syn) for x in tail):
+        return ""
+    path = "".join(x.text for x in tail if isinstance(x, Lit | Syn))
+    if path.strip("/") != "messages":
+        return ""
+    node = facts.dyn_nodes[atoms[0].key]
+    return node.value if isinstance(node, cst.Name) and node.value in facts.from_imports else ""
 
 
 def _versioned_send(facts: Facts, a: Analysis, res: _UrlResult, hc: HttpCall, base: Dyn,
