@@ -17,7 +17,9 @@ Per file it then checks what a machine can check: the output parses; it is
 idempotent; the ``--diff`` output names the same files ``--write`` changes;
 each finding is either gone after the rewrite (applied) or its statement
 carries a ``# waba-migrate: WMxxx`` marker; every held-back site (an
-``unsafe`` fix not applied, or a ``manual`` item) carries a marker; and no
+``unsafe`` fix not applied, or a ``manual`` item) carries a marker (its own, or
+the one its request's call carries); findings in test files count as reported
+(the tool does not write them without ``--include-tests``); and no
 line changes outside the statements that hold a finding (added imports and
 marker comments excepted).
 
@@ -77,6 +79,8 @@ class FileReport:
     held_unmarked: list[str] = field(default_factory=list)
     outside: list[int] = field(default_factory=list)
     markers_added: int = 0
+    #: findings in a test file: reported, not written (the tool's rule)
+    reported: int = 0
     after_findings: int = 0
     error: str = ""
 
@@ -89,6 +93,8 @@ class FileReport:
             return "err"
         if not self.findings and not self.changed:
             return "M?"
+        if self.findings and self.reported == len(self.findings):
+            return "R"  # a test file: every finding reported, none written (by design)
         if self.findings and not self.changed:
             return "M!"  # findings reported but nothing written: not even a marker
         if self.unmarked or self.held_unmarked:
@@ -291,7 +297,8 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
 
     for name, fr in report.files.items():
         _check_file(fr, before[name], after[name], again[name], rescan.get(name, []),
-                    unsafe_applied="--unsafe" in extra)
+                    unsafe_applied="--unsafe" in extra,
+                    report_only=is_test_path(rel[name]) and "--include-tests" not in extra)
         if fr.changed != fr.in_diff:
             report.hard.append(f"{name}: --diff and --write disagree "
                                f"(diff {fr.in_diff}, write changed {fr.changed})")
@@ -302,8 +309,18 @@ def run_mode(corpus: list[Path], target: str, strategy: str, out: Path, extra: l
     return report
 
 
+def is_test_path(rel: str) -> bool:
+    """The tool's test-file rule (``test_*.py``, ``*_test.py``, ``conftest.py``, ``tests.py``,
+    anything under ``tests/``): such files are reported, not rewritten."""
+    parts = rel.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (name.startswith("test_") or name.endswith("_test.py")
+            or name in ("conftest.py", "tests.py") or "tests" in parts[:-1])
+
+
 def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
-                after_findings: list[dict[str, Any]], unsafe_applied: bool = False) -> None:
+                after_findings: list[dict[str, Any]], unsafe_applied: bool = False,
+                report_only: bool = False) -> None:
     fr.changed = old_b != new_b
     fr.parses = _parses(new_b)
     fr.idempotent = new_b == again_b
@@ -330,7 +347,11 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
         blockers = set(re.findall(r"WM\d{3}", str(f.get("message", "")))) - {rule}
         untouched = 0 < line <= len(old) and 0 < new_line <= len(new) \
             and old[line - 1] == new[new_line - 1]
-        if rule in codes or (held and untouched and blockers & file_codes):
+        if report_only and held:
+            fr.reported += 1  # a test file: reported, never written (without --include-tests)
+        elif rule in codes or (held and untouched and (blockers | {rule}) & file_codes):
+            # its own marker, or (a part of a held request, line untouched) the marker the
+            # request's call carries: the item it waits for, or its own code there
             fr.marked += 1
         elif still_there or held:
             (fr.held_unmarked if fix in ("unsafe", "manual") else fr.unmarked).append(where)

@@ -141,3 +141,32 @@ def test_a_part_held_for_another_item_is_covered_by_that_items_marker() -> None:
          "message": "add messaging_product (not applied: the request also needs `WM907`)"}])
     bench._check_file(other, old, new, new, [])
     assert other.held_unmarked == ["WM301@1"]
+
+
+def test_a_held_constant_is_covered_by_the_marker_on_its_requests_call() -> None:
+    bench = _load()
+    old = b'URL = "https://waba-sandbox.360dialog.io/v1/messages"\n\nrequests.post(URL, json=x)\n'
+    new = (b'URL = "https://waba-sandbox.360dialog.io/v1/messages"\n\n'
+           b"# waba-migrate: WM101: held back (sandbox host): `--unsafe` would rewrite this\n"
+           b"requests.post(URL, json=x)\n")
+    report = bench.FileReport("f.py", findings=[
+        {"line": 1, "rule": "WM101", "fix": "unsafe", "message": "", "column": 0}])
+    bench._check_file(report, old, new, new, [{"line": 1, "rule": "WM101", "fix": "unsafe"}])
+    assert (report.marked, report.held_unmarked) == (1, [])
+    # without the marker on the call it is a held-back site with no trace
+    bare = bench.FileReport("f.py", findings=list(report.findings))
+    bench._check_file(bare, old, old, old, [{"line": 1, "rule": "WM101", "fix": "unsafe"}])
+    assert bare.held_unmarked == ["WM101@1"]
+
+
+def test_test_files_are_reported_not_written() -> None:
+    bench = _load()
+    assert bench.is_test_path("repo/app/tests/test_send.py")
+    assert bench.is_test_path("repo/conftest.py") and not bench.is_test_path("repo/app/send.py")
+    old = b'responses.add(responses.POST, "http://x/v1/messages", json={})\n'
+    report = bench.FileReport("t.py", findings=[
+        {"line": 1, "rule": "WM918", "fix": "manual", "message": "", "column": 0}])
+    bench._check_file(report, old, old, old, [{"line": 1, "rule": "WM918", "fix": "manual"}],
+                      report_only=True)
+    assert (report.reported, report.held_unmarked) == (1, [])
+    assert report.hint() == "R"
