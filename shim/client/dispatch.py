@@ -15,6 +15,9 @@ The async side pools through :class:`shim.client.http1.AsyncHTTP1Transport`
 (asyncio and httptools, httpx's models and error classes): httpcore's per-request
 work was most of the gateway's CPU, and its pool walked every connection on
 every request, which made the gateway slower at 64 concurrent callers than at one.
+The sync side pools through its blocking twin,
+:class:`shim.client.http1_sync.HTTP1Transport`, for the same reason: httpcore was
+most of the CPU of a sync send.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import httpx
 
 from shim.client.core import UNSET, RequestOptions, Router
 from shim.client.http1 import AsyncHTTP1Transport
+from shim.client.http1_sync import HTTP1Transport
 from shim.client.response import ShimResponse
 from shim.client.steps import Exchange, Plan, Step, StepResult, classify
 
@@ -56,14 +60,14 @@ def default_limits() -> httpx.Limits:
 
 
 class Dispatcher:
-    """Runs plans on a thread (blocking sleeps, one ``httpx.Client``); thread-safe."""
+    """Runs plans on a thread (blocking sleeps, one connection pool); thread-safe."""
 
     def __init__(self, router: Router, *, http: httpx.Client | None = None) -> None:
         self.router = router
         self._own = http is None
-        self._transport: httpx.HTTPTransport | None = None
+        self._transport: httpx.BaseTransport | None = None
         if http is None:
-            self._transport = httpx.HTTPTransport(limits=default_limits())
+            self._transport = HTTP1Transport(keepalive_expiry=KEEPALIVE_EXPIRY)
             http = httpx.Client(transport=self._transport, trust_env=False)
         self.http = http
 
