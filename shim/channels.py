@@ -73,9 +73,10 @@ def cloud_request(target: str, path: str, legacy_headers: Mapping[str, str] | No
     the headers (and URL) it built for On-Prem, and the channel is found the way
     the gateway finds it: the config channel whose ``legacy_api_key``/``api_key``
     equals the key those headers carry, else whose ``legacy_base_url`` has the
-    URL's host, else the only channel. ``path`` is the target's Cloud path
-    (``/messages``; Meta: ``/{phone_number_id}/messages``). The legacy auth header
-    is replaced by the channel's Cloud credential; other headers are kept.
+    URL's host, else (when the call sends no key) the only channel. ``path`` is
+    the target's Cloud path (``/messages``; Meta: ``/{phone_number_id}/messages``).
+    The legacy auth header is replaced by the channel's Cloud credential; other
+    headers are kept.
     Raises :class:`shim.config.ConfigError` when no channel fits or the channel's
     backend is not ``target``; nothing is read at import time.
     """
@@ -130,7 +131,9 @@ def _legacy_channel(cfg: Config, headers: Mapping[str, str] | None, url: str | N
         if len(by_host) == 1:
             return by_host[0]
         tried.append(f"{len(by_host)} channels have a legacy_base_url on {host}")
-    if len(cfg.channels) == 1:
+    # A key that no channel owns belongs to a number not configured here: sending
+    # its call with the only channel's credentials would speak for the wrong number.
+    if presented is None and len(cfg.channels) == 1:
         return next(iter(cfg.channels.values()))
     raise ConfigError(cfg.source, [("channels", "cannot tell which channel this call is for: "
                                     + "; ".join(tried or ["the call sends no key"]))])

@@ -29,8 +29,10 @@ options=None) -> ShimResponse``:
   channel whose ``legacy_api_key`` or ``api_key`` equals the ``D360-API-KEY`` /
   ``Authorization: Bearer`` the call carries (``hmac.compare_digest`` against
   every channel); the host hint from ``match_url``; the router's
-  ``default_channel``; the only channel. With ``require_key=True`` (gateway)
-  a call whose key matches no channel gets 401 / On-Prem 1005.
+  ``default_channel``; the only channel. A call whose key matches no channel
+  is routed only by its URL's host hint (never by the default or the only
+  channel: the key belongs to a number not configured here) and otherwise gets
+  401 / On-Prem 1005; with ``require_key=True`` (gateway) it always does.
 * The caller's credentials are never forwarded: the backend gets the channel's
   own ``api_key``/``access_token`` (resolved from the environment per call).
 * The result is always a :class:`ShimResponse` in On-Prem shape: translated
@@ -376,14 +378,18 @@ class Router:
             found = self.channel_for_key(presented)
             if found is not None:
                 return found
-            if self.require_key:
-                raise refusal(
-                    401,
-                    _ACCESS_DENIED,
-                    "D360-API-KEY",
-                    "the key does not belong to any configured channel "
-                    "(compared with legacy_api_key and api_key)",
-                )
+            # A key no channel owns is another number's: only a URL that names its
+            # channel may still route it, never a default, so one number's calls can
+            # never go out with another number's credentials.
+            if host_hint is not None and not self.require_key:
+                return self.channel(host_hint)
+            raise refusal(
+                401,
+                _ACCESS_DENIED,
+                "D360-API-KEY",
+                "the key does not belong to any configured channel "
+                "(compared with legacy_api_key and api_key)",
+            )
         elif self.require_key:
             raise refusal(
                 401,

@@ -119,3 +119,16 @@ def test_cloud_request_never_guesses_a_channel(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"channels\.support\.backend"):
         cloud_request("meta", "/messages", {"D360-API-KEY": "old-support"}, config=config,
                       environ=ROUTED_ENV)
+
+
+def test_cloud_request_never_lends_the_only_channel_to_a_foreign_key(tmp_path: Path) -> None:
+    """One number moved at a time: the config holds one channel, the code serves many."""
+    path = tmp_path / "one.toml"
+    path.write_text(CONFIG.split("[channels.support]")[0])
+    config = load_config(path)
+    env = {"SHOP_TOKEN": "t-shop"}
+    with pytest.raises(ConfigError, match="legacy_api_key or api_key"):
+        cloud_request("meta", "/{phone_number_id}/messages", {"D360-API-KEY": "another-number"},
+                      "https://waba.360dialog.io/v1/messages", config=config, environ=env)
+    keyless = cloud_request("meta", "/{phone_number_id}/messages", {}, config=config, environ=env)
+    assert keyless["headers"] == {"Authorization": "Bearer t-shop"}

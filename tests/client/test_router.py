@@ -89,6 +89,30 @@ def test_without_required_keys_the_default_or_host_hint_decides(
     assert named.channel == "old" and len(sbonprem.outbox()) == 1
 
 
+def test_a_key_no_channel_owns_never_falls_back_to_a_default_or_the_only_channel(
+    sb360: RunningSandbox,
+) -> None:
+    """Moving one number at a time: the config holds one channel, the code serves many."""
+    sb360.reset()
+    shop = channel_table(sb360, legacy_api_key="env:T_LEGACY_KEY")
+    config = parse_config({"channels": {"shop": shop}})
+    for router in (Router(config), Router(config, default_channel="shop")):
+        with Dispatcher(router) as d:
+            other = d.dispatch(
+                "POST", "/v1/messages", content=BODY,
+                headers={**JSON, "D360-API-KEY": "other-number"},
+            )
+            keyless = d.dispatch("POST", "/v1/messages", content=BODY, headers=JSON)
+            own = d.dispatch(
+                "POST", "/v1/messages", content=BODY, headers={**JSON, "D360-API-KEY": LEGACY_KEY}
+            )
+        assert other.status_code == 401
+        assert other.json()["errors"][0]["code"] == 1005
+        assert keyless.status_code == 200 and keyless.channel == "shop"
+        assert own.status_code == 200 and own.channel == "shop"
+    assert len(sb360.outbox()) == 4  # two per router; the foreign key's call never left
+
+
 def test_match_url_tells_drop_ins_what_to_intercept(two_channels) -> None:  # type: ignore[no-untyped-def]
     router = Router(two_channels)
     hit = router.match_url("https://waba.360dialog.io/v1/media/abc?x=1")
