@@ -1,30 +1,38 @@
 """Shim send vs the bare httpx transport, against the same loopback sandbox.
 
-Baseline (the cheapest honest way to do the same work): the Cloud-shaped body
-is serialized into an ``httpx.Request`` and sent through a bare
-``httpx.HTTPTransport`` (no client layer: no cookie jar, auth flow, hooks or
-redirect logic), then ``messages[0].id`` is read from the parsed answer. The
-On-Prem -> Cloud translation of the body is done outside the timed region. The
-constant parts of the request (the parsed ``httpx.URL`` and ``httpx.Headers``)
-are built once, as the shim builds them once per channel: an earlier version
-parsed the URL string on every send, which charged the baseline about 10 % more
-CPU than it needs and flattered the shim's ratio.
+Baseline (the cheapest honest way to do the same work with httpx, as the
+target pins it): the Cloud-shaped body is serialized into an ``httpx.Request``
+and sent through a bare ``httpx.HTTPTransport`` (httpcore; no client layer: no
+cookie jar, auth flow, hooks or redirect logic), then ``messages[0].id`` is
+read from the parsed answer. The On-Prem -> Cloud translation of the body is
+done outside the timed region. The constant parts of the request (the parsed
+``httpx.URL`` and ``httpx.Headers``) are built once, as the shim builds them
+once per channel: an earlier version parsed the URL string on every send,
+which charged the baseline about 10 % more CPU than it needs and flattered the
+shim's ratio.
 
 Shim: ``Client.post("/v1/messages", json=<On-Prem body>)`` and the same read:
 channel routing, translation both ways, pacing (channel rate and pair rate),
-idempotency key, retries bookkeeping, over the same kind of transport.
+idempotency key, retries bookkeeping, sent through the shim's own transport,
+``shim.client.http1_sync.HTTP1Transport`` (blocking sockets, httptools), not
+httpcore. Because that transport is much cheaper than httpcore, the ratio
+against the baseline says little about the shim's own layers, so a third side,
+"own", sends the prebuilt request bare through ``HTTP1Transport`` exactly as
+the baseline does through httpx: shim / own is the shim's own overhead.
 
 Blocks of ``--block`` sends (default 200, four times the channel's 50-send
 burst at 1,000 mps), so the shim's pacing really schedules and sleeps; the
-sides alternate ABBA over ``--rounds`` rounds (at least 3). Reported per
-block: this process's CPU per send (the target: shim <= 1.10x the baseline)
-and wall time (the shim's is bounded below by the 1,000 mps pacing, by
-design, so its wall ratio is printed but not judged). The sandbox runs in its
-own process, so its CPU is not counted for either side. ``httpx.Client.post``
-is printed as a reference only.
+three sides rotate, the order reversed every other round (ABC CBA), over
+``--rounds`` rounds (at least 3). Reported per block: this process's CPU per
+send (the target: shim <= 1.10x the baseline) and wall time (the shim's is
+bounded below by the 1,000 mps pacing, by design, so its wall ratio is printed
+but not judged). The sandbox runs in its own process, so its CPU is not
+counted for any side. ``httpx.Client.post`` is printed as a reference only.
 
 What it does not measure: TLS, network latency, the async client (see
-``send_many.py``), and retries (the sandbox answers every send).
+``send_many.py``), retries (the sandbox answers every send), and several
+threads sharing the pool. On a loaded machine the spread is wide: read
+min/median/max, not one figure.
 Run: ``python bench/shim_send.py [--quick]`` (exit 1 when the CPU ratio is
 over target in a full run).
 """
@@ -47,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sandbox_proc import API_KEY, sandbox_process
 
 from shim import Client
+from shim.client.http1_sync import HTTP1Transport
 from shim.config import parse_config
 from shim.translate import translate_send_body
 
@@ -97,23 +106,28 @@ def main() -> int:
         prebuilt_url, prebuilt_headers = httpx.URL(url), httpx.Headers(headers)
         extensions = {"timeout": httpx.Timeout(30).as_dict()}
         with httpx.Client(trust_env=False, timeout=30) as http, \
-                httpx.HTTPTransport() as transport, Client(config) as client:
+                httpx.HTTPTransport() as transport, HTTP1Transport() as own_transport, \
+                Client(config) as client:
 
             def reference(body: Body) -> str:
                 return str(http.post(url, json=body, headers=headers).json()["messages"][0]["id"])
 
-            def baseline(body: Body) -> str:
-                request = httpx.Request(
-                    "POST", prebuilt_url, headers=prebuilt_headers,
-                    content=json.dumps(body, separators=(",", ":")).encode(),
-                    extensions=extensions,
-                )
-                response = transport.handle_request(request)
-                try:
-                    response.read()
-                finally:
-                    response.close()
-                return str(json.loads(response.content)["messages"][0]["id"])
+            def bare(through: httpx.BaseTransport) -> Callable[[Body], str]:
+                def send(body: Body) -> str:
+                    request = httpx.Request(
+                        "POST", prebuilt_url, headers=prebuilt_headers,
+                        content=json.dumps(body, separators=(",", ":")).encode(),
+                        extensions=extensions,
+                    )
+                    response = through.handle_request(request)
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
+                    return str(json.loads(response.content)["messages"][0]["id"])
+                return send
+
+            baseline, own = bare(transport), bare(own_transport)
 
             def shim(body: Body) -> str:
                 return str(client.post("/v1/messages", json=body).json()["messages"][0]["id"])
@@ -130,14 +144,14 @@ def main() -> int:
                 if name == "shim":
                     return timed(shim, onprem)
                 cloud = [translate_send_body(b) for b in onprem]  # not timed
-                return timed(baseline if name == "baseline" else reference, cloud)
+                return timed({"baseline": baseline, "own": own}.get(name, reference), cloud)
 
-            for name in ("baseline", "shim", "reference"):  # warm pools and code paths
+            sides = ["baseline", "shim", "own"]
+            for name in (*sides, "reference"):  # warm pools and code paths
                 run(name)
-            times: dict[str, list[Timing]] = {"baseline": [], "shim": [], "reference": []}
+            times: dict[str, list[Timing]] = {name: [] for name in (*sides, "reference")}
             for r in range(rounds):
-                order = ["baseline", "shim"] if r % 2 == 0 else ["shim", "baseline"]
-                for name in order:
+                for name in sides if r % 2 == 0 else sides[::-1]:
                     times[name].append(run(name))
             for _ in range(max(1, rounds // 5)):
                 times["reference"].append(run("reference"))
@@ -145,19 +159,24 @@ def main() -> int:
     def per_send(name: str, i: int) -> float:
         return statistics.median(t[i] for t in times[name]) / block * 1e6
 
-    cpu = [s[1] / b[1] for s, b in zip(times["shim"], times["baseline"], strict=True)]
-    wall = [s[0] / b[0] for s, b in zip(times["shim"], times["baseline"], strict=True)]
-    print(f"{rounds} rounds x {block} sends per side, alternating (ABBA); channel at 1,000 mps "
-          f"(burst 50), so the shim's pacing schedules every block")
+    def ratios(side: str, against: str, i: int) -> list[float]:
+        return [a[i] / b[i] for a, b in zip(times[side], times[against], strict=True)]
+
+    cpu, wall = ratios("shim", "baseline", 1), ratios("shim", "baseline", 0)
+    print(f"{rounds} rounds x {block} sends per side, order reversed every round (ABC CBA); "
+          f"channel at 1,000 mps (burst 50), so the shim's pacing schedules every block")
     labels = {"baseline": "bare httpx transport", "shim": "shim Client.post",
-              "reference": "httpx.Client.post (ref)"}
+              "own": "bare shim HTTP1Transport", "reference": "httpx.Client.post (ref)"}
     for name, label in labels.items():
-        print(f"{label:<24}: {per_send(name, 1):7.1f} us CPU/send, "
+        print(f"{label:<25}: {per_send(name, 1):7.1f} us CPU/send, "
               f"{per_send(name, 0):7.1f} us wall/send (medians of blocks)")
     median_cpu = statistics.median(cpu)
     print(f"CPU ratio shim / bare transport:  {spread(cpu)}  target <= {TARGET_CPU:.2f}: "
           f"{'met' if median_cpu <= TARGET_CPU else 'MISSED'}")
     print(f"wall ratio shim / bare transport: {spread(wall)}  (paced at 1,000 mps; not judged)")
+    print(f"CPU ratio shim / bare own transport (the shim's own layers): "
+          f"{spread(ratios('shim', 'own', 1))}")
+    print(f"CPU ratio own transport / bare httpx transport: {spread(ratios('own', 'baseline', 1))}")
     return 0 if median_cpu <= TARGET_CPU or args.quick else 1
 
 

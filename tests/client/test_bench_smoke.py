@@ -28,6 +28,9 @@ def test_shim_send_quick() -> None:
     out = run_quick("shim_send.py")
     assert "bare httpx transport" in out and "shim Client.post" in out
     assert re.search(r"CPU ratio shim / bare transport: +min [\d.]+ +median [\d.]+ +max", out), out
+    assert "bare shim HTTP1Transport" in out
+    assert re.search(r"CPU ratio shim / bare own transport .*: +min [\d.]+ +median [\d.]+ +max",
+                     out), out
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])
