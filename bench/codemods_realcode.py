@@ -359,7 +359,8 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
             fr.applied += 1
     covered = {(int(f["line"]), str(f["rule"])) for f in after_findings
                if (set(re.findall(r"WM\d{3}", str(f.get("message", ""))))
-                   - {str(f["rule"])}) & file_codes}
+                   - {str(f["rule"])}) & file_codes
+               or (str(f.get("fix")) in ("unsafe", "manual") and str(f["rule"]) in file_codes)}
     for ln, rule in sorted(remaining - covered):
         span = _enclosing(new_spans, ln)
         if rule not in _marker_codes_near(new, span):
