@@ -246,12 +246,15 @@ class Pooled(Protocol):
 
 
 C = TypeVar("C", bound=Pooled)
+C_in = TypeVar("C_in", bound=Pooled, contravariant=True)
 
 
-class Waiter(Protocol[C]):  # type: ignore[misc]
+class Waiter(Protocol[C_in]):
+    """A caller waiting for a connection (or None: a free slot); an asyncio future fits."""
+
     def done(self) -> bool: ...
 
-    def set_result(self, result: C | None, /) -> None: ...
+    def set_result(self, result: C_in | None, /) -> None: ...
 
 
 class PoolBook(Generic[C]):

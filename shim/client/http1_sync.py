@@ -228,7 +228,7 @@ class HTTP1Transport(httpx.BaseTransport):
             sock.close()
             raise connect_failure(exc, origin, timeout, request) from exc
         conn = _Connection(origin, sock)
-        conn.timeout = timeout
+        conn.timeout = sock.gettimeout()  # what the connect (or the handshake) left set
         return conn
 
     def _release(self, conn: _Connection) -> None:

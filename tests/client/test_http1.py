@@ -279,6 +279,21 @@ async def test_concurrency_is_capped_and_every_request_arrives_once(
         await transport.aclose()
 
 
+async def test_many_callers_share_few_connections(backend: Backend, make: Make) -> None:
+    # The sync transport is driven from the default executor's worker threads here.
+    transport = make(max_connections=2)
+    try:
+        answers = await asyncio.gather(*(_post(transport, backend.url, b"s%d" % i)
+                                         for i in range(200)))
+        assert [a.json()["echo"] for a in answers] == [f"s{i}" for i in range(200)]
+        assert sorted(backend.received) == sorted(b"s%d" % i for i in range(200))
+        assert backend.most_open <= 2
+        assert transport.in_flight() == 0
+        assert 1 <= transport.open_connections() <= 2
+    finally:
+        await transport.aclose()
+
+
 async def test_waiting_for_a_free_connection_times_out_without_sending(
     backend: Backend, make: Make
 ) -> None:
