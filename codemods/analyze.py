@@ -319,6 +319,9 @@ def _varies_per_channel(facts: Facts, urls: _UrlResult, call: cst.Call, target: 
         # a base read from the function's channel/org/self (not a module setting or env)
         scope = facts.scope_of.get(call)
         anchor = facts.dyn_nodes[plan.dynamic_host]
+        if (isinstance(anchor, cst.Call) and isinstance(anchor.func, cst.Attribute)
+                and anchor.func.attr.value == "get"):
+            anchor = anchor.func.value  # channel.config.get(BASE_URL, "")
         if isinstance(anchor, cst.Subscript | cst.Attribute) and _rooted_in_param(
                 facts, anchor, scope.function() if scope is not None else None):
             return True

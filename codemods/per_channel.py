@@ -99,7 +99,8 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
                      "legacy_api_key is the key this call sends (shim.channels.cloud_request)",
                      call)
         item.imports = frozenset({IMPORT_LINE})
-        a.edit(call, item, _edit(target.value, path))
+        url_arg = next(arg for arg in call.args if arg.keyword is None or _kw(arg) == "url")
+        a.edit(call, item, _edit(target.value, path, facts.pos(url_arg)[1] - 1))
         urls.ex.part(call, item)
     return set(claimed)
 
@@ -132,24 +133,33 @@ def _absorb(urls: _UrlResult, calls: set[cst.Call]) -> None:
         ex.parts = keep
 
 
-def _edit(target: str, path: str) -> Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode]:
+def _edit(target: str, path: str, column: int
+          ) -> Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode]:
+    """``post(url, headers=h, ...)`` -> ``post(**cloud_request(target, path, h, url), ...)``.
+
+    ``column`` (0-based) is where the URL argument starts: a long helper call breaks
+    before the legacy URL, aligned under its first argument.
+    """
     def fn(node: cst.CSTNode, _enabled: frozenset[int]) -> cst.CSTNode:
         assert isinstance(node, cst.Call)
         args = list(node.args)
         url_i = next(i for i, arg in enumerate(args) if arg.keyword is None or _kw(arg) == "url")
         head_i = next(i for i, arg in enumerate(args) if _kw(arg) == "headers")
         url, headers = args[url_i], args[head_i]
-        helper = cst.Call(func=cst.Name(HELPER), args=[
-            cst.Arg(cst.SimpleString(f'"{target}"'),
-                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
-            cst.Arg(cst.SimpleString(f'"{path}"'),
-                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
-            cst.Arg(headers.value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
-            cst.Arg(url.value),
-        ])
+        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        first = [cst.Arg(cst.SimpleString(f'"{target}"'), comma=space),
+                 cst.Arg(cst.SimpleString(f'"{path}"'), comma=space),
+                 cst.Arg(headers.value, comma=space)]
+        helper = cst.Call(func=cst.Name(HELPER), args=[*first, cst.Arg(url.value)])
+        inner = column + len(f"**{HELPER}(")
+        if inner + len(cst.Module([]).code_for_node(helper)) > 96:
+            first[-1] = first[-1].with_changes(comma=cst.Comma(
+                whitespace_after=cst.ParenthesizedWhitespace(
+                    indent=False, last_line=cst.SimpleWhitespace(" " * inner))))
+            helper = helper.with_changes(args=[*first, cst.Arg(url.value)])
         args[url_i] = url.with_changes(value=helper, star="**", keyword=None,
                                        equal=cst.MaybeSentinel.DEFAULT)
-        if head_i == len(args) - 1 and head_i > 0:
+        if head_i > 0:  # the line break after the removed argument stays
             args[head_i - 1] = args[head_i - 1].with_changes(comma=headers.comma)
         del args[head_i]
         return node.with_changes(args=args)

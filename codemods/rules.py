@@ -99,7 +99,8 @@ def set_webhook(channel, url):
 from shim.channels import cloud_request
 
 def set_webhook(channel, url):
-    return requests.post(**cloud_request("360dialog", "/v1/configs/webhook", {"D360-API-KEY": channel.config["api_key"]}, channel.config["base_url"] + "/v1/configs/webhook"), json={"url": url})
+    return requests.post(**cloud_request("360dialog", "/v1/configs/webhook", {"D360-API-KEY": channel.config["api_key"]},
+                                         channel.config["base_url"] + "/v1/configs/webhook"), json={"url": url})
 ''',  # noqa: E501
     ),
     Rule(
