@@ -76,6 +76,17 @@ def _insert_imports(module: cst.Module, lines: set[str]) -> cst.Module:
         return module
     body = list(module.body)
     at = _after_imports(body)
+    relative = [i for i, stmt in enumerate(body[:at]) if _import_module(stmt) == ("", True)]
+    if relative:  # third-party imports go before the project's own relative ones
+        at = relative[0]
+        first = body[at]
+        assert isinstance(first, cst.SimpleStatementLine)
+        body[at] = first.with_changes(leading_lines=[])
+        new = [cst.parse_statement(f"{line}\n") for line in missing]
+        new[0] = new[0].with_changes(leading_lines=first.leading_lines)
+        body[at:at] = new
+        body[at + len(new)] = body[at + len(new)].with_changes(leading_lines=[cst.EmptyLine()])
+        return module.with_changes(body=body)
     body[at:at] = [cst.parse_statement(f"{line}\n") for line in missing]
     return module.with_changes(body=body)
 
