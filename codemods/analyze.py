@@ -1245,6 +1245,8 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
              *, login: bool) -> None:
     """Auth headers of On-Prem requests. ``login``: the file logs in for its Bearer tokens."""
     sent_by = _header_calls(facts)
+    helper_only = bool(per_channel.legacy_urls(facts)) and not any(
+        urls.live(c) for c in urls.ex.by_call)
     not_requests = _other_headers(facts)
     for d in facts.dicts:
         if d in not_requests or per_channel.inside_helper(facts, d):
@@ -1253,6 +1255,8 @@ def _headers(facts: Facts, a: Analysis, target: Target, has_d360: bool, urls: _U
         onprem_calls = [c for c in calls or () if urls.live(c)]
         if calls and not onprem_calls:
             continue  # the headers of some other API's call
+        if not calls and helper_only:
+            continue  # a header builder for requests already sent through the channel config
         onprem_calls += [c for c in calls or () if c in urls.kept]
         for el in d.elements:
             if not isinstance(el, cst.DictElement):

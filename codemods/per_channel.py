@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 import libcst as cst
 
+from codemods.exchange import _terminal
 from codemods.facts import HTTP_VERBS, Facts, Scope, iter_parents
 from shim.mapping.hosts import Target
 
@@ -92,7 +93,7 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
         claimed[call] = route.path
     if not claimed:
         return set()
-    _absorb(urls, set(claimed))
+    _absorb(facts, urls, set(claimed))
     for call, path in claimed.items():
         item = a.add("WM103", "safe", f"per-channel request -> {target.value} Cloud "
                      f"{path}: URL and auth header now come from the config channel whose "
@@ -109,13 +110,30 @@ def _kw(arg: cst.Arg) -> str | None:
     return arg.keyword.value if arg.keyword is not None else None
 
 
-def _absorb(urls: _UrlResult, calls: set[cst.Call]) -> None:
+def _class_of(facts: Facts, node: cst.CSTNode) -> cst.ClassDef | None:
+    return next((p for p in iter_parents(facts, node) if isinstance(p, cst.ClassDef)), None)
+
+
+def _mates(facts: Facts, urls: _UrlResult, node: cst.CSTNode) -> set[cst.Call]:
+    """The requests a floating item joins (as codemods.exchange groups them)."""
+    live = [c for c in urls.ex.by_call if not _terminal(urls.ex.by_call[c])]
+    cls = _class_of(facts, node)
+    same = {c for c in live if cls is not None and _class_of(facts, c) is cls}
+    return same or set(live)
+
+
+def _absorb(facts: Facts, urls: _UrlResult, calls: set[cst.Call]) -> None:
     """Detach URL/auth items from claimed requests (replaced there); silence them if unused."""
     members: dict[int, set[cst.Call]] = {}
     for call, ex in urls.ex.by_call.items():
         for it in (*ex.parts, *ex.blockers):
             members.setdefault(it.id, set()).add(call)
     floating = {it.id for it in (*urls.ex.floating, *urls.ex.floating_blockers)}
+    for it in urls.ex.floating:  # a header builder only claimed requests can use
+        if it.code.startswith("WM2") and _mates(
+                facts, urls, it.node) <= calls:
+            it.fix = "manual"
+            it.silent = True
     for call in calls:
         ex = urls.ex.by_call[call]
         for it in ex.blockers:  # only an unspellable URL (see claim)
