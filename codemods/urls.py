@@ -234,7 +234,11 @@ def plan_url(
                 "Meta: rewrite this URL helper by hand"),
                 todo="rewrite this URL helper for Cloud paths (no /v1)")
         return None
-    plans = [_outcome_plan(o, tpl, start, path_end, path, rest, kind, target) for o in outcomes]
+    # the in-process shim answers a login only where the config names the channel by host
+    host_name = (urlsplit(host_m.group(0)).hostname or "").lower() if host_m else ""
+    public = host_name in hosts.ONPREM_HOSTS and host_name not in declared
+    plans = [_outcome_plan(o, tpl, start, path_end, path, rest, kind, target, public=public)
+             for o in outcomes]
     plan = _merge(plans, method)
     plan.host = kind
     plan.old_url = _display(text)
@@ -300,10 +304,17 @@ def _match(path: str, method: str | None) -> list[_Outcome]:
         hit = match_endpoint(m, path)
         if hit is not None and hit.endpoint.name == MARK_READ and match_unsupported(m, path):
             hit = None  # a vendor extension below /v1/messages/{id}/..., not a read receipt
+        unsupported = match_unsupported(m, path)
+        if hit is not None and hit.endpoint.in_process_only and unsupported is not None:
+            # the in-process shim answers it (no marker there), the native code must drop it:
+            # the outcome keeps its endpoint, which is how the shim strategy tells them apart
+            out.append(_Outcome(m, hit.endpoint, {}, "WM902", f"{m} {_display(path)}: "
+                                f"{unsupported.reason} Instead: {{instead}}", "{instead}",
+                                unsupported))
+            continue
         if hit is not None:
             out.append(_Outcome(m, hit.endpoint, dict(hit.params)))
             continue
-        unsupported = match_unsupported(m, path)
         if unsupported is not None:
             out.append(_Outcome(m, None, {}, "WM902", f"{m} {_display(path)}: "
                                 f"{unsupported.reason} Instead: {{instead}}", "{instead}",
@@ -320,8 +331,17 @@ def _outcome_plan(
     rest: str,
     kind: HostKind,
     target: Target,
+    *,
+    public: bool = False,
 ) -> UrlPlan:
     ep = o.endpoint
+    if ep is not None and ep.in_process_only and o.unsupported is not None:
+        # A kept endpoint tells the shim strategy the drop-in answers it: only on a host a
+        # channel declares (legacy_base_url), never on 360dialog's public On-Prem host.
+        advice = o.unsupported.advice(target)
+        return UrlPlan("manual", None if public else ep, code=o.code,
+                       message=o.message.replace("{instead}", advice),
+                       todo=o.todo.replace("{instead}", advice))
     if ep is None and o.unsupported is not None and (
         o.unsupported.onprem_path == APPLICATION_SETTINGS.onprem_path
     ):

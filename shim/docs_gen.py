@@ -85,7 +85,9 @@ def _page(title: str, intro: str, sections: Iterable[str]) -> str:
 # -- endpoints ------------------------------------------------------------------
 
 
-def _route(route: CloudRoute | None, kind: Kind) -> str:
+def _route(route: CloudRoute | None, kind: Kind, in_process_only: bool = False) -> str:
+    if route is None and in_process_only:
+        return "answered by the in-process shim; the gateway refuses it"
     if route is None:
         return "answered by the shim" if kind is Kind.LOCAL else "none"
     query = "&".join(f"{k}={v}" for k, v in route.query.items())
@@ -108,8 +110,8 @@ def render_endpoints() -> str:
         (
             ep.name,
             _code(f"{ep.method} {ep.onprem_path}"),
-            _route(ep.d360, ep.kind),
-            _route(ep.meta, ep.kind),
+            _route(ep.d360, ep.kind, ep.in_process_only),
+            _route(ep.meta, ep.kind, ep.in_process_only),
             ep.kind.value,
             _notes(ep),
         )

@@ -106,6 +106,7 @@ from shim.client.idempotency import (
     new_key,
     stamp_callback_data,
 )
+from shim.client.logins import MintedTokens, onprem_time
 from shim.client.media_ids import MediaOwners, check_media_ids
 from shim.client.outcomes import settled_answer
 from shim.client.pacing import PairLimit, PairLimiter, RateLimiter, channel_burst
@@ -301,6 +302,8 @@ class Router:
         self._legacy_prefixes = self._legacy_url_prefixes()
         #: channel -> (when, answer) of the last successful GET /v1/health (health_cache_s)
         self._health: dict[str, tuple[float, ShimResponse]] = {}
+        #: tokens this router answered POST /v1/users/login with (in-process only)
+        self.logins = MintedTokens()
 
     # -- channel resolution -------------------------------------------------
 
@@ -383,6 +386,10 @@ class Router:
             # never go out with another number's credentials.
             if host_hint is not None and not self.require_key:
                 return self.channel(host_hint)
+            # ... or a token this router minted at a login routed to that channel.
+            minted = None if self.require_key else self.logins.channel_of(presented)
+            if minted is not None:
+                return self.channel(minted)
             raise refusal(
                 401,
                 _ACCESS_DENIED,
@@ -489,9 +496,14 @@ class Router:
                 # No channel for this call: an endpoint Cloud lacks still gets its
                 # 501 "do this instead" (unless the caller must authenticate first).
                 unsupported = match_unsupported(method, path)
-                if self.require_key or unsupported is None or match_endpoint(method, path):
+                mapped = match_endpoint(method, path)
+                if self.require_key or unsupported is None or (
+                    mapped is not None and not mapped.endpoint.in_process_only
+                ):
                     raise
                 raise UnsupportedEndpointError(path.partition("?")[0], unsupported) from None
+            if self._answers_login(ch, method, path, channel, host_hint):
+                return _immediate(self._login(ch))
             prepared = self._prepare(ch, method, path, headers, content, json, options)
         except TranslationError as exc:
             return _immediate(self._refused(exc, ch, method, path))
@@ -504,6 +516,29 @@ class Router:
         if isinstance(prepared, ShimResponse):
             return _immediate(prepared)
         return self._run(prepared)
+
+    def _answers_login(
+        self, ch: ChannelConfig, method: str, path: str, named: str | None, hint: str | None
+    ) -> bool:
+        """Login answered here: in-process, a Cloud channel named by the caller or the host.
+
+        A channel reached by default, by the only channel or by a key gets the
+        501 of the mapping table (the gateway always does): no URL or caller chose it.
+        """
+        if self.require_key or ch.backend is Target.ONPREM or method != "POST":
+            return False
+        if named is None and (hint is None or hint != ch.name):
+            return False
+        match = match_endpoint(method, path.partition("?")[0])
+        return match is not None and match.endpoint.in_process_only
+
+    def _login(self, ch: ChannelConfig) -> ShimResponse:
+        """On-Prem's login answer with a fresh token that routes to ``ch`` (never logged)."""
+        token, expires = self.logins.mint(ch.name)
+        log.info("channel %s: POST /v1/users/login answered locally (Cloud has no login)",
+                 ch.name)
+        body = {"users": [{"token": token, "expires_after": onprem_time(expires)}]}
+        return self._respond(ch, "login", OnPremResponse(200, body), key=None, attempts=0)
 
     def _prepare(
         self,

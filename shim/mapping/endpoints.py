@@ -62,6 +62,9 @@ class Endpoint:
     decision: str | None = None
     #: what changes on the Meta target, when ``note`` speaks of 360dialog
     meta_note: str = ""
+    #: a LOCAL row only the in-process router answers (drop-ins, Python client); the
+    #: gateway refuses it with the :data:`UNSUPPORTED` row the path also matches
+    in_process_only: bool = False
 
     def target_note(self, target: Target) -> str:
         return self.meta_note if target is Target.META and self.meta_note else self.note
@@ -129,6 +132,16 @@ ENDPOINTS: Final = (
         "check_contacts", "POST", "/v1/contacts", None, None, Kind.LOCAL,
         note="No Cloud endpoint. Answered locally like On-Prem >= v2.43: every input valid, "
         "wa_id = its digits. Sending never needs it on Cloud.",
+    ),
+    _E(
+        "login", "POST", "/v1/users/login", None, None, Kind.LOCAL,
+        note="No Cloud login. Answered in-process only (drop-ins, Python client) when the "
+        "call's URL host is a channel's legacy_base_url or the caller names the channel: an "
+        "opaque random token for that channel, valid 7 days; the Basic credentials are not "
+        "checked. The gateway refuses it (see /v1/users below).",
+        decision="The token grants nothing a keyless in-process call to that host does not "
+        "already get; a gateway must not mint credentials for unauthenticated callers.",
+        in_process_only=True,
     ),
     _E(
         "health", "GET", "/v1/health",

@@ -102,6 +102,10 @@ def translate_request(
         return CloudRequest(endpoint.name, endpoint.method,
                             f"{onprem_path}?{raw_query}" if raw_query else onprem_path,
                             body=body, body_kind=endpoint.onprem_body)
+    if endpoint.in_process_only:  # the router answers it itself, never a translator
+        refused = match_unsupported(method, path_only)
+        assert refused is not None  # every in-process-only row is also an UNSUPPORTED one
+        raise UnsupportedEndpointError(path_only, refused)
     if endpoint.kind is Kind.LOCAL:
         return answer_locally(endpoint.name, body, phone_number=phone_number)
     route = endpoint.route(target)

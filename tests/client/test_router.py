@@ -183,3 +183,41 @@ def test_a_json_request_is_what_httpx_builds_from_the_same_content(two_channels,
     assert sent.headers["Host"] == f"{sent.url.host}:{sent.url.port}"
     assert sent.content == expected.content and "hé".encode() in sent.content
     assert b"".join(sent.stream) == sent.content  # readable again, as for a resend
+
+
+def test_in_process_login_for_a_named_channel_mints_a_token_that_routes_there(
+    two_channels,
+    sb360: RunningSandbox,  # type: ignore[no-untyped-def]
+) -> None:
+    router = Router(two_channels)
+    with Dispatcher(router) as d:
+        login = d.dispatch("POST", "/v1/users/login", headers={"Authorization": "Basic eDp5"},
+                           channel="shop")
+        token = login.json()["users"][0]["token"]
+        sent = d.dispatch("POST", "/v1/messages", content=BODY,
+                          headers={**JSON, "Authorization": f"Bearer {token}"})
+        # reached by the default channel, no URL or caller chose it: the table's 501
+        by_default = d.dispatch("POST", "/v1/users/login", channel=None)
+    assert login.status_code == 200 and login.channel == "shop" and login.endpoint == "login"
+    assert sent.status_code == 200 and sent.channel == "shop" and len(sb360.outbox()) == 1
+    assert by_default.status_code == 501
+    with Dispatcher(Router(two_channels, default_channel="shop")) as d:
+        assert d.dispatch("POST", "/v1/users/login").status_code == 501
+        # tokens live in the router that minted them, not in another one
+        other = d.dispatch("POST", "/v1/messages", content=BODY,
+                           headers={**JSON, "Authorization": f"Bearer {token}"})
+    assert other.status_code == 401 and len(sb360.outbox()) == 1
+
+
+def test_a_gateway_router_never_mints_a_login_token(
+    two_channels,
+    sb360: RunningSandbox,  # type: ignore[no-untyped-def]
+) -> None:
+    with Dispatcher(Router(two_channels, require_key=True)) as d:
+        keyed = d.dispatch("POST", "https://wa-node.internal:9090/whatsapp/v1/users/login",
+                           headers={"D360-API-KEY": LEGACY_KEY})
+        basic = d.dispatch("POST", "https://wa-node.internal:9090/whatsapp/v1/users/login",
+                           headers={"Authorization": "Basic eDp5"})
+    assert keyed.status_code == 501 and "api_key" in keyed.json()["errors"][0]["details"]
+    assert basic.status_code == 401
+    assert "users" not in keyed.json() and "users" not in basic.json()

@@ -10,7 +10,9 @@ served by Meta, both sandboxes on loopback.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urljoin
 
@@ -26,6 +28,7 @@ from tests.compat.conftest import (
     CLINIC_OLD_TOKEN,
     ONPREM_HOST,
     PNG,
+    SECRETS,
     SHOP_NEW_KEY,
     SHOP_OLD_KEY,
     TO,
@@ -163,21 +166,63 @@ def test_raise_for_status_raises_requests_http_error_with_onprem_errors(route: C
     assert route.outbox() == []
 
 
-def test_basic_auth_login_on_a_self_hosted_node_is_refused_saying_what_to_do(
-    config_file: Path,
+def test_basic_auth_login_on_a_self_hosted_node_gets_a_token_that_sends_as_its_channel(
+    config_file: Path, sbmeta: RunningSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # caller-patterns S4: Basic login for a token, verify=False, str.format URL.
+    # caller-patterns S4: Basic login for a token, verify=False, str.format URL, then
+    # sends with "Authorization: Bearer <token>".
     node, version = "https://wa-node.internal:9090", "v1"
 
     def endpoint(method: str) -> str:
         return "{}/{}/{}".format(node, version, method)  # noqa: UP032 (the caller style)
 
+    caplog.set_level(logging.DEBUG)
+    before = datetime.now(UTC)
     r = requests.post(endpoint("users/login"), auth=("admin", "secret-pw"), verify=False)
-    assert r.status_code == 501 and r.headers["X-Waba-Migrate-Channel"] == "clinic"
-    with pytest.raises(requests.exceptions.HTTPError):
-        r.raise_for_status()
+    r.raise_for_status()
+    assert r.status_code == 200 and r.headers["X-Waba-Migrate-Channel"] == "clinic"
+    [user] = r.json()["users"]
+    token = user["token"]
+    expires = datetime.strptime(user["expires_after"], "%Y-%m-%d %H:%M:%S%z")
+    assert before + timedelta(days=6) < expires < before + timedelta(days=8)
+    assert len(token) >= 32 and token not in SECRETS and "secret-pw" not in r.text
+    again = requests.post(endpoint("users/login"), auth=("admin", "secret-pw"))
+    assert again.json()["users"][0]["token"] != token  # fresh each time, never a secret
+    assert sbmeta.outbox() == []  # Cloud has no login: nothing was sent
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    body = {"to": TO, "type": "text", "text": {"body": "after login"}}
+    sent = requests.post(endpoint("messages"), headers=bearer, json=body)
+    assert sent.status_code == 200 and sent.headers["X-Waba-Migrate-Channel"] == "clinic"
+    [out] = sbmeta.outbox()
+    assert out["id"] == sent.json()["messages"][0]["id"]
+    assert out["body"]["text"]["body"] == "after login"
+    # the router remembers its tokens: one on a host that names no channel routes too
+    elsewhere = requests.post(ONPREM_HOST + "/v1/messages", headers=bearer, json=body)
+    assert elsewhere.status_code == 200 and elsewhere.headers["X-Waba-Migrate-Channel"] == "clinic"
+    assert len(sbmeta.outbox()) == 2
+    # ... a token it never minted still does not (a key no channel owns)
+    stranger = {"Authorization": "Bearer " + token[::-1]}
+    refused = requests.post(ONPREM_HOST + "/v1/messages", headers=stranger, json=body)
+    assert refused.status_code == 401 and len(sbmeta.outbox()) == 2
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "users/login" in logged and token not in logged and "secret-pw" not in logged
+
+
+def test_login_on_a_host_no_channel_names_is_not_answered(
+    config_file: Path, echo: Echo
+) -> None:
+    # 360dialog's own On-Prem host implies no channel: the mapping table's 501 says what to do
+    r = requests.post(ONPREM_HOST + "/v1/users/login", auth=("admin", "secret-pw"))
+    assert r.status_code == 501
     details = r.json()["errors"][0]["details"]
-    assert "login" in details.lower() and "secret-pw" not in r.text
+    assert "login" in details.lower() and "api_key" in details and "secret-pw" not in r.text
+    # a host the config does not declare is not ours: the login reaches it untouched
+    passed = requests.post(echo.url + "/v1/users/login", auth=("admin", "secret-pw"))
+    assert passed.status_code == 218 and "X-Waba-Migrate-Channel" not in passed.headers
+    [seen] = echo.seen
+    assert seen["path"] == "/v1/users/login" and seen["headers"]["authorization"].startswith(
+        "Basic ")
 
 
 def test_media_upload_download_bytes_and_stream(route: Caller) -> None:
