@@ -221,3 +221,15 @@ def test_a_gateway_router_never_mints_a_login_token(
     assert keyed.status_code == 501 and "api_key" in keyed.json()["errors"][0]["details"]
     assert basic.status_code == 401
     assert "users" not in keyed.json() and "users" not in basic.json()
+
+
+def test_a_login_for_an_onprem_channel_goes_to_its_node(
+    two_channels,
+    sbonprem: RunningSandbox,  # type: ignore[no-untyped-def]
+) -> None:
+    # the node has a real login (the sandbox answers like 360dialog's: blocked): not minted here
+    router = Router(two_channels)
+    with Dispatcher(router) as d:
+        resp = d.dispatch("POST", "/v1/users/login", headers={"Authorization": "Basic eDp5"},
+                          channel="old")
+    assert resp.status_code == 403 and resp.backend == "onprem" and len(router.logins) == 0

@@ -16,6 +16,7 @@ import pytest
 from shim.compat import AsyncShimTransport, ShimTransport, httpx
 from shim.sandbox import RunningSandbox
 from tests.compat.conftest import (
+    NODE_HOST,
     ONPREM_HOST,
     PNG,
     SHOP_OLD_KEY,
@@ -164,3 +165,16 @@ async def test_async_key_routing_on_the_well_known_host(
         )
     assert resp.headers["X-Waba-Migrate-Backend"] == "360dialog"
     assert len(await sb360.aoutbox()) == 1 and await sbmeta.aoutbox() == []
+
+
+def test_basic_login_then_bearer_send_on_the_nodes_host(config_file: Path,
+                                                       sbmeta: RunningSandbox) -> None:
+    with httpx.Client(base_url=NODE_HOST, timeout=10) as client:
+        login = client.post("/v1/users/login", auth=("admin", "pw"))
+        token = login.json()["users"][0]["token"]
+        sent = client.post("/v1/messages", json=TEXT,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert login.status_code == 200 and login.headers["X-Waba-Migrate-Channel"] == "clinic"
+    assert sent.status_code == 200 and sent.headers["X-Waba-Migrate-Channel"] == "clinic"
+    [out] = sbmeta.outbox()
+    assert out["id"] == sent.json()["messages"][0]["id"]
