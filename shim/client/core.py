@@ -33,10 +33,14 @@ options=None) -> ShimResponse``:
   is routed only by its URL's host hint (never by the default or the only
   channel: the key belongs to a number not configured here) and otherwise gets
   401 / On-Prem 1005; with ``require_key=True`` (gateway) it always does.
+  In-process, a Bearer token this router minted at a login also routes (to
+  the login's channel) when the URL's host names no channel.
 * The caller's credentials are never forwarded: the backend gets the channel's
   own ``api_key``/``access_token`` (resolved from the environment per call).
 * The result is always a :class:`ShimResponse` in On-Prem shape: translated
-  backend answers, local answers (``/v1/contacts``), our refusals (501 for
+  backend answers, local answers (``/v1/contacts``; in-process only,
+  ``POST /v1/users/login`` for a channel named by the caller or the URL's
+  host: a random token, see ``shim.client.logins``), our refusals (501 for
   endpoints with no Cloud equivalent, 400 for bad bodies and foreign media ids,
   401 for unknown keys) and two outcomes without a backend answer: 503 /
   On-Prem 1011 when the backend could not be reached (retries exhausted) and
