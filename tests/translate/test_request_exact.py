@@ -11,9 +11,15 @@ import pytest
 
 from shim.json_input import MAX_DEPTH, JSONTooDeep, check_depth
 from shim.mapping import fields
-from shim.mapping.endpoints import Body
+from shim.mapping.endpoints import Body, match_unsupported
 from shim.translate.request import translate_request
-from shim.translate.types import JSON, CloudRequest, MissingFieldError, TranslationError
+from shim.translate.types import (
+    JSON,
+    CloudRequest,
+    MissingFieldError,
+    TranslationError,
+    UnsupportedEndpointError,
+)
 
 TEXT: dict[str, Any] = {"to": "4915", "type": "text", "text": {"body": "hi"}}
 NULL_RULE = fields.SEND_RULES[0]
@@ -282,3 +288,11 @@ def test_an_hsm_goes_through_the_template_rules_after_it_becomes_a_template() ->
         "components": [{"type": "body", "parameters": [{"type": "text", "text": "A-17"}]}]}
     assert [(w.code, w.path) for w in out.warnings] == [
         (hsm_rule.warning, "$.hsm"), (policy_rule.warning, "$.template.language.policy")]
+
+
+@pytest.mark.parametrize("target", ["meta", "360dialog"])
+def test_a_login_reaching_a_translator_is_refused_at_its_path(target: str) -> None:
+    with pytest.raises(UnsupportedEndpointError) as info:
+        translate_request("POST", "/v1/users/login", {}, target=target, phone_number_id="7")
+    assert (info.value.status, info.value.path) == (501, "/v1/users/login")
+    assert info.value.unsupported is match_unsupported("POST", "/v1/users/login")
