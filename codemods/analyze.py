@@ -494,7 +494,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
                 probe = (plan_url(atoms, hc.method, target, context=True) if _turn_path(atoms)
                          else _unproven(facts, hc, atoms, target))
                 if (probe is not None and probe.kind == "manual" and probe.code == "WM902"
-                        and (native or probe.endpoint is None)):
+                        and (native or probe.endpoint is None or probe.refused)):
                     # a path with no Cloud equivalent (a Turn extension, a login): say so,
                     # whoever the host is; nothing is edited
                     a.add("WM902", "manual", probe.message, hc.call, todo=probe.todo)
@@ -560,7 +560,8 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         res.onprem = True  # the drop-in passes hosts it is not configured for through untouched
         # ... but once the host is declared, it refuses what has no Cloud equivalent: say so
         unproven_roots = [(r, p) for r, p in unproven_roots
-                          if p.kind == "manual" and p.code == "WM902" and p.endpoint is None]
+                          if p.kind == "manual" and p.code == "WM902" and (
+                              p.endpoint is None or p.refused)]
     for root, probe in unproven_roots:
         if probe.kind == "manual" and probe.code == "WM902":
             a.add("WM902", "manual", probe.message, root, todo=probe.todo)
@@ -582,7 +583,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         res.first_use = uses[0].node
     if not native:
         for u in uses:  # what the shim refuses (it serves PATCH /v1/settings/application)
-            if u.plan.kind == "manual" and u.plan.code == "WM902" and u.plan.endpoint is None:
+            if u.plan.kind == "manual" and u.plan.code == "WM902" and (
+                u.plan.endpoint is None or u.plan.refused
+            ):
                 a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
         return res
     ex = res.ex

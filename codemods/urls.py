@@ -115,6 +115,8 @@ class UrlPlan:
     message_id: int | None = None
     dynamic_host: int | None = None
     uses_settings: bool = False
+    #: the shim refuses this method on this path (an unsupported row, no served endpoint)
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,11 +351,18 @@ def _outcome_plan(
     if ep is None:
         advice = o.unsupported.advice(target) if o.unsupported is not None else ""
         return UrlPlan("manual", code=o.code, message=o.message.replace("{instead}", advice),
-                       todo=o.todo.replace("{instead}", advice))
+                       todo=o.todo.replace("{instead}", advice),
+                       refused=o.unsupported is not None)
     if ep.name == SETTINGS_APPLICATION:
         # never re-pointed: only a body holding nothing but webhooks.url has a Cloud meaning
         gone = APPLICATION_SETTINGS
         advice = gone.advice(target)
+        if o.endpoint is None and o.unsupported is not None:
+            # DELETE/POST/PUT: the shim refuses them (501); only GET and PATCH are served
+            advice = o.unsupported.advice(target)
+            return UrlPlan("manual", ep, code="WM902", message=o.message.replace(
+                "{instead}", advice), todo=f"{o.method} {ep.onprem_path} has no Cloud "
+                f"equivalent (the shim refuses it): {advice}", refused=True)
         return UrlPlan("manual", ep, code="WM902", message=(
             f"{ep.method} {ep.onprem_path}: {gone.reason} Instead: {advice}"), todo=advice)
     if ep.kind is Kind.LOCAL:
@@ -561,7 +570,8 @@ def _merge(plans: list[UrlPlan], method: str | None) -> UrlPlan:
     """One plan for a use: methods that disagree make it manual."""
     if len(plans) == 1:
         return plans[0]
-    manual = [p for p in plans if p.kind == "manual"]
+    # a method the shim refuses says nothing about a use whose method is unknown: last
+    manual = sorted((p for p in plans if p.kind == "manual"), key=lambda p: p.refused)
     others = [p for p in plans if p.kind != "manual"]
     if manual and not others:
         return manual[0]
