@@ -125,6 +125,15 @@ def render_endpoints() -> str:
             item.instead + (f" Meta: {item.instead_meta}" if item.instead_meta else ""),
         )
         for item in endpoints.UNSUPPORTED
+    ] + [
+        (
+            f"{ep.method} without `?{ep.requires.name}={ep.requires.value}`",
+            _code(ep.requires.refusal.onprem_path),
+            ep.requires.refusal.reason,
+            ep.requires.refusal.instead,
+        )
+        for ep in endpoints.ENDPOINTS
+        if ep.requires is not None
     ]
     intro = f"""
 Every On-Premise API v1 operation the shim, the gateway and the codemods know,

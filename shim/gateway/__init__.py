@@ -18,7 +18,7 @@ Endpoints
     ``GET /v1/health``, ``GET|POST /v1/configs/webhook``, ``GET|POST
     /v1/configs/templates``, ``DELETE /v1/configs/templates/{name}``, ``GET
     /v1/configs/phone_number``, ``/v1/settings/profile/about``,
-    ``/v1/settings/business/profile``, ``GET /v1/settings/profile/photo``,
+    ``/v1/settings/business/profile``, ``GET /v1/settings/profile/photo?format=link``,
     ``GET|PATCH /v1/settings/application`` (``webhooks.url`` applied through the
     backend's webhook configuration; every other setting ignored with warning
     W304 in ``X-Waba-Migrate-Warnings``). Operations with no

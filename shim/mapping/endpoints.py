@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import cache
 from types import MappingProxyType
 from typing import Final
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from shim.mapping.hosts import Target
 
@@ -65,6 +65,14 @@ class Endpoint:
     #: a LOCAL row only the in-process router answers (drop-ins, Python client); the
     #: gateway refuses it with the :data:`UNSUPPORTED` row the path also matches
     in_process_only: bool = False
+    #: a row that serves only calls carrying a query parameter; the others are refused
+    requires: QueryRequirement | None = None
+
+    def refusal(self, raw_query: str) -> Unsupported | None:
+        """Why a Cloud target cannot serve this call with this query, if it cannot."""
+        if self.requires is None or self.requires.met(raw_query):
+            return None
+        return self.requires.refusal
 
     def target_note(self, target: Target) -> str:
         return self.meta_note if target is Target.META and self.meta_note else self.note
@@ -91,6 +99,30 @@ class Unsupported:
     def advice(self, target: Target) -> str:
         return self.instead_meta if target is Target.META and self.instead_meta else self.instead
 
+
+@dataclass(frozen=True, slots=True)
+class QueryRequirement:
+    """``name=value`` must be in the query for the row to serve a call on Cloud.
+
+    Without it On-Prem answered something Cloud cannot produce; the call gets
+    ``refusal`` (HTTP 501) instead of an answer in another shape.
+    """
+
+    name: str
+    value: str
+    refusal: Unsupported
+
+    def met(self, raw_query: str) -> bool:
+        return (self.name, self.value) in parse_qsl(raw_query, keep_blank_values=True)
+
+
+#: GET /v1/settings/profile/photo without ?format=link: On-Prem answered the image bytes.
+PROFILE_PHOTO_BYTES: Final = Unsupported(
+    frozenset({"GET"}), "/v1/settings/profile/photo",
+    "Without ?format=link On-Premise answers the image bytes; Cloud only exposes a URL "
+    "(profile_picture_url).",
+    "Ask with GET /v1/settings/profile/photo?format=link and download the link.",
+)
 
 _R = CloudRoute
 _E = Endpoint
@@ -221,8 +253,9 @@ ENDPOINTS: Final = (
             {"fields": "profile_picture_url"}, Body.NONE,
         ),
         onprem_body=Body.NONE,
-        decision="Answered in the ?format=link shape {settings.profile.photo.link}; Cloud "
-        "only exposes a URL.",
+        note="Only with ?format=link, answered as {settings.profile.photo.link}; without it "
+        "(On-Prem answered the image bytes) the call is refused with 501.",
+        requires=QueryRequirement("format", "link", PROFILE_PHOTO_BYTES),
     ),
     _E(
         "get_application_settings", "GET", "/v1/settings/application",

@@ -106,6 +106,10 @@ def translate_request(
         refused = match_unsupported(method, path_only)
         assert refused is not None  # every in-process-only row is also an UNSUPPORTED one
         raise UnsupportedEndpointError(path_only, refused)
+    if endpoint.requires is not None:
+        refused = endpoint.refusal(raw_query)
+        if refused is not None:
+            raise UnsupportedEndpointError(path_only, refused)
     if endpoint.kind is Kind.LOCAL:
         return answer_locally(endpoint.name, body, phone_number=phone_number)
     route = endpoint.route(target)

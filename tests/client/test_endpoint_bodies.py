@@ -222,10 +222,23 @@ def test_business_profile(setup: Setup) -> None:
 
 @covers("get_profile_photo")
 def test_profile_photo(setup: Setup) -> None:
-    got = setup.call("GET", "/v1/settings/profile/photo")
+    got = setup.call("GET", "/v1/settings/profile/photo?format=link")
     assert got["settings"]["profile"]["photo"]["link"].startswith("https://")
     read = setup.wire.only()
-    assert read.url.params["fields"] == "profile_picture_url"
+    assert read.url.path == setup.path("/whatsapp_business_profile",
+                                       "/{pnid}/whatsapp_business_profile")
+    assert dict(read.url.params) == {"fields": "profile_picture_url"}
+
+
+def test_profile_photo_bytes_are_refused_and_nothing_is_sent(setup: Setup) -> None:
+    """On-Prem answered the image bytes here; JSON in a 200 would be written as the image."""
+    setup.wire.requests.clear()
+    refused = setup.client.request("GET", "/v1/settings/profile/photo")
+    assert refused.status_code == 501
+    error = refused.json()["errors"][0]
+    assert error["code"] == 501
+    assert "?format=link" in error["details"] and "only exposes a URL" in error["details"]
+    assert setup.wire.requests == []
 
 
 @covers("health")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shim.gateway import BodyLimits, GatewayOptions
@@ -191,3 +192,26 @@ def test_body_cut_short_by_the_caller_is_never_forwarded(
         time.sleep(0.02)
     assert gw.shop.sandbox.outbox() == []
     still_serving(gw, gw.shop)
+
+
+def test_the_profile_photo_bytes_are_501_and_the_link_still_answers(
+    gw: RunningGateway, channel: Channel
+) -> None:
+    # A pending fault on the profile read counts every call that reaches the backend.
+    channel.sandbox.fault(delay_ms=1, path="whatsapp_business_profile")
+
+    def pending() -> list[object]:
+        listed = httpx.get(f"{channel.sandbox.base_url}/_sandbox/faults", trust_env=False)
+        faults: list[object] = listed.json()["faults"]
+        return faults
+
+    with gw.caller(channel) as http:
+        bytes_asked = http.get("/v1/settings/profile/photo")
+        untouched = pending()
+        link = http.get("/v1/settings/profile/photo?format=link")
+    details = onprem_error(bytes_asked, 501, 501)
+    assert "only exposes a URL" in details and "?format=link" in details
+    assert len(untouched) == 1  # the refused call never reached the backend
+    assert link.status_code == 200, link.text
+    assert link.json()["settings"]["profile"]["photo"]["link"].startswith("https://")
+    assert pending() == []  # the link call did

@@ -175,3 +175,44 @@ def test_an_unsupported_refusal_carries_the_table_entry_for_the_callers_own_advi
     assert entry is match_unsupported(method, "/v1/settings/profile/photo")
     assert method in entry.methods and entry.onprem_path == "/v1/settings/profile/photo"
     assert str(info.value).endswith(f"Instead: {entry.instead}")
+
+
+PHOTO_BYTES_ADVICE = (
+    "Without ?format=link On-Premise answers the image bytes; Cloud only exposes a URL "
+    "(profile_picture_url). Instead: Ask with GET /v1/settings/profile/photo?format=link and "
+    "download the link."
+)
+
+
+@pytest.mark.parametrize("target", ["360dialog", "meta"])
+@pytest.mark.parametrize("query", ["", "?format=bytes", "?format=LINK", "?link=format",
+                                   "?format=link2"])
+def test_the_profile_photo_without_format_link_is_refused_not_answered_as_json(
+    target: str, query: str
+) -> None:
+    path = "/v1/settings/profile/photo"
+    with pytest.raises(UnsupportedEndpointError) as info:
+        translate_request("GET", path + query, target=target, phone_number_id="7")
+    assert (info.value.status, info.value.path) == (501, path)
+    assert str(info.value) == f"{path}: {PHOTO_BYTES_ADVICE}"
+
+
+@pytest.mark.parametrize(("target", "cloud_path"), [
+    ("360dialog", "/whatsapp_business_profile"),
+    ("meta", "/7/whatsapp_business_profile"),
+])
+@pytest.mark.parametrize("query", ["?format=link", "?x=1&format=link"])
+def test_the_profile_photo_with_format_link_reads_the_picture_url(
+    target: str, cloud_path: str, query: str
+) -> None:
+    result = translate_request("GET", "/v1/settings/profile/photo" + query, target=target,
+                               phone_number_id="7")
+    assert isinstance(result, CloudRequest)
+    assert (result.method, result.path, dict(result.query)) == (
+        "GET", cloud_path, {"fields": "profile_picture_url"})
+
+
+def test_the_profile_photo_bytes_still_pass_through_to_an_onprem_node() -> None:
+    result = translate_request("GET", "/v1/settings/profile/photo", target="onprem")
+    assert isinstance(result, CloudRequest)
+    assert (result.method, result.path_with_query) == ("GET", "/v1/settings/profile/photo")
