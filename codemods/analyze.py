@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import doubles, evidence, per_channel, webhooks
+from codemods import doubles, evidence, per_channel, refusals, webhooks
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
 from codemods.facts import (
@@ -1761,6 +1761,20 @@ def _shim_refusals(facts: Facts, a: Analysis) -> None:
                   "Cloud Groups API by hand", d,
                   todo="recipient_type 'group' has no Cloud equivalent: the shim refuses this "
                   "send; port it by hand")
+    later = frozenset(key for _, _, key, _ in facts.subscript_assigns)
+    for d in facts.dicts:
+        keys = keys_of(d)
+        kind = value_of(d, "type")
+        name = string_value(kind) if kind is not None else None
+        if "to" not in keys or name is None or name not in keys:
+            continue  # a send body names its type and carries that object
+        refused = refusals.refusal(d, later)
+        if refused is None or refused.path == "$.recipient_type":
+            continue  # a group send is marked above
+        code = "WM303" if refused.path.startswith("$.hsm") else "WM910"
+        a.add(code, "manual", f"the shim refuses this send (400): {refused.path}: "
+              f"{refused.reason}", d, todo=f"fix {refused.path}: {refused.reason} (the shim "
+              "refuses this send with a 400)")
 
 
 def _split_import(name: str) -> NodeEdit:
