@@ -10,7 +10,13 @@ from shim.mapping.endpoints import EndpointMatch, match_endpoint
 from shim.mapping.hosts import Target, rewrite_lookaside_url
 from shim.translate._util import expect_object, expect_str, require
 from shim.translate.error import META_INFO, is_error_body, translate_error
-from shim.translate.types import JSON, OnPremResponse, TranslationError, TranslationWarning
+from shim.translate.types import (
+    JSON,
+    OnPremResponse,
+    TranslationError,
+    TranslationWarning,
+    UnsupportedEndpointError,
+)
 
 
 def translate_response(
@@ -35,6 +41,11 @@ def translate_response(
         match = match_endpoint(method, onprem_path)
     if target is Target.ONPREM or match is None:
         return OnPremResponse(status, body)
+    if match.endpoint.requires is not None:  # never an answer in a shape not asked for
+        path, _, query = onprem_path.partition("?")
+        refused = match.endpoint.refusal(query)
+        if refused is not None:
+            raise UnsupportedEndpointError(path, refused)
     handler = _HANDLERS.get(match.endpoint.name, _passthrough)
     return handler(status, body, target)
 

@@ -366,16 +366,31 @@ def test_requests_are_translated_exactly(
             {"settings": {"profile": {"about": {"text": "hi"}}}},
         ),
         (
-            "/v1/settings/profile/photo",
+            "/v1/settings/profile/photo?format=link",
             {"data": [{"profile_picture_url": "https://p"}]},
             {"settings": {"profile": {"photo": {"link": "https://p"}}}},
         ),
-        ("/v1/settings/profile/photo", {}, {"settings": {"profile": {"photo": {"link": None}}}}),
+        (
+            "/v1/settings/profile/photo?format=link",
+            {},
+            {"settings": {"profile": {"photo": {"link": None}}}},
+        ),
     ],
 )
 def test_profile_answers_keep_the_status(path: str, body: JSON, expected: JSON) -> None:
     out = translate_response("GET", path, 201, body, target="meta")
     assert (out.status, out.body) == (201, expected)
+
+
+@pytest.mark.parametrize("target", ["360dialog", "meta"])
+def test_a_profile_photo_response_without_format_link_is_refused(target: str) -> None:
+    body = {"data": [{"profile_picture_url": "https://p"}]}
+    with pytest.raises(TranslationError) as info:
+        translate_response("GET", "/v1/settings/profile/photo", 200, body, target=target)
+    assert (info.value.status, info.value.path) == (501, "/v1/settings/profile/photo")
+    assert "only exposes a URL" in str(info.value)
+    kept = translate_response("GET", "/v1/settings/profile/photo", 200, body, target="onprem")
+    assert kept.body == body
 
 
 @pytest.mark.parametrize(

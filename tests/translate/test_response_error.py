@@ -127,7 +127,8 @@ def test_profile_responses() -> None:
     )
     about = translate_response("GET", "/v1/settings/profile/about", 200, cloud, target="meta")
     assert about.body == {"settings": {"profile": {"about": {"text": cloud["data"][0]["about"]}}}}
-    photo = translate_response("GET", "/v1/settings/profile/photo", 200, cloud, target="meta")
+    photo = translate_response("GET", "/v1/settings/profile/photo?format=link", 200, cloud,
+                               target="meta")
     assert (
         photo.body["settings"]["profile"]["photo"]["link"]
         == cloud["data"][0]["profile_picture_url"]
