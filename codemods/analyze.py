@@ -548,10 +548,11 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
                       root, todo="a stored On-Prem base URL: change it together with the code "
                       "that appends /v1 paths to it")
             continue  # a metric label, a log line, a dict value: not a URL a request uses
-        plan = plan_url(atoms, None, target, context=context, declared=declared)
+        method = _wrapper_method(facts, root)
+        plan = plan_url(atoms, method, target, context=context, declared=declared)
         if plan is None:
             if not context and words:
-                probe = plan_url(atoms, None, target, context=True, declared=declared)
+                probe = plan_url(atoms, method, target, context=True, declared=declared)
                 if probe is not None and not _also_cloud(probe):
                     unproven_roots.append((root, probe))
             continue
@@ -788,10 +789,27 @@ def _may_be_request_url(facts: Facts, root: cst.CSTNode, atoms: list[Atom],
         if isinstance(call, cst.Call) and dotted(call.func).endswith(("ParseResult",
                                                                       "SplitResult")):
             return True  # urlunparse(ParseResult(..., path="/v1/media/..."))
+        if _wrapper_method(facts, root) is not None:
+            return True  # connection.upload("/v1/settings/profile/photo", fp, ...)
         text = "".join(a.text for a in atoms if isinstance(a, Lit))
         m = re.match(r"https?://([^/:]+)", text)
         return m is not None and evidence.is_onprem_host(m.group(1), declared)
     return False
+
+
+#: Transport wrappers named after what they send: the path they take first is a request's.
+_WRAPPER_METHODS: Final = {"upload": "POST", "download": "GET", "post": "POST",
+                           "put": "PUT", "patch": "PATCH", "delete": "DELETE"}
+
+
+def _wrapper_method(facts: Facts, root: cst.CSTNode) -> str | None:
+    """The HTTP method of ``x.upload(<root>, ...)`` (the first argument of a named wrapper)."""
+    arg = facts.parents.get(root)
+    call = facts.parents.get(arg) if isinstance(arg, cst.Arg) else None
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+            and call.args and call.args[0] is arg and arg.keyword is None):
+        return None
+    return _WRAPPER_METHODS.get(call.func.attr.value)
 
 
 def _helper_calls(facts: Facts, target: Target, context: bool, declared: frozenset[str]

@@ -365,6 +365,14 @@ def _outcome_plan(
                 f"equivalent (the shim refuses it): {advice}", refused=True)
         return UrlPlan("manual", ep, code="WM902", message=(
             f"{ep.method} {ep.onprem_path}: {gone.reason} Instead: {advice}"), todo=advice)
+    refusal = ep.refusal(rest[1:] if rest.startswith("?") else "")
+    if refusal is not None and "\x00" not in rest and o.method == ep.method:
+        # the row serves only calls with a query this URL lacks (the shim answers 501)
+        advice = refusal.advice(target)
+        return UrlPlan("manual", code="WM902", message=(
+            f"{o.method} {_display(path)}: {refusal.reason} Instead: {advice}"),
+            todo=f"{o.method} {_display(path)} without the query is refused by the shim "
+            f"(501): {advice}", refused=True)
     if ep.kind is Kind.LOCAL:
         return UrlPlan("manual", ep, code="WM901", message=(
             f"{ep.method} {ep.onprem_path} ({ep.name}): {ep.note or 'no Cloud endpoint'}"),
