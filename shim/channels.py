@@ -10,13 +10,12 @@ without any configuration.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 from urllib.parse import urlsplit
 
-from shim.config import ROUTING_KEYS, ChannelConfig, Config, ConfigError, load_config
+from shim.config import ChannelConfig, Config, ConfigError, load_config
 from shim.mapping.hosts import (
     AUTHORIZATION_HEADER,
     D360_API_KEY_HEADER,
@@ -113,11 +112,7 @@ def _legacy_channel(cfg: Config, headers: Mapping[str, str] | None, url: str | N
     tried: list[str] = []
     presented = _presented(headers)
     if presented is not None:
-        given = presented.encode()
-        found = list(dict.fromkeys(
-            ch.name for ch in cfg.channels.values() for key in ROUTING_KEYS
-            if (value := ch.optional_secret(key, environ)) is not None
-            and hmac.compare_digest(given, value.encode())))
+        found = cfg.key_owners(presented, environ)
         if len(found) > 1:
             raise ConfigError(cfg.source, [("channels", f"the call's key belongs to several "
                                             f"channels ({', '.join(found)})")])

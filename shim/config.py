@@ -32,6 +32,7 @@ name the file and the dotted key instead.
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import tomllib
@@ -488,6 +489,23 @@ class Config(_Strict):
                         "a routing key must select exactly one channel"
                     )
         return self
+
+    def key_owners(self, presented: str, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Names of the channels whose ``legacy_api_key``/``api_key`` equals ``presented``.
+
+        Every configured key is compared (constant time, no early exit), so the
+        timing does not tell which channel or key matched. Callers refuse more
+        than one owner rather than guess.
+        """
+        given = presented.encode()
+        found = [
+            name
+            for name, ch in self.channels.items()
+            for key in ROUTING_KEYS
+            if (value := ch.optional_secret(key, environ)) is not None
+            and hmac.compare_digest(given, value.encode())
+        ]
+        return list(dict.fromkeys(found))
 
     def channel(self, name: str | None = None) -> ChannelConfig:
         """The named channel, or the only one when ``name`` is None."""

@@ -86,7 +86,6 @@ drivers execute them. Everything but sleeping and HTTP happens here, once.
 from __future__ import annotations
 
 import functools
-import hmac
 import json as jsonlib
 import logging
 import os
@@ -118,7 +117,7 @@ from shim.client.response import JSON_CONTENT_TYPE, Outcome, ShimResponse
 from shim.client.retry import SAFE_TO_REPEAT, Reason, Verdict, judge_failure, judge_response
 from shim.client.state import DEFAULT_OUTCOME_TTL, Entry, SlotRequest, StateStore, open_state
 from shim.client.steps import Exchange, Plan, Sleep, TransportFailure
-from shim.config import ROUTING_KEYS, ChannelConfig, Config, MissingSecretError, RetryPolicy
+from shim.config import ChannelConfig, Config, MissingSecretError, RetryPolicy
 from shim.json_input import JSONInputError, check_depth, find_surrogate, read_json
 from shim.mapping.endpoints import (
     Body,
@@ -334,18 +333,10 @@ class Router:
     def channel_for_key(self, presented: str) -> ChannelConfig | None:
         """The channel whose ``legacy_api_key``/``api_key`` equals ``presented``.
 
-        Every configured key is compared (constant time, no early exit), so the
-        timing does not tell which channel or key matched. A key held by two
+        Compared in constant time (:meth:`Config.key_owners`). A key held by two
         channels is refused (401), never guessed.
         """
-        given = presented.encode()
-        found: list[ChannelConfig] = []
-        for ch in self.config.channels.values():
-            for key in ROUTING_KEYS:
-                value = ch.optional_secret(key, self.environ)
-                if value is not None and hmac.compare_digest(given, value.encode()):
-                    found.append(ch)
-        owners = list(dict.fromkeys(ch.name for ch in found))
+        owners = self.config.key_owners(presented, self.environ)
         if len(owners) > 1:
             # Two channels' variables hold the same key: guessing would send as the wrong number.
             raise refusal(
@@ -355,7 +346,7 @@ class Router:
                 f"the key belongs to several channels ({', '.join(owners)}); give each "
                 "channel its own legacy_api_key/api_key",
             )
-        return found[0] if found else None
+        return self.config.channels[owners[0]] if owners else None
 
     def channel_for_call(self, channel: str | None) -> ChannelConfig:
         """The channel a Python caller means (``channel`` or the default/only one).
