@@ -22,6 +22,7 @@ from shim.mapping.hosts import (
     META_GRAPH_BASE_URL,
     Target,
     auth_headers,
+    presented_key,
 )
 
 
@@ -97,20 +98,10 @@ def cloud_request(target: str, path: str, legacy_headers: Mapping[str, str] | No
     return CloudRequest(url=f"{ch.resolved_base_url}/{path.lstrip('/')}", headers=headers)
 
 
-def _presented(headers: Mapping[str, str] | None) -> str | None:
-    for key, value in (headers or {}).items():
-        low = key.lower()
-        if low == D360_API_KEY_HEADER.lower():
-            return value
-        if low == AUTHORIZATION_HEADER.lower() and value[:7].lower() == "bearer ":
-            return value[7:].strip()
-    return None
-
-
 def _legacy_channel(cfg: Config, headers: Mapping[str, str] | None, url: str | None,
                     environ: Mapping[str, str] | None) -> ChannelConfig:
     tried: list[str] = []
-    presented = _presented(headers)
+    presented = presented_key(headers)
     if presented is not None:
         found = cfg.key_owners(presented, environ)
         if len(found) > 1:

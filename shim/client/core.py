@@ -127,13 +127,12 @@ from shim.mapping.endpoints import (
     match_unsupported,
 )
 from shim.mapping.hosts import (
-    AUTHORIZATION_HEADER,
-    D360_API_KEY_HEADER,
     LOOKASIDE_HOST,
     ONPREM_HOSTS,
     ONPREM_PATH_PREFIX,
     Target,
     auth_headers,
+    presented_key,
 )
 from shim.translate import (
     CloudRequest,
@@ -371,7 +370,7 @@ class Router:
         """Pick the channel for a call; raises a 401 refusal when none fits."""
         if channel is not None:
             return self.channel(channel)
-        presented = _presented_key(headers) if headers else None
+        presented = presented_key(headers)
         if presented is not None:
             found = self.channel_for_key(presented)
             if found is not None:
@@ -1216,18 +1215,6 @@ def _header(headers: Mapping[str, str] | httpx.Headers | None, name: str) -> str
     for key, value in headers.items():
         if key.lower() == lname:
             return value
-    return None
-
-
-def _presented_key(headers: Mapping[str, str] | httpx.Headers | None) -> str | None:
-    key = _header(headers, D360_API_KEY_HEADER)
-    if key:
-        return key.strip()
-    auth = _header(headers, AUTHORIZATION_HEADER)
-    if auth:
-        scheme, _, token = auth.strip().partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
     return None
 
 

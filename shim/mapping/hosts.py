@@ -6,6 +6,7 @@ host rewrite for 360dialog Cloud media downloads).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
@@ -40,6 +41,33 @@ DEFAULT_GRAPH_VERSION: Final = "v24.0"
 
 D360_API_KEY_HEADER: Final = "D360-API-KEY"
 AUTHORIZATION_HEADER: Final = "Authorization"
+_D360_LOWER: Final = D360_API_KEY_HEADER.lower()
+_AUTHORIZATION_LOWER: Final = AUTHORIZATION_HEADER.lower()
+
+def presented_key(headers: Mapping[str, str] | None) -> str | None:
+    """The credential a call sends: its D360-API-KEY, else its Bearer token.
+
+    The one reader for the router, ``cloud_request`` and the gateway's routing, so a
+    key written with spaces around it, or an empty D360 header next to a Bearer
+    token, finds the same channel everywhere.
+    """
+    if not headers:
+        return None
+    d360 = auth = None
+    for name, value in headers.items():
+        low = name.lower()
+        if low == _D360_LOWER:
+            d360 = value
+        elif low == _AUTHORIZATION_LOWER:
+            auth = value
+    if d360 is not None and d360.strip():
+        return d360.strip()
+    if auth is not None:
+        scheme, _, token = auth.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
 
 #: Meta's media CDN. 360dialog Cloud proxies it: replace scheme+host with the
 #: 360dialog base URL, keep path and query, send D360-API-KEY.

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shim.channels import cloud_request, graph_target
+from shim.client.core import Router
 from shim.config import ConfigError, MissingSecretError, load_config
 
 CONFIG = """
@@ -132,3 +133,22 @@ def test_cloud_request_never_lends_the_only_channel_to_a_foreign_key(tmp_path: P
                       "https://waba.360dialog.io/v1/messages", config=config, environ=env)
     keyless = cloud_request("meta", "/{phone_number_id}/messages", {}, config=config, environ=env)
     assert keyless["headers"] == {"Authorization": "Bearer t-shop"}
+
+
+@pytest.mark.parametrize("headers", [
+    {"D360-API-KEY": "  old-shop "},
+    {"d360-api-key": "", "authorization": "bearer  old-shop"},
+    {"Authorization": " Bearer old-shop ", "X-Other": "old-support"},
+])
+def test_cloud_request_reads_the_key_as_the_client_router_does(
+        tmp_path: Path, headers: dict[str, str]) -> None:
+    """Spaces around a key, or an empty D360 header beside a Bearer token, pick the same channel."""
+    path = tmp_path / "routed.toml"
+    path.write_text(ROUTED)
+    config = load_config(path)
+    found = cloud_request("meta", "/{phone_number_id}/messages", headers, config=config,
+                          environ=ROUTED_ENV)
+    assert found["url"] == "https://graph.facebook.com/v24.0/1000000001/messages"
+    assert found["headers"]["Authorization"] == "Bearer t-shop"
+    router = Router(config, environ=ROUTED_ENV)
+    assert router.resolve(headers).name == "shop"
