@@ -20,6 +20,7 @@ their leases; two live instances must therefore never share a name.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -90,10 +91,14 @@ class PostgresStore(SQLStore):
     shared = True
     transient = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 
-    def __init__(self, dsn: str, *, instance: str | None = None) -> None:
+    def __init__(self, dsn: str, *, instance: str | None = None,
+                 connect_timeout: int = 10) -> None:
+        """``connect_timeout``: whole seconds (libpq counts 1 as 2) to wait for a server
+        that accepts the connection but never answers; opening then fails, not hangs."""
         self.dsn = dsn
         self.instance = instance
-        self._leases_checked = float("-inf")
+        self.connect_timeout = connect_timeout
+        self._leases_checked = -math.inf
         self._ingest = self._writer("relay-pg-ingest", self._connect)
         try:
             self._work = self._writer("relay-pg-work", self._connect_work)
@@ -101,15 +106,16 @@ class PostgresStore(SQLStore):
             self._ingest.close()
             raise
         if instance is not None:  # our previous run died: take back what it had in flight
-            sql = ("UPDATE relay_deliveries SET state = 'pending', lease_until = NULL "
-                   "WHERE state = 'inflight' AND claimed_by = %s")
-            self._work.submit(lambda c: c.execute(sql, (instance,))).result()
+            self._work.submit(lambda c: c.execute(
+                "UPDATE relay_deliveries SET state = %s, lease_until = NULL "
+                "WHERE state = %s AND claimed_by = %s",
+                ("pending", "inflight", instance))).result()
 
     def _writer(self, name: str, connect: Callable[[], psycopg.Connection[tuple[object, ...]]],
                 ) -> GroupCommitWriter[psycopg.Connection[tuple[object, ...]]]:
         return GroupCommitWriter(
             connect,
-            begin=lambda c: None,  # psycopg opens a transaction on the first statement
+            begin=_no_begin,
             commit=lambda c: c.commit(),
             rollback=lambda c: c.rollback(),
             close=lambda c: c.close(),
@@ -118,7 +124,8 @@ class PostgresStore(SQLStore):
         )
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
+        # Not in autocommit (psycopg's default): each writer batch is one transaction.
+        conn = psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
@@ -171,7 +178,7 @@ class PostgresStore(SQLStore):
 
     def _next_due(self, conn: psycopg.Connection[tuple[object, ...]]) -> float | None:
         (pending,) = conn.execute(NEXT_PENDING).fetchone() or (None,)
-        return pending if isinstance(pending, float) else None
+        return None if pending is None else float(pending)  # type: ignore[arg-type]
 
 
 #: Leases run out only when an instance died or fell far behind, and every finished
@@ -248,12 +255,16 @@ END $$;
 """
 
 
+def _no_begin(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Nothing to do: psycopg opens a transaction on the first statement."""
+
+
 def _migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Bring a database written by an older relay up to date (under the schema lock)."""
     conn.execute(UPGRADE)
     found = conn.execute(
         "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = 'relay_deliveries' AND column_name = 'head'").fetchone()
+        "AND table_name = %s AND column_name = %s", ("relay_deliveries", "head")).fetchone()
     if found is None:
         conn.execute("ALTER TABLE relay_deliveries ADD COLUMN head SMALLINT NOT NULL DEFAULT 0")
         conn.execute(BACKFILL_HEADS)

@@ -105,13 +105,14 @@ class SQLiteStore(SQLStore):
         self._ingest = self._work = writer
         if exclusive:  # we are the only server: whatever was in flight died with the last one
             writer.submit(lambda c: c.execute(
-                "UPDATE relay_deliveries SET state = 'pending', lease_until = NULL "
-                "WHERE state = 'inflight'")).result()
+                "UPDATE relay_deliveries SET state = ?, lease_until = NULL WHERE state = ?",
+                ("pending", "inflight"))).result()
 
     def _connect(self) -> sqlite3.Connection:
         if self.path.parent and not self.path.parent.exists():
             raise FileNotFoundError(f"directory {self.path.parent} does not exist")
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Opened, used and closed on the writer thread only; transactions are the writer's own.
+        conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
