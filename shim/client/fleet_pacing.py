@@ -9,7 +9,9 @@ pass. A throttling answer pauses the channel's timeline for everyone.
 
 The pair limiter keeps one GCRA per recipient in the store (``burst`` at
 once, then one per ``interval``). Recipients are spread over all instances,
-so it costs one store statement per send that paces the pair.
+so every paced send takes its recipient's slot from the store: a keyed send
+in its key's claim statement (:meth:`SharedPairLimiter.request`), any other
+in a statement of its own.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Every operation is one or two autocommitted statements, so no lock is held
 across statements; races between statements are benign (the second one
 re-checks the state it changes). A claim can take a pacing slot in the same
-transaction (:meth:`SQLStateStore.claim` with ``pace``; on PostgreSQL in the
-same statement).
+statement (:meth:`SQLStateStore.claim` with ``pace``; each dialect has its
+form: a CTE on PostgreSQL, a trigger on SQLite).
 
 Recording an outcome need not delay the caller's answer: ``complete`` and
 ``release`` with ``wait=False`` queue the write. The next claim carries the
@@ -180,31 +180,9 @@ class SQLStateStore:
 
     def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
                     now: float) -> tuple[bool, float | None]:
-        """(Dialect.) Run ``batch``, then the claim upsert with ``rows`` before ``row``, then
+        """(Dialect.) Run ``batch``, then the claim upsert with ``rows`` before ``row``, and
         take the slot, as one transaction; (won, first slot)."""
-        sql = self._claim_sql(len(rows) + 1, False)
-        params = [v for r in rows for v in r] if rows else []
-        params += row
-        conn = self._conn
-        counts = self.counts
-        with self._lock:
-            if pace is None and not batch:  # one statement is a transaction of its own
-                counts.statements += 1
-                counts.round_trips += 1
-                return claim_won(conn.execute(sql, params).fetchall()), None
-            counts.statements += 3 + len(batch)  # BEGIN, the upsert, COMMIT (+ the slot's)
-            counts.round_trips += 3 + len(batch)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for queued, args in batch:
-                    conn.execute(queued, args)
-                won = claim_won(conn.execute(sql, params).fetchall())
-                slot = self._take(conn, pace, now) if pace is not None else None
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        return won, slot
+        raise NotImplementedError
 
     def get(self, channel: str, key: str) -> Entry | None:
         rows = self._run(self.q(f"SELECT {COLUMNS} FROM wm_keys WHERE channel = ? AND key = ?"),
@@ -370,6 +348,7 @@ class SQLStateStore:
                 while self._idle and not self._closing:
                     self._wake.wait()
                 self._idle = False
+                quiet = 0  # woken by a write: poll again (claims usually carry it first)
                 continue
             else:
                 quiet += 1
@@ -478,15 +457,23 @@ class SQLStateStore:
 #: it, each with COMPLETE's rule. ``RETURNING state``: a ``pending`` row back means won.
 UPSERT: Final = f"INSERT INTO wm_keys AS k ({COLUMNS}) VALUES "
 ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-UPSERT_WHEN: Final = (
-    " ON CONFLICT (channel, key) DO UPDATE SET state = excluded.state, owner = excluded.owner, "
+#: The columns the claim upsert sets on a conflict, and when (shared with SQLite's form).
+UPSERT_SET: Final = (
+    "state = excluded.state, owner = excluded.owner, "
     "created_at = CASE WHEN excluded.state = 'pending' THEN excluded.created_at "
     "ELSE k.created_at END, updated_at = excluded.updated_at, expires_at = "
     "excluded.expires_at, status = excluded.status, content = excluded.content, "
     "content_type = excluded.content_type, message_id = excluded.message_id, "
-    "detail = excluded.detail WHERE CASE WHEN excluded.state = 'pending' "
+    "detail = excluded.detail"
+)
+UPSERT_WHERE: Final = (
+    "CASE WHEN excluded.state = 'pending' "
     "THEN k.state NOT IN ('pending', 'unknown') AND k.expires_at <= excluded.created_at "
-    "ELSE k.state IN ('pending', 'unknown') OR excluded.state = 'ok' END RETURNING state"
+    "ELSE k.state IN ('pending', 'unknown') OR excluded.state = 'ok' END"
+)
+UPSERT_WHEN: Final = (
+    f" ON CONFLICT (channel, key) DO UPDATE SET {UPSERT_SET} WHERE {UPSERT_WHERE} "
+    "RETURNING state"
 )
 #: Queued outcomes one claim carries at most.
 RIDE_MAX: Final = 8

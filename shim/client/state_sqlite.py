@@ -5,6 +5,14 @@ opens its own connection; SQLite serialises writers on the file, and every
 operation is one short autocommitted statement, so waits are brief
 (``busy_timeout`` covers them). ``synchronous=NORMAL``: a power cut may lose
 the last few writes, never corrupt the file.
+
+A keyed send costs one statement: the claim's upsert carries the outcomes
+queued since the last claim as extra rows, and the pair slot it leases rides
+in the claim row (``pace_name``, ``pace_span``; the slot it got comes back as
+``pace_slot``), where a trigger pushes the recipient's timeline in the same
+statement. One autocommitted statement instead of four (BEGIN IMMEDIATE, the
+upsert, the slot, COMMIT) saves three trips through the sqlite3 module and
+the lock work of an explicit transaction. A claim that loses takes no slot.
 """
 
 from __future__ import annotations
@@ -13,8 +21,19 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
-from shim.client.state_sql import SQLStateStore
+from shim.client.state import SlotRequest
+from shim.client.state_sql import (
+    COLUMNS,
+    ROW,
+    UPSERT_SET,
+    UPSERT_WHERE,
+    Batch,
+    Row,
+    SQLStateStore,
+    claim_won,
+)
 
 __all__ = ["SQLiteStateStore"]
 
@@ -32,6 +51,9 @@ CREATE TABLE IF NOT EXISTS wm_keys (
     content_type TEXT,
     message_id TEXT,
     detail TEXT,
+    pace_name TEXT,
+    pace_span REAL,
+    pace_slot REAL,
     PRIMARY KEY (channel, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS wm_keys_state ON wm_keys (state, created_at);
@@ -47,6 +69,43 @@ CREATE TABLE IF NOT EXISTS wm_pace (
 ) WITHOUT ROWID;
 """
 
+#: Columns a file made before the claim carried its slot lacks (added on open).
+PACE_COLUMNS: Final = (("pace_name", "TEXT"), ("pace_span", "REAL"), ("pace_slot", "REAL"))
+
+#: A claim row that leased a slot pushes its timeline in the same statement (its TAT
+#: moves past max(TAT, the slot, the pause) by the span: TAKE's GCRA step). Only a
+#: claim writes pace_slot; outcomes and settlements never fire these.
+TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS wm_keys_pace_insert AFTER INSERT ON wm_keys
+WHEN NEW.pace_name IS NOT NULL BEGIN
+    INSERT INTO wm_pace (name, tat, paused) VALUES (NEW.pace_name, NEW.pace_slot + NEW.pace_span, 0)
+    ON CONFLICT (name) DO UPDATE SET
+        tat = max(wm_pace.tat, NEW.pace_slot, wm_pace.paused) + NEW.pace_span;
+END;
+CREATE TRIGGER IF NOT EXISTS wm_keys_pace_update AFTER UPDATE OF pace_slot ON wm_keys
+WHEN NEW.pace_name IS NOT NULL BEGIN
+    INSERT INTO wm_pace (name, tat, paused) VALUES (NEW.pace_name, NEW.pace_slot + NEW.pace_span, 0)
+    ON CONFLICT (name) DO UPDATE SET
+        tat = max(wm_pace.tat, NEW.pace_slot, wm_pace.paused) + NEW.pace_span;
+END;
+"""
+
+#: The claim's upsert: outcome rows carry no slot; the claim row's slot is the GCRA
+#: first slot, max(now, pause, TAT - tolerance), read in the statement that pushes it.
+_PACED_ROW: Final = (
+    f"{ROW[:-1]}, ?, ?, coalesce((SELECT max(?, p.paused, p.tat - ?) FROM wm_pace AS p "
+    "WHERE p.name = ?), ?))"
+)
+_UNPACED_ROW: Final = f"{ROW[:-1]}, NULL, NULL, NULL)"
+_UPSERT: Final = (
+    f"INSERT INTO wm_keys AS k ({COLUMNS}, pace_name, pace_span, pace_slot) VALUES "
+)
+_UPSERT_TAIL: Final = (
+    f" ON CONFLICT (channel, key) DO UPDATE SET {UPSERT_SET}, pace_name = excluded.pace_name, "
+    f"pace_span = excluded.pace_span, pace_slot = excluded.pace_slot WHERE {UPSERT_WHERE} "
+    "RETURNING state, pace_slot"
+)
+
 
 class SQLiteStateStore(SQLStateStore):
     """The state in a SQLite file (created if missing)."""
@@ -61,8 +120,17 @@ class SQLiteStateStore(SQLStateStore):
         if not parent.is_dir():
             raise ValueError(f"no directory {parent} for the state file {path}")
         self._conn = self._connect()
-        with self._lock:
-            self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        with self._lock, self._transaction(self._conn):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(wm_keys)")}
+            for name, kind in PACE_COLUMNS:
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE wm_keys ADD COLUMN {name} {kind}")
+            for trigger in TRIGGERS.split("END;"):
+                if trigger.strip():
+                    self._conn.execute(f"{trigger} END")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -81,3 +149,41 @@ class SQLiteStateStore(SQLStateStore):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _claim_sql(self, rows: int, paced: bool) -> str:
+        """The claim upsert with ``rows`` rows (the claim last, with its slot if ``paced``)."""
+        sql = self._claims.get((rows, paced))
+        if sql is None:
+            values = ", ".join([_UNPACED_ROW] * (rows - 1) + [_PACED_ROW if paced else
+                                                              _UNPACED_ROW])
+            sql = self._claims[(rows, paced)] = f"{_UPSERT}{values}{_UPSERT_TAIL}"
+        return sql
+
+    def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
+                    now: float) -> tuple[bool, float | None]:
+        """The claim, the outcomes it carries and its slot in one autocommitted statement
+        (queued statements, rare, go first in one transaction with it)."""
+        params = [v for r in rows for v in r] if rows else []
+        params += row
+        if pace is not None:
+            params += (pace.name, pace.count * pace.interval, now, pace.tolerance, pace.name,
+                       now)
+        sql = self._claim_sql(len(rows) + 1, pace is not None)
+        conn = self._conn
+        counts = self.counts
+        with self._lock:
+            if not batch:
+                counts.statements += 1
+                counts.round_trips += 1
+                found = conn.execute(sql, params).fetchall()
+            else:
+                counts.statements += 3 + len(batch)  # BEGIN, the upsert, COMMIT
+                counts.round_trips += 3 + len(batch)
+                with self._transaction(conn):
+                    for queued, args in batch:
+                        conn.execute(queued, args)
+                    found = conn.execute(sql, params).fetchall()
+        if not claim_won(found):
+            return False, None
+        slot = next(s for state, s in found if state == "pending")
+        return True, (float(slot) if pace is not None else None)

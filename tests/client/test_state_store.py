@@ -143,6 +143,21 @@ def test_the_pair_limit_holds_across_instances(pair: tuple[StateStore, StateStor
     assert one.reserve("491512") == 0.0  # another recipient is not held back
 
 
+def test_slots_leased_with_claims_follow_the_pair_limit_across_instances(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    pace = SlotRequest("pair:ch:491511", 1, 6.0, tolerance=12.0)  # burst of 3, then 6 s
+    slots = [store.claim("ch", f"k{i}", "x", 60.0, now, pace).slot
+             for i, store in enumerate((a, b, a, b))]
+    assert slots == pytest.approx([now, now, now, now + 6.0])
+    # The claims and plain leases share the recipient's timeline:
+    assert b.take_slots("pair:ch:491511", 1, 6.0, now, tolerance=12.0) == pytest.approx(now + 12.0)
+    other = a.claim("ch", "k9", "x", 60.0, now, SlotRequest("pair:ch:491512", 1, 6.0, 12.0))
+    assert other.slot == pytest.approx(now)  # another recipient is not held back
+
+
 def test_a_queued_outcome_lands_with_the_next_claim_in_one_transaction(
     pair: tuple[StateStore, StateStore],
 ) -> None:
