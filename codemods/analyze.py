@@ -14,7 +14,8 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import doubles, evidence, per_channel, refusals, webhooks
+from codemods import doubles, evidence, inherited, per_channel, refusals, webhooks
+from codemods.client_base import file_base, with_base
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
 from codemods.facts import (
@@ -185,6 +186,8 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
         if target is Target.META:
             _per_channel(facts, a, urls, text, claimed)
         decide(a, urls.ex)
+        if context:
+            _inherited(facts, a, target, onprem_hosts)
     else:
         # the drop-in routes only the hosts it is configured for: a file proven On-Prem by
         # its values gets the swap even where its URL is not resolved here
@@ -201,6 +204,15 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
 
 
 # --- response reads and channels -----------------------------------------------
+
+
+def _inherited(facts: Facts, a: Analysis, target: Target, declared: frozenset[str]) -> None:
+    """Requests a subclass makes through an inherited method: marked at the call (never
+    edited), unless the statement carries a marker already."""
+    marked = {id(facts.statement_of(it.node)) for it in a.items if it.fix == "manual"}
+    for r in inherited.inherited_requests(facts, target, declared):
+        if id(facts.statement_of(r.call)) not in marked:
+            a.add(r.code, "manual", r.message, r.call, todo=r.todo)
 
 
 def _function_of(facts: Facts, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -463,10 +475,11 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
     several_urls: list[tuple[HttpCall, list[str]]] = []
     unproven_roots: list[tuple[cst.CSTNode, UrlPlan]] = []
     words = not context and bool(CONTEXT_RE.search(text))
+    client_base = file_base(facts)
     for hc in facts.http_calls:
         if hc.url is None:
             continue
-        atoms = facts.flatten(hc.url, hc.scope)
+        atoms = with_base(facts, hc, facts.flatten(hc.url, hc.scope), client_base)
         if not _interesting_atoms(facts, atoms):
             several = _several_urls(facts, hc, target, context, declared)
             if several:

@@ -239,13 +239,23 @@ def _scope_for(facts: Facts, node: cst.CSTNode) -> Scope | None:
 
 
 def _name_refs(root: cst.CSTNode, name: str) -> list[cst.Name]:
+    """Every use of the variable ``name`` under ``root``.
+
+    A keyword argument's name (``post(data=other)``) and an attribute's name
+    (``request.data``) are Name nodes too, but they are not the variable.
+    """
     out: list[cst.Name] = []
     stack = [root]
     while stack:
         cur = stack.pop()
         if isinstance(cur, cst.Name) and cur.value == name:
             out.append(cur)
-        stack.extend(cur.children)
+        if isinstance(cur, cst.Arg):
+            stack.extend(c for c in cur.children if c is not cur.keyword)
+        elif isinstance(cur, cst.Attribute):
+            stack.extend(c for c in cur.children if c is not cur.attr)
+        else:
+            stack.extend(cur.children)
     return out
 
 
