@@ -19,7 +19,7 @@ API_KEY = "bench-key"
 
 
 @contextlib.contextmanager
-def sandbox_process(api: str = "360dialog") -> Iterator[str]:
+def sandbox_process(api: str = "360dialog", api_key: str = API_KEY) -> Iterator[str]:
     """Yield the base URL of a sandbox subprocess (windows open, key ``bench-key``)."""
     cli = Path(sys.executable).with_name("waba-migrate")
     cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "shim.cli"]
@@ -32,7 +32,7 @@ def sandbox_process(api: str = "360dialog") -> Iterator[str]:
             "--port",
             "0",
             "--api-key",
-            API_KEY,
+            api_key,
             "--open-windows",
             "--log-level",
             "error",

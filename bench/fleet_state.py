@@ -1,19 +1,25 @@
 """Shared state: its cost per send, and a two-gateway fleet held at the channel's rate.
 
-Part 1, cost per send. Three ``Client`` s send keyed messages (each claims its
-idempotency key before the send and records the answer after it; the channel
-and pair limiters run over the same store) to one loopback sandbox: the
-in-memory store (the baseline), a SQLite file and a PostgreSQL database on
-loopback. Blocks of ``--block`` sends alternate between the sides (ABC, CBA,
-...) over ``--rounds`` rounds (at least 3). Reported per side: this process's
-CPU per send, wall per send, the time spent inside store calls per send
-(timed around every call), and the statements and round trips the store made
-per send, on the caller's path and behind it (the outcome writer). Targets:
-SQLite CPU <= 1.2x memory; PostgreSQL adds <= 0.5 ms per send (the larger
-of the wall difference and the store-call time difference, median over
-rounds). The channel runs at 1,000 mps, so the
-pacer may pad a fast side's wall time: the store-call time is the direct
-measure and is judged too.
+Part 1, cost per send. Four ``Client`` s send the same keyed messages (each
+claims its idempotency key before the send and records the answer after it;
+the channel and pair limiters run over the same store) to loopback sandboxes:
+the in-memory store (the baseline), a SQLite file, a PostgreSQL database on
+loopback, and a floor: the in-memory store plus one autocommitted one-row
+INSERT per send into a SQLite file (WAL, synchronous=NORMAL, as the SQLite
+store), the least any SQLite store pays per send. Sends go round robin over
+``--channels`` channels (one sandbox each) of 1,000 mps, so no side's
+limiter makes it wait: a wait costs CPU (a sleep and a wake-up) that depends
+on how close the machine's send rate comes to ``mps`` and on the limiter (the
+shared one spaces sends evenly, the in-process one allows a burst), not on
+the store; each side's pacing waits per send are printed to show it.
+``--channels 1`` is the single-channel setting of earlier runs. Blocks of
+``--block`` sends alternate between the sides (ABCD, DCBA, ...) over
+``--rounds`` rounds (at least 3). Reported per side: this process's CPU per
+send, wall per send, the time spent inside store calls per send (timed
+around every call), and the statements and round trips the store made per
+send, on the caller's path and behind it (the outcome writer). Targets:
+SQLite CPU <= 1.2x memory; PostgreSQL adds <= 0.5 ms per send (the larger of
+the wall difference and the store-call time difference, median over rounds).
 
 Part 2, the fleet. Two ``waba-migrate serve`` processes share one PostgreSQL
 store; 64 concurrent connections per gateway send for ``--seconds``. The
@@ -25,9 +31,12 @@ accepted in the steady part (first and last second left out) as a share of
 round runs with ``--state memory`` (each gateway paces alone) in a full run.
 
 What it does not measure: the PostgreSQL server's own CPU (another process;
-only its latency shows, in wall time), TLS, a network between machines (add
-its round trip twice per keyed send), contention from many more processes,
-and a backend slower than the loopback sandbox.
+only its latency shows, in wall time), the sandboxes' CPU, pacing waits
+(part 1 keeps every channel under its rate; part 2 is the pacing test), TLS,
+a network between machines (add its round trip twice per keyed send),
+contention from many more processes, random keys and recipients (part 1's are
+sequential, so a claim and the answer it carries share a page of the SQLite
+file), and a backend slower than the loopback sandbox.
 
 Run: ``python bench/fleet_state.py [--quick]`` (exit 1 when a target is
 missed in a full run).
@@ -39,11 +48,12 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,7 +67,7 @@ from _sandbox_proc import API_KEY, control, sandbox_process
 
 from shim import Client
 from shim.client import RequestOptions
-from shim.client.state import StateStore, open_state
+from shim.client.state import Claim, MemoryStateStore, SlotRequest, StateStore, open_state
 from shim.config import parse_config
 from tests.fleet.processes import GatewayProcess
 from tests.pgserver import PostgresServer, _pg_bindir
@@ -121,18 +131,68 @@ def channel(base_url: str, mps: int, **extra: Any) -> dict[str, Any]:
 # -- part 1 ----------------------------------------------------------------------
 
 
-def cost_per_send(base_url: str, pg_url: str, block: int, rounds: int) -> dict[str, Any]:
-    config = parse_config({"channels": {"bench": channel(base_url, 1000)}})
+class FloorStore(MemoryStateStore):
+    """The in-memory store plus one autocommitted one-row INSERT per claim into a SQLite
+    file (WAL, synchronous=NORMAL, as the SQLite store): the least a SQLite store pays."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("CREATE TABLE floor (key TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float,
+              pace: SlotRequest | None = None) -> Claim:
+        self.conn.execute("INSERT INTO floor (key) VALUES (?)", (key,))
+        return super().claim(channel, key, owner, lease_s, now, pace)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def count_waits(client: Client, waits: list[int]) -> None:
+    """Count the channel limiters' answers that made a send wait (``waits[0]``)."""
+    for name in client.router.config.channels:
+        limiter = client.router.limiter(name)
+        reserve = limiter.reserve
+
+        def counted(reserve: Callable[[], float] = reserve) -> float:
+            wait = reserve()
+            waits[0] += wait > 0
+            return wait
+
+        limiter.reserve = counted  # type: ignore[method-assign]
+
+
+def cost_per_send(base_urls: list[str], pg_url: str, block: int,
+                  rounds: int) -> dict[str, Any]:
+    """Part 1; one channel per sandbox in ``base_urls`` (a routing key selects one channel,
+    and a sandbox takes one backend key)."""
+    channels = len(base_urls)
+    names_of = [f"bench{n}" for n in range(channels)]
+    tables = {}
+    for n, (name, url) in enumerate(zip(names_of, base_urls, strict=True)):
+        os.environ[f"BENCH_D360_KEY_{n}"] = f"{API_KEY}-{n}"
+        os.environ[f"BENCH_CALLER_KEY_{n}"] = f"{CALLER_KEY}-{n}"
+        tables[name] = channel(url, 1000, phone_number=f"+1555000{n:04d}",
+                               api_key=f"env:BENCH_D360_KEY_{n}",
+                               legacy_api_key=f"env:BENCH_CALLER_KEY_{n}")
+    config = parse_config({"channels": tables})
     tmp = tempfile.mkdtemp(prefix="waba-bench-state-")
     stores = {
         "memory": TimedStore(open_state("memory")),
+        "floor": TimedStore(FloorStore(f"{tmp}/floor.db")),
         "sqlite": TimedStore(open_state(f"sqlite:///{tmp}/state.db")),
         "postgresql": TimedStore(open_state(pg_url)),
     }
     counter = [0]
+    waits = {name: [0] for name in stores}
     with ExitStack() as stack:
         clients = {name: stack.enter_context(Client(config, state=store))  # type: ignore[arg-type]
                    for name, store in stores.items()}
+        for name, client in clients.items():
+            count_waits(client, waits[name])
 
         def run(name: str) -> Timing:
             client, store = clients[name], stores[name]
@@ -142,7 +202,7 @@ def cost_per_send(base_url: str, pg_url: str, block: int, rounds: int) -> dict[s
             start, cpu = time.perf_counter(), time.process_time()
             for i in range(first, first + block):
                 body = {"to": str(4915100000000 + i), "text": {"body": f"parcel {i}"}}
-                response = client.post("/v1/messages", json=body,
+                response = client.post("/v1/messages", json=body, channel=names_of[i % channels],
                                        options=RequestOptions(idempotency_key=f"bench-{i}"))
                 if response.status_code != 200:
                     raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text}")
@@ -155,6 +215,8 @@ def cost_per_send(base_url: str, pg_url: str, block: int, rounds: int) -> dict[s
         for store in stores.values():  # let warm-up outcomes land before counting
             store.inner.flush()
         before = {name: counts(store) for name, store in stores.items()}
+        for found in waits.values():
+            found[0] = 0
         times: dict[str, list[Timing]] = {name: [] for name in clients}
         names = list(clients)
         for r in range(rounds):
@@ -167,7 +229,8 @@ def cost_per_send(base_url: str, pg_url: str, block: int, rounds: int) -> dict[s
                 for name, store in stores.items()}
     for store in stores.values():
         store.inner.close()
-    return {"times": times, "block": block, "counts": made}
+    return {"times": times, "block": block, "counts": made, "channels": channels,
+            "waits": {name: found[0] / (rounds * block) for name, found in waits.items()}}
 
 
 def counts(store: TimedStore) -> list[int]:
@@ -178,14 +241,15 @@ def counts(store: TimedStore) -> list[int]:
 
 def report_cost(result: dict[str, Any], rounds: int) -> bool:
     times, block = result["times"], result["block"]
-    print(f"part 1: {rounds} rounds x {block} keyed sends per store, alternating (ABC/CBA); "
-          "channel at 1,000 mps")
+    print(f"part 1: {rounds} rounds x {block} keyed sends per side, alternating (ABCD/DCBA); "
+          f"round robin over {result['channels']} channel(s) of 1,000 mps")
     for name, rows in times.items():
         wall = statistics.median(t[0] for t in rows) / block * 1e3
         cpu = statistics.median(t[1] for t in rows) / block * 1e6
         store = statistics.median(t[2] for t in rows) / block * 1e3
         print(f"  {name:<10}: {cpu:7.1f} us CPU/send  {wall:6.3f} ms wall/send  "
-              f"{store:6.3f} ms in store calls/send (medians of blocks)")
+              f"{store:6.3f} ms in store calls/send (medians of blocks), "
+              f"{result['waits'][name]:.2f} pacing waits/send")
     for name, made in result["counts"].items():
         if any(made):
             print(f"  {name:<10}: per send {made[0]:.2f} statements in {made[1]:.2f} round trips "
@@ -196,11 +260,14 @@ def report_cost(result: dict[str, Any], rounds: int) -> bool:
     pg_wall = [(p[0] - m[0]) / block * 1e3 for p, m in zip(times["postgresql"], mem, strict=True)]
     pg_store = [(p[2] - m[2]) / block * 1e3
                 for p, m in zip(times["postgresql"], mem, strict=True)]
+    floor_cpu = [f[1] / m[1] for f, m in zip(times["floor"], mem, strict=True)]
     sqlite_ok = statistics.median(sqlite_cpu) <= TARGET_SQLITE_CPU
     added = max(statistics.median(pg_wall), statistics.median(pg_store))
     pg_ok = added <= TARGET_PG_ADDED_MS
     print(f"  CPU ratio sqlite / memory:     {spread(sqlite_cpu)}  target <= "
           f"{TARGET_SQLITE_CPU:.2f}: {'met' if sqlite_ok else 'MISSED'}")
+    print(f"  CPU ratio floor / memory:      {spread(floor_cpu)}  (one autocommitted one-row "
+          "INSERT per send)")
     print(f"  CPU ratio postgresql / memory: {spread(pg_cpu)}  (client process only)")
     print(f"  postgresql added wall ms/send: {spread(pg_wall)}")
     print(f"  postgresql added store ms/send: {spread(pg_store)}  target <= "
@@ -299,6 +366,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=0, help="rounds (default 9; 3 quick)")
     parser.add_argument("--seconds", type=float, default=0, help="fleet round length (15 s)")
     parser.add_argument("--mps", type=int, default=0, help="fleet channel rate (default 200)")
+    parser.add_argument("--channels", type=int, default=4,
+                        help="part 1: channels the sends go round robin over (default 4)")
     parser.add_argument("--only", choices=["cost", "fleet"], help="run one part only")
     args = parser.parse_args()
     block = args.block or (40 if args.quick else 200)
@@ -307,10 +376,12 @@ def main() -> int:
     mps = args.mps or (50 if args.quick else 200)
     os.environ["BENCH_D360_KEY"] = API_KEY
     os.environ["BENCH_CALLER_KEY"] = CALLER_KEY
-    with sandbox_process("360dialog") as base_url, postgres() as pg_url:
+    with sandbox_process("360dialog") as base_url, postgres() as pg_url, ExitStack() as more:
         cost_ok = fleet_ok = True
         if args.only != "fleet":
-            cost_ok = report_cost(cost_per_send(base_url, pg_url, block, rounds), rounds)
+            urls = [more.enter_context(sandbox_process("360dialog", f"{API_KEY}-{n}"))
+                    for n in range(max(1, args.channels))]
+            cost_ok = report_cost(cost_per_send(urls, pg_url, block, rounds), rounds)
         if args.only != "cost":
             fleet_ok = fleet(base_url, pg_url, 3, seconds, mps, contrast=not args.quick)
     print("note: measured on a shared, loaded machine; figures are noisy")
