@@ -187,10 +187,10 @@ class SQLStateStore:
     def get(self, channel: str, key: str) -> Entry | None:
         rows = self._run(self.q(f"SELECT {COLUMNS} FROM wm_keys WHERE channel = ? AND key = ?"),
                          (channel, key))
-        return _entry(rows[0]) if rows else None
+        return entry_of(rows[0]) if rows else None
 
     def find(self, key: str) -> list[Entry]:
-        return [_entry(row) for row in self._run(
+        return [entry_of(row) for row in self._run(
             self.q(f"SELECT {COLUMNS} FROM wm_keys WHERE key = ? ORDER BY channel"), (key,))]
 
     def complete(self, entry: Entry, *, wait: bool = True) -> None:
@@ -394,7 +394,7 @@ class SQLStateStore:
             params += list(states)
         sql += " ORDER BY created_at, channel, key LIMIT ?"
         params.append(limit)
-        return [_entry(row) for row in self._run(self.q(sql), params)]
+        return [entry_of(row) for row in self._run(self.q(sql), params)]
 
     def prune(self, now: float) -> int:
         states = ", ".join(f"'{s}'" for s in OPEN_STATES)
@@ -518,7 +518,7 @@ def _usable(conn: Any) -> Any:
     return conn
 
 
-def _entry(row: Sequence[Any]) -> Entry:
+def entry_of(row: Sequence[Any]) -> Entry:
     return Entry(
         channel=row[0], key=row[1], state=row[2], owner=row[3] or "",
         created_at=float(row[4]), updated_at=float(row[5]), expires_at=float(row[6]),

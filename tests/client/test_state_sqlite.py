@@ -124,7 +124,7 @@ def test_a_file_from_before_the_one_statement_claim_is_upgraded_on_open(tmp_path
     with sqlite3.connect(path) as conn:
         conn.executescript(OLD_SCHEMA)
         conn.execute("INSERT INTO wm_keys VALUES ('ch', 'old', 'ok', 'x', ?, ?, ?, 200, "
-                     "x'7b7d', 'application/json', 'wamid.1', NULL)", (now, now, now + 60))
+                     "x'7b7d', 'application/json', 'wamid.1', NULL)", (now - 1, now - 1, now + 60))
         conn.execute("INSERT INTO wm_pace VALUES ('pair:ch:1', ?, 0)", (now + 6.0,))
     conn.close()
     store = open_state(f"sqlite:///{path}")
@@ -134,6 +134,9 @@ def test_a_file_from_before_the_one_statement_claim_is_upgraded_on_open(tmp_path
         claimed = store.claim("ch", "new", "me", 60.0, now, SlotRequest("pair:ch:1", 1, 6.0))
         assert claimed.won and claimed.slot == pytest.approx(now + 6.0)  # the old timeline
         assert store.take_slots("pair:ch:1", 1, 6.0, now) == pytest.approx(now + 12.0)
+        store.complete(Entry("ch", "lost", "unknown", "me", now, now, 0.0))
+        assert [e.key for e in store.entries(("unknown",))] == ["lost"]
+        assert [e.key for e in store.entries(("pending", "ok"))] == ["old", "new"]
     finally:
         store.close()
-    open_state(f"sqlite:///{path}").close()  # a second open finds nothing to add
+    open_state(f"sqlite:///{path}").close()  # a second open finds nothing to change

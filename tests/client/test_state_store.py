@@ -92,6 +92,30 @@ def test_settle_changes_open_keys_only_and_prune_keeps_unknown_ones(
     assert [e.channel for e in b.find("u2")] == ["ch"]
 
 
+def test_listing_by_state_finds_every_state_oldest_first(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    assert a.claim("ch", "p", "a", 60.0, now + 5).won
+    a.complete(Entry("ch", "u", "unknown", "a", now + 4, now + 4, 0.0))
+    a.complete(Entry("ch", "f", "unknown", "a", now + 3, now + 3, 0.0))
+    assert b.settle("ch", "f", happened=False, message_id=None, detail="x", now=now, ttl=60)
+    a.complete(Entry("ch", "h", "unknown", "a", now + 2, now + 2, 0.0))
+    assert b.settle("ch", "h", happened=True, message_id="w", detail=None, now=now, ttl=60)
+    a.complete(Entry("ch", "o", "ok", "a", now + 1, now + 1, now + 60, 200, b"{}"))
+
+    def keys(*states: str, limit: int = 1000) -> list[str]:
+        return [e.key for e in b.entries(states, limit)]
+
+    assert keys() == ["o", "h", "f", "u", "p"]
+    assert keys("unknown", "happened", "failed") == ["h", "f", "u"]
+    assert keys("failed", "unknown", limit=1) == ["f"]
+    assert keys("pending", "unknown") == ["u", "p"]
+    assert keys("ok", "failed") == ["o", "f"]
+    assert keys("pending") == ["p"]
+
+
 def test_media_owners_are_shared(pair: tuple[StateStore, StateStore]) -> None:
     a, b = pair
     a.record_media("1234567890", "shop", time.time())
