@@ -80,7 +80,9 @@ class SQLStateStore:
         self._queue: Batch = []
         #: when the oldest queued write was queued (monotonic)
         self._since = 0.0
-        queued = threading.Lock()
+        #: guards the queue; the send path takes it bare (a Condition's ``with`` is Python
+        #: code, and it runs twice per keyed send)
+        self._queued = queued = threading.Lock()
         #: the writer thread waits on ``_wake``; ``flush`` on ``_done``
         self._wake = threading.Condition(queued)
         self._done = threading.Condition(queued)
@@ -139,7 +141,8 @@ class SQLStateStore:
 
     def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float,
               pace: SlotRequest | None = None) -> Claim:
-        self._maybe_prune(now)
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._maybe_prune(now)
         row = (channel, key, "pending", owner, now, now, now + lease_s, 0, b"",
                "application/json", None, None)
         won, slot = self._insert_claim(row, pace, now)
@@ -212,7 +215,7 @@ class SQLStateStore:
 
     def _later(self, sql: str, params: tuple[Any, ...]) -> None:
         """Queue a write (``sql`` in this dialect) for the next claim or the writer thread."""
-        with self._wake:
+        with self._queued:
             if not self._queue:
                 self._since = time.monotonic()
             self._queue.append((sql, params))
@@ -233,7 +236,7 @@ class SQLStateStore:
         order, as statements of their own."""
         if not self._queue:  # unlocked peek: a write queued just now waits for the next claim
             return [], []
-        with self._wake:
+        with self._queued:
             queue = self._queue
             if len(queue) == 1:  # the usual case: the last send's answer
                 sql, args = queue[0]
@@ -263,7 +266,7 @@ class SQLStateStore:
         """The claim that carried queued writes committed, or they ``failed`` with it: then
         the writer thread retries them alone (a write the database refuses never holds up a
         claim twice)."""
-        with self._wake:
+        with self._queued:
             self._riding -= 1
             if failed:
                 log.warning("%d queued write(s) failed along with a claim in %s (the writer "

@@ -32,7 +32,6 @@ from shim.client.state_sql import (
     Batch,
     Row,
     SQLStateStore,
-    claim_won,
     entry_of,
 )
 
@@ -201,7 +200,7 @@ class SQLiteStateStore(SQLStateStore):
                     for queued, args in batch:
                         conn.execute(queued, args)
                     found = conn.execute(sql, params).fetchall()
-        if not claim_won(found):
-            return False, None
-        slot = next(s for state, s in found if state == "pending")
-        return True, (float(slot) if pace is not None else None)
+        for state, slot in found:  # the carried outcomes' rows come back too
+            if state == "pending":
+                return True, (float(slot) if pace is not None else None)
+        return False, None
