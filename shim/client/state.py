@@ -102,7 +102,8 @@ class Claim:
 
     won: bool
     entry: Entry | None = None
-    #: the first slot leased with the claim (when one was asked for)
+    #: the first slot leased with the claim (when one was asked for; SQLite leases none
+    #: for a claim that lost, the others do)
     slot: float | None = None
 
 
