@@ -506,7 +506,9 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             if not context and (words or _turn_path(atoms)):
                 probe = (plan_url(atoms, hc.method, target, context=True) if _turn_path(atoms)
                          else _unproven(facts, hc, atoms, target))
-                if (probe is not None and probe.kind == "manual" and probe.code == "WM902"
+                if probe is not None and not native and _turn_extension(probe):
+                    pass  # Turn's own API: the drop-in passes it to Turn untouched
+                elif (probe is not None and probe.kind == "manual" and probe.code == "WM902"
                         and (native or probe.endpoint is None or probe.refused)):
                     # a path with no Cloud equivalent (a Turn extension, a login): say so,
                     # whoever the host is; nothing is edited
@@ -575,7 +577,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         # ... but once the host is declared, it refuses what has no Cloud equivalent: say so
         unproven_roots = [(r, p) for r, p in unproven_roots
                           if p.kind == "manual" and p.code == "WM902" and (
-                              p.endpoint is None or p.refused)]
+                              p.endpoint is None or p.refused) and not _turn_extension(p)]
     for root, probe in unproven_roots:
         if probe.kind == "manual" and probe.code == "WM902":
             a.add("WM902", "manual", probe.message, root, todo=probe.todo)
@@ -599,7 +601,7 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
         for u in uses:  # what the shim refuses (it serves PATCH /v1/settings/application)
             if u.plan.kind == "manual" and u.plan.code == "WM902" and (
                 u.plan.endpoint is None or u.plan.refused
-            ):
+            ) and not _turn_extension(u.plan):
                 a.add("WM902", "manual", u.plan.message, u.node, todo=u.plan.todo)
         return res
     ex = res.ex
@@ -655,6 +657,12 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
 
 #: How the mapping table names an endpoint only Turn.io serves (see shim.mapping.endpoints).
 _TURN_EXTENSION: Final = "Turn.io extension"
+
+
+def _turn_extension(plan: UrlPlan) -> bool:
+    """A path only Turn.io serves. The drop-in passes it to Turn untouched on any host (see
+    shim.compat.runtime), so under the shim strategy it needs no change and no marker."""
+    return _TURN_EXTENSION in plan.message
 
 
 _TURN_PATH: Final = re.compile(r"/v1/(?:contacts/[^/]+/(?:profile|messages|claim)|chats/|stacks/|"
