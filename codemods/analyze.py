@@ -587,13 +587,21 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
                   "--onprem-host HOST or set legacy_base_url in the config", root,
                   todo="if this host runs the On-Prem API, declare it with --onprem-host")
     uses = call_uses + standalone
-    res.onprem = res.onprem or bool(uses or helper_uses)
+    # a helper that only builds Turn's own URLs proves no On-Prem request
+    res.onprem = res.onprem or bool(uses) or any(not _turn_extension(u.plan)
+                                                 for u in helper_uses)
     by_url = {hc.url: hc for hc in facts.http_calls if hc.url is not None}
     for u in helper_uses:
+        turn = _turn_extension(u.plan)
+        if turn and not native:
+            continue  # the drop-in passes Turn's own API to Turn untouched
         item = a.add(u.plan.code, "manual", u.plan.message, u.node, todo=u.plan.todo)
         hc = by_url.get(u.node)  # type: ignore[call-overload]
         if hc is not None and native:
             res.plans[hc.call] = u.plan
+            if turn:  # it stays on Turn: what it shares must not move
+                item.keeps = True
+                res.kept.add(hc.call)
             res.ex.block(hc.call, item)
     if uses:
         res.first_use = uses[0].node
@@ -845,6 +853,11 @@ def _helper_calls(facts: Facts, target: Target, context: bool, declared: frozens
             continue
         plan = plan_url(_lead_slash(atoms), None, target, context=context,
                         declared=declared)
+        if plan is None and not context and _turn_path(atoms):
+            # Turn's own API on a host no value names: reported like a direct call's
+            plan = plan_url(atoms, None, target, context=True, declared=declared)
+            if plan is not None and not _turn_extension(plan):
+                plan = None
         if plan is None:
             continue
         if plan.kind == "manual" and plan.code in ("WM901", "WM902"):

@@ -480,7 +480,7 @@ class Facts:
                 return [self.dyn(node)]
             return [*self.flatten(kw["scheme"], scope, depth + 1), Syn("://"),
                     *self.flatten(kw["netloc"], scope, depth + 1),
-                    *self.flatten(kw["path"], scope, depth + 1)]
+                    *_rooted(self.flatten(kw["path"], scope, depth + 1))]
         if not isinstance(parts, cst.Tuple | cst.List) or len(parts.elements) < 3 or any(
             isinstance(el, cst.StarredElement) for el in parts.elements
         ):
@@ -490,7 +490,8 @@ class Facts:
             return [self.dyn(node)]
         scheme, netloc, path = (el.value for el in parts.elements[:3])
         return [*self.flatten(scheme, scope, depth + 1), Syn("://"),
-                *self.flatten(netloc, scope, depth + 1), *self.flatten(path, scope, depth + 1)]
+                *self.flatten(netloc, scope, depth + 1),
+                *_rooted(self.flatten(path, scope, depth + 1))]
 
     def _flatten_format(
         self, node: cst.Call, template: cst.SimpleString, scope: Scope, depth: int
@@ -574,6 +575,13 @@ def _single_return(fn: cst.FunctionDef) -> cst.BaseExpression | None:
     if len(small) != 1 or not isinstance(small[0], cst.Return) or small[0].value is None:
         return None
     return small[0].value
+
+
+def _rooted(path: list[Atom]) -> list[Atom]:
+    """urlunparse puts a "/" before a path that lacks one when there is a netloc."""
+    if path and isinstance(path[0], Lit) and path[0].text and not path[0].text.startswith("/"):
+        return [Syn("/"), *path]
+    return path
 
 
 def _take(atoms: Sequence[Atom], n: int) -> list[Atom]:
