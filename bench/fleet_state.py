@@ -17,7 +17,9 @@ the store; each side's pacing waits per send are printed to show it.
 ``--rounds`` rounds (at least 3). Reported per side: this process's CPU per
 send, wall per send, the time spent inside store calls per send (timed
 around every call), and the statements and round trips the store made per
-send, on the caller's path and behind it (the outcome writer). Targets:
+send, on the caller's path and behind it (the outcome writer), and the bytes
+each side writes to files per send beyond the memory side (on Linux: SQLite's
+WAL frames, one 4 KiB page each, and checkpoints). Targets:
 SQLite CPU <= 1.2x memory; PostgreSQL adds <= 0.5 ms per send (the larger of
 the wall difference and the store-call time difference, median over rounds).
 
@@ -34,9 +36,10 @@ What it does not measure: the PostgreSQL server's own CPU (another process;
 only its latency shows, in wall time), the sandboxes' CPU, pacing waits
 (part 1 keeps every channel under its rate; part 2 is the pacing test), TLS,
 a network between machines (add its round trip twice per keyed send),
-contention from many more processes, random keys and recipients (part 1's are
-sequential, so a claim and the answer it carries share a page of the SQLite
-file), and a backend slower than the loopback sandbox.
+contention from many more processes, random keys and recipients (part 1's
+rise per channel, so one channel's claims fill one page of the SQLite file
+after another; a random key is a page of its own), and a backend slower than
+the loopback sandbox.
 
 Run: ``python bench/fleet_state.py [--quick]`` (exit 1 when a target is
 missed in a full run).
@@ -77,7 +80,7 @@ TARGET_PG_ADDED_MS = 0.5
 TARGET_SHARE = 0.95
 CALLER_KEY = "bench-caller-key"
 
-Timing = tuple[float, float, float]  # wall s, CPU s, store s
+Timing = tuple[float, float, float, int]  # wall s, CPU s, store s, bytes written
 COUNTS = ("statements", "round_trips", "behind_statements", "behind_round_trips")
 
 
@@ -199,6 +202,7 @@ def cost_per_send(base_urls: list[str], pg_url: str, block: int,
             first = counter[0]
             counter[0] += block
             spent = store.spent
+            wrote = written()
             start, cpu = time.perf_counter(), time.process_time()
             for i in range(first, first + block):
                 body = {"to": str(4915100000000 + i), "text": {"body": f"parcel {i}"}}
@@ -208,7 +212,7 @@ def cost_per_send(base_urls: list[str], pg_url: str, block: int,
                     raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text}")
             store.inner.flush()  # its queued writes are charged to this block, not the next
             return (time.perf_counter() - start, time.process_time() - cpu,
-                    store.spent - spent)
+                    store.spent - spent, written() - wrote)
 
         for name in clients:  # warm up pools, prepared statements, code paths
             run(name)
@@ -233,6 +237,17 @@ def cost_per_send(base_urls: list[str], pg_url: str, block: int,
             "waits": {name: found[0] / (rounds * block) for name, found in waits.items()}}
 
 
+def written() -> int:
+    """Bytes this process handed to write() and pwrite() so far (0 where /proc lacks it):
+    the SQLite files' WAL frames and checkpoints (socket sends do not count)."""
+    try:
+        with open("/proc/self/io") as io:
+            return next(int(v) for k, _, v in (line.partition(": ") for line in io)
+                        if k == "wchar")
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
 def counts(store: TimedStore) -> list[int]:
     """The store's statement and round-trip counters (zeros for the in-memory store)."""
     found = getattr(store.inner, "counts", None)
@@ -250,6 +265,12 @@ def report_cost(result: dict[str, Any], rounds: int) -> bool:
         print(f"  {name:<10}: {cpu:7.1f} us CPU/send  {wall:6.3f} ms wall/send  "
               f"{store:6.3f} ms in store calls/send (medians of blocks), "
               f"{result['waits'][name]:.2f} pacing waits/send")
+    mem_bytes = statistics.median(t[3] for t in times["memory"]) / block
+    for name, rows in times.items():
+        extra = statistics.median(t[3] for t in rows) / block - mem_bytes
+        if name != "memory" and extra > 100:
+            print(f"  {name:<10}: {extra / 1024:5.1f} KiB written per send beyond the memory "
+                  f"side's (about {extra / 4120:.1f} WAL frames of a 4 KiB page)")
     for name, made in result["counts"].items():
         if any(made):
             print(f"  {name:<10}: per send {made[0]:.2f} statements in {made[1]:.2f} round trips "
