@@ -262,7 +262,9 @@ dict literals in code.
         "Cloud `health_status.can_send_message` becomes On-Premise "
         "`health.gateway_status`:\n\n"
         + _table(("Cloud", "On-Premise"), _mapping_rows(fields.HEALTH_STATUS))
-        + f"\n\nAnything else: {_code(fields.HEALTH_UNKNOWN)}.",
+        + f"\n\nAnything else: {_code(fields.HEALTH_UNKNOWN)}. The answer carries On-Premise's "
+        "`meta` object too (`api_status`, `version`: `cloud-api`): callers read it "
+        "(RapidPro stores `meta.version` from its health check).",
         "## Media\n\n"
         "Cloud upload limits by MIME type:\n\n"
         + _table(("MIME type", "Limit"), media)

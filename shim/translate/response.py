@@ -114,8 +114,11 @@ def _health(status: int, body: JSON, target: Target) -> OnPremResponse:
         warnings.append(TranslationWarning(
             fields.W_HEALTH_LIMITED, "$.health_status.can_send_message",
             "LIMITED on Cloud, reported as connected" + (f": {reasons[0]}" if reasons else "")))
+    # On-Prem sent its meta object with the health answer, and callers read it (RapidPro's
+    # update_api_version stores meta.version): without it they fail on the missing key
     return OnPremResponse(
-        status, {"health": {"gateway_status": gateway, "can_send_message": can_send}}, warnings
+        status, {"health": {"gateway_status": gateway, "can_send_message": can_send},
+                 "meta": dict(META_INFO)}, warnings
     )
 
 

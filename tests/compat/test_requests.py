@@ -142,6 +142,8 @@ def test_str_format_helper_get_with_params_and_request_function(route: Caller) -
 
     health = requests.get(endpoint("health"), headers=route.auth)
     assert health.status_code == 200 and "health" in health.json()
+    # a caller that stores the API version from its health check (as RapidPro does) finds it
+    assert health.json()["meta"]["version"] == "cloud-api"
     contacts = requests.request(
         "POST",
         endpoint("contacts"),

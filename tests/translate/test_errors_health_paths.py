@@ -63,7 +63,8 @@ def test_limited_health_is_connected_with_the_first_reason(
 ) -> None:
     assert answer("GET", "/v1/health", {"health_status": health}) == (
         200,
-        {"health": {"gateway_status": "connected", "can_send_message": "LIMITED"}},
+        {"health": {"gateway_status": "connected", "can_send_message": "LIMITED"},
+         "meta": {"api_status": "stable", "version": "cloud-api"}},
         warnings,
     )
 
