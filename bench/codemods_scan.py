@@ -32,14 +32,15 @@ with findings (there should be none). Exit status 1 when recall is below 100 %
 or a file fails.
 
 Not measured: ``rewrite`` (only ``scan``); a cold page cache (every side reads
-files the generator has just written); trees with more candidates (each
-candidate costs about 1.6 libcst parses, so the ratios shrink as the share of
-candidate bytes grows; large data tables no rule can see are blanked before
-the parse, see ``codemods.focus``, but a large candidate that is code is
-parsed whole, and its libcst tree, about 500 bytes per source byte, sets the
-peak memory); other machines (more cores favour neither side: both
-use J workers). A loaded machine makes every figure noisy; the alternation
-spreads the noise over both sides but does not remove it.
+files the generator has just written); trees with more candidates (scan
+``ast``-parses every candidate, then libcst-parses only the top-level
+statements a rule can look at, see ``codemods.focus``; a candidate whose rule
+words are spread over most of its statements is parsed whole, at about 1.6
+libcst parses, so the ratios shrink as the share of such bytes grows, and the
+libcst tree of the biggest one, about 500 bytes per source byte, sets the peak
+memory); other machines (more cores favour neither side: both use J workers).
+A loaded machine makes every figure noisy; the alternation spreads the noise
+over both sides but does not remove it.
 
     python bench/codemods_scan.py [--files N] [--seeded SHARE] [--rounds R] [--jobs J]
                                   [--rss-files N] [--quick] [--seed S] [--keep DIR]

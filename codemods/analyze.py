@@ -19,7 +19,6 @@ from codemods.client_base import file_base, with_base
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
 from codemods.facts import (
-    HTTP_MODULES,
     Facts,
     HttpCall,
     Owner,
@@ -28,6 +27,7 @@ from codemods.facts import (
     dotted,
     iter_parents,
 )
+from codemods.http_names import BODY_KEYWORDS, HTTP_MODULES
 from codemods.layout import shift_aligned_args
 from codemods.literals import (
     fstring_parts,
@@ -273,8 +273,7 @@ def _from_json_response(facts: Facts, node: cst.CSTNode, scope: Scope) -> bool:
 def _sends(hc: HttpCall) -> bool:
     """A call that sends a body (``.get("x")`` on a dict also looks like an HTTP call)."""
     return hc.via.split(".")[0] in HTTP_MODULES or any(
-        arg.keyword is not None and arg.keyword.value in ("json", "data", "content")
-        for arg in hc.call.args)
+        arg.keyword is not None and arg.keyword.value in BODY_KEYWORDS for arg in hc.call.args)
 
 
 def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:

@@ -18,7 +18,7 @@ from typing import Final, Literal
 import libcst as cst
 
 from codemods.analyze import Analysis, Item, Strategy, analyze
-from codemods.focus import FOCUS_MIN, focus
+from codemods.focus import NOTHING, focus
 from codemods.parsing import parse_module
 from codemods.rules import RULES_BY_CODE
 from codemods.transform import apply
@@ -167,8 +167,11 @@ def _process(data: bytes, options: Options) -> Outcome:
     if options.fault == "crash":
         raise RuntimeError("injected fault")
     source = data
-    if options.focus and not options.rewrite and len(data) >= FOCUS_MIN:
-        source = focus(data, options.onprem_hosts) or data
+    if options.focus and not options.rewrite:
+        reduced = focus(data, options.onprem_hosts)
+        if reduced == NOTHING:
+            return Outcome()  # no statement a rule can look at
+        source = reduced or data
     try:
         module = parse_module(source)
     except (SyntaxError, UnicodeDecodeError):  # libcst could not decode it: say where

@@ -20,11 +20,10 @@ from typing import Final, Literal
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
 
+from codemods.http_names import HTTP_MODULES, HTTP_VERBS
 from codemods.literals import fstring_text_value, string_value
 from codemods.urls import Atom, Dyn, Lit, Syn, interesting
 
-HTTP_VERBS: Final = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
-HTTP_MODULES: Final = frozenset({"requests", "httpx", "aiohttp"})
 _PERCENT_DIRECTIVE: Final = re.compile(r"%(\((\w+)\))?[-#0 +]*(\d+|\*)?(\.\d+)?[sdirfaxXeEgGc]")
 _FORMAT_FIELD: Final = re.compile(r"\{([^{}]*)\}")
 _HOST_PREFIX: Final = re.compile(r"https?://[^/]+")

@@ -1,32 +1,34 @@
-"""Scan without parsing large data tables no rule can look at.
+"""Scan parses with libcst only the top-level statements a rule can look at.
 
 libcst builds its tree about ten times slower than ``ast`` and holds some 500
-bytes per source byte, so one generated data module that passes the byte
-prefilter (a table of place names with "Wabash" in it, a locale table with a
-caller appended) costs more than parsing a whole tree with ``ast``. Here
-``ast`` (C speed) splits the file into top-level statements, and a *data
-statement* - ``NAME = <dict, list, tuple, set or constant>`` of
-``DATA_MIN`` bytes or more, with no function, class or comprehension inside -
-is blanked when nothing in it is a rule's word or part of a URL and nothing
-else refers to it:
+bytes per source byte, so parsing every candidate file whole costs more than
+``ast``-parsing a whole tree, though a rule looks at a small part of most of
+them (a real module with one caller in it, a data table with "Wabash" in it).
+Here ``ast`` (C speed) reads the top-level statements and keeps:
 
-* none of its strings and names is one of the rules' own words (every string
-  constant in the rule modules and the mapping table, harvested from their
-  source, so a new rule's words count without a list to update), could be
-  part of an On-Prem URL, or names a declared host;
-* its name appears nowhere else in the file, and it reads no name that
-  another statement (other than an import) defines.
+* *evidence*: a statement holding a string that is one of the rules' own words
+  (the word-like string constants of the rule modules and the mapping table,
+  harvested from their source, so a new rule's words count without a list to
+  update), that could be part of an On-Prem URL, or that names a declared host;
+  or a call that sends a body over HTTP (``codemods.http_names``: the file's
+  senders decide whether its payloads reach an unknown URL);
+* every import (and any statement holding one);
+* where evidence flows: a statement that reads a module-level name a kept
+  evidence statement binds, transitively (the call a URL constant goes to);
+* what kept statements resolve to: a statement that binds a name a kept
+  statement reads or binds, transitively (a name bound twice stays unknown).
 
-A blanked statement becomes empty lines, so every other node keeps its line
-and column; the file-wide word tests still read the whole text. Code is never
-blanked. Used by ``scan`` only (a rewrite needs the whole tree), on files of
-``FOCUS_MIN`` bytes or more. A reduced file whose statements ``ast`` places
-differently from the original is not used.
+Every other statement becomes empty lines, so every kept node keeps its line
+and column; the file-wide word tests still read the whole text. A file with no
+evidence keeps only its imports, and with no imports either it is not parsed
+at all. Used by ``scan`` only (a rewrite needs the whole tree). A reduced file
+whose statements ``ast`` places differently from the original is not used.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -34,14 +36,22 @@ from types import CodeType
 from typing import Final
 
 import codemods
+from codemods.http_names import BODY_KEYWORDS, HTTP_MODULES, HTTP_VERBS
 from codemods.urls import interesting
 
-#: Smaller files are parsed whole: the ``ast`` pass would cost more than it saves.
-FOCUS_MIN: Final = 24_000
-#: Smaller data statements are kept: checking them costs more than parsing them.
-DATA_MIN: Final = 2_000
-
-_LITERALS: Final = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Constant)
+#: Modules of the command around the rules: their strings are messages, options and file
+#: names, never compared with the code being scanned.
+_NOT_RULES: Final = frozenset({"cli.py", "discover.py", "engine.py", "focus.py", "parsing.py",
+                               "reading.py", "report.py", "rules.py", "runner.py"})
+#: What ``focus`` answers for a file with nothing a rule can look at (not even an import).
+NOTHING: Final = b""
+#: A rule's word looks like a key, a header name, a path or a host: no inner space.
+_WORD: Final = re.compile(r"[a-z0-9_.\-/{}:$]*[a-z][a-z0-9_.\-/{}:$]*")
+_CALL_VERBS: Final = HTTP_VERBS | {"request"}
+_BOM: Final = b"\xef\xbb\xbf"
+#: Blank only when the kept statements hold less than this share of the bytes.
+WORTH: Final = 0.85
+_SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 @cache
@@ -54,6 +64,8 @@ def vocabulary() -> frozenset[str]:
     words: set[str] = set()
     for root in roots:
         for path in sorted(root.glob("*.py")):
+            if root.name == "codemods" and path.name in _NOT_RULES:
+                continue
             tree = ast.parse(path.read_bytes())
             skip = {id(v) for n in ast.walk(tree) if isinstance(n, ast.Dict) for v in n.values}
             skip |= {id(d) for d in _docstrings(tree)}
@@ -61,6 +73,14 @@ def vocabulary() -> frozenset[str]:
                          if isinstance(n, ast.Constant) and isinstance(n.value, str)
                          and id(n) not in skip)
     return frozenset(words)
+
+
+@cache
+def words() -> frozenset[str]:
+    """The vocabulary's words (stripped), without message text, punctuation and single
+    letters (string prefixes and loop names in the rules' code, never a key or a path)."""
+    return frozenset(w.strip() for w in vocabulary()
+                     if len(w.strip()) > 1 and _WORD.fullmatch(w.strip()))
 
 
 def _docstrings(tree: ast.AST) -> Iterator[ast.Constant]:
@@ -71,105 +91,178 @@ def _docstrings(tree: ast.AST) -> Iterator[ast.Constant]:
                 yield body[0].value
 
 
-def _target(stmt: ast.stmt) -> str | None:
-    """The name a ``NAME = <literal>`` statement binds (None for any other statement)."""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-        target: ast.expr = stmt.targets[0]
-    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-        target = stmt.target
-    else:
-        return None
-    if not isinstance(target, ast.Name) or not isinstance(stmt.value, _LITERALS):
-        return None
-    return target.id
+class _Statement:
+    """What one top-level statement binds, reads and holds (its string constants as written,
+    not the names the compiler adds, which would make every ``def data()`` evidence)."""
+
+    __slots__ = ("binds", "calls", "evidence", "imports", "reads")
+
+    def __init__(self, stmt: ast.stmt, vocab: frozenset[str], hosts: frozenset[str]) -> None:
+        self.binds: set[str] = set()
+        self.reads: set[str] = set()
+        self.calls: set[str] = set()  # names called: one imported from an HTTP module sends
+        self.imports = False
+        sends = False
+        strings: set[str | bytes] = set()
+        scope = isinstance(stmt, _SCOPES)
+        if scope:
+            self.binds.add(stmt.name)  # type: ignore[attr-defined]
+        for node in ast.walk(stmt):
+            kind = type(node)
+            if kind is ast.Name:
+                if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                    self.reads.add(node.id)  # type: ignore[attr-defined]
+                elif not scope:
+                    self.binds.add(node.id)  # type: ignore[attr-defined]
+            elif kind is ast.Constant:
+                value = node.value  # type: ignore[attr-defined]
+                if type(value) is str or type(value) is bytes:
+                    strings.add(value)
+            elif kind is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                if type(func) is ast.Name:
+                    self.calls.add(func.id)
+                elif not sends:
+                    sends = _sends(node)  # type: ignore[arg-type]
+            elif kind is ast.Global or kind is ast.Nonlocal:
+                self.binds.update(node.names)  # type: ignore[attr-defined]
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                self.imports = True
+            elif not scope and (kind is ast.FunctionDef or kind is ast.AsyncFunctionDef
+                                or kind is ast.ClassDef):
+                self.binds.add(node.name)  # type: ignore[attr-defined]
+        self.evidence = sends or any(_telling(v, vocab, hosts) for v in strings)
 
 
-def _strings(code: CodeType) -> Iterator[str | bytes]:
-    todo: list[object] = list(code.co_consts)
-    while todo:
-        value = todo.pop()
-        if isinstance(value, str | bytes):
-            yield value
-        elif isinstance(value, tuple | frozenset):
-            todo.extend(value)
+def _sends(call: ast.Call) -> bool:
+    """A method call that may send a body over HTTP (what ``analyze`` counts as a sender)."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in _CALL_VERBS:
+        return False
+    if any(kw.arg in BODY_KEYWORDS for kw in call.keywords):
+        return True
+    root = func.value
+    while isinstance(root, ast.Attribute | ast.Call | ast.Subscript):
+        root = root.func if isinstance(root, ast.Call) else root.value
+    return isinstance(root, ast.Name) and root.id in HTTP_MODULES
 
 
-def _inert(stmt: ast.stmt, words: frozenset[str], hosts: frozenset[str]
-           ) -> frozenset[str] | None:
-    """The names a data statement reads, or None when a rule could look at it."""
-    code = compile(ast.Module(body=[stmt], type_ignores=[]), "<data>", "exec")
-    if any(isinstance(c, CodeType) for c in code.co_consts):
-        return None  # a lambda or comprehension: code, not data
-    if any(n.lower() in words for n in code.co_names if n != _target(stmt)):
-        return None
-    for value in _strings(code):
-        text = value if isinstance(value, str) else value.decode("latin-1")
-        low = text.lower()
-        if low in words or interesting(text) or interesting(low) or any(
-                h in low for h in hosts):
-            return None
-    return frozenset(code.co_names)
+def _telling(value: str | bytes, vocab: frozenset[str], hosts: frozenset[str]) -> bool:
+    text = value if isinstance(value, str) else value.decode("latin-1")
+    low = text.lower()
+    return (low.strip() in vocab or interesting(text) or interesting(low)
+            or any(h in low for h in hosts))
 
 
-def _mentions(body: list[ast.stmt]) -> set[str]:
-    """Every global, attribute and string these statements name, functions included."""
+def _global_names(stmt: ast.stmt) -> set[str]:
+    """Names a function or class reads outside itself: its locals are not module names."""
+    try:
+        code = compile(ast.Module(body=[stmt], type_ignores=[]), "<stmt>", "exec",
+                       dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError):
+        return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
     out: set[str] = set()
-    todo = [compile(ast.Module(body=body, type_ignores=[]), "<rest>", "exec")]
+    todo = [code]
     while todo:
-        code = todo.pop()
-        out.update(code.co_names)
-        for value in code.co_consts:
-            if isinstance(value, CodeType):
-                todo.append(value)
-        out.update(v for v in _strings(code) if isinstance(v, str))
+        c = todo.pop()
+        out.update(c.co_names)
+        todo.extend(x for x in c.co_consts if isinstance(x, CodeType))
     return out
 
 
+def _http_imports(stmts: list[ast.stmt]) -> frozenset[str]:
+    """Names imported from an HTTP client module (``from requests import post``)."""
+    return frozenset(alias.asname or alias.name for stmt in stmts for node in ast.walk(stmt)
+                     if isinstance(node, ast.ImportFrom) and node.module
+                     and node.module.split(".")[0] in HTTP_MODULES for alias in node.names)
+
+
+def _kept(stmts: list[_Statement]) -> set[int]:
+    """Evidence, where it flows (forward), and what the kept statements resolve to."""
+    readers: dict[str, list[int]] = {}
+    binders: dict[str, list[int]] = {}
+    for i, s in enumerate(stmts):
+        for name in s.reads:
+            readers.setdefault(name, []).append(i)
+        for name in s.binds:
+            binders.setdefault(name, []).append(i)
+    keep = {i for i, s in enumerate(stmts) if s.evidence}
+    todo = list(keep)
+    while todo:
+        for name in stmts[todo.pop()].binds:
+            for j in readers.get(name, ()):
+                if j not in keep:
+                    keep.add(j)
+                    todo.append(j)
+    todo = list(keep)
+    while todo:
+        s = stmts[todo.pop()]
+        for name in (*s.reads, *s.binds):
+            for j in binders.get(name, ()):
+                if j not in keep:
+                    keep.add(j)
+                    todo.append(j)
+    keep.update(i for i, s in enumerate(stmts) if s.imports)
+    return keep
+
+
+def _last_line(stmt: ast.stmt) -> int:
+    return stmt.end_lineno or stmt.lineno
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """Where a statement starts: its first decorator, if it has one."""
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", None) or []
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
+
+
 def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
-    """``data`` with its inert data statements blanked, or None (parse it whole)."""
+    """``data`` with the statements no rule can look at blanked; None: parse it whole (nothing
+    to blank, or ``ast`` cannot read it); :data:`NOTHING`: no statement is left at all."""
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError):
         return None  # libcst reports the error
     body = tree.body
+    if not body:
+        return None
+    declared = frozenset(h.lower() for h in hosts)
     lines = data.splitlines(keepends=True)
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    big = [i for i, s in enumerate(body) if _target(s) is not None
-           and s.end_lineno is not None and starts[s.end_lineno] - starts[s.lineno - 1] >= DATA_MIN
-           and (i == 0 or (body[i - 1].end_lineno or 0) < s.lineno)
-           and (i + 1 == len(body) or s.end_lineno < body[i + 1].lineno)]
-    if not big:
+    vocab = words()
+    stmts = [_Statement(s, vocab, declared) for s in body]
+    http_names = _http_imports([s for s, st in zip(body, stmts, strict=True) if st.imports])
+    bound = set().union(*(st.binds for st in stmts))
+    for stmt, st in zip(body, stmts, strict=True):
+        st.evidence = st.evidence or bool(st.calls & http_names)
+        if isinstance(stmt, _SCOPES) and st.reads & bound:
+            st.reads &= _global_names(stmt)
+    keep = _kept(stmts)
+    if len(keep) == len(body):
         return None
-    words = vocabulary()
-    declared = frozenset(h.lower() for h in hosts)
-    candidates = {i: _inert(body[i], words, declared) for i in big}
-    inert = {i for i, reads in candidates.items() if reads is not None}
-    if not inert:
-        return None
-    rest = [s for i, s in enumerate(body) if i not in inert]
-    named = _mentions(rest)  # any other binding or use keeps a data statement
-    code_named = _mentions([s for s in rest if not isinstance(s, ast.Import | ast.ImportFrom)])
-    drop: list[int] = []
-    for i in sorted(inert):
-        name = _target(body[i])
-        reads = candidates[i]
-        assert name is not None and reads is not None
-        others = [j for j in inert if j != i]
-        if (name in named or any(name in (candidates[j] or ()) for j in others)
-                or (reads - {name}) & code_named):
-            continue
-        drop.append(i)
+    if not keep:
+        return NOTHING
+    kept = sum(starts[_last_line(body[i])] - starts[_first_line(body[i]) - 1] for i in keep)
+    if kept >= WORTH * len(data):
+        return None  # too little to blank: the check would cost more than it saves
+    out = list(lines)
+    drop: set[int] = set()
+    for i, s in enumerate(body):
+        first, last = _first_line(s), s.end_lineno or s.lineno
+        if i in keep or (i and (body[i - 1].end_lineno or 0) >= first) or (
+                i + 1 < len(body) and last >= _first_line(body[i + 1])):
+            continue  # a kept statement, or one that shares a line with another
+        drop.add(i)
+        for n in range(first - 1, last):
+            out[n] = out[n][len(out[n].rstrip(b"\r\n")):]
     if not drop:
         return None
-    out = list(lines)
-    for i in drop:
-        s = body[i]
-        for n in range(s.lineno - 1, s.end_lineno or s.lineno):
-            out[n] = out[n][len(out[n].rstrip(b"\r\n")):]
+    if lines[0].startswith(_BOM):
+        out[0] = _BOM + out[0] if not out[0].startswith(_BOM) else out[0]
     reduced = b"".join(out)
-    return reduced if _same_places(reduced, body, set(drop)) else None
+    return reduced if _same_places(reduced, body, drop) else None
 
 
 def _same_places(reduced: bytes, body: list[ast.stmt], dropped: set[int]) -> bool:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Final
 import libcst as cst
 
 from codemods.exchange import _terminal
-from codemods.facts import HTTP_VERBS, Facts, Scope, iter_parents
+from codemods.facts import Facts, Scope, iter_parents
+from codemods.http_names import HTTP_VERBS
 from shim.mapping.hosts import Target
 
 if TYPE_CHECKING:

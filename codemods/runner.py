@@ -1,7 +1,7 @@
 """A run over many files: discover, read, prefilter, process (in a pool), write.
 
 The main process only walks the tree: the paths go to the worker processes in
-chunks of consecutive files, and each worker reads its files, applies the byte
+chunks, biggest files first, and each worker reads its files, applies the byte
 prefilter and analyses the candidates (small runs are done inline). So no
 process holds more than one file's bytes, and the reading and prefiltering are
 spread over the workers like the analysis. Workers hand back plain data, and
@@ -11,6 +11,8 @@ atomically, and only if the file still holds the bytes that were analysed.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import shutil
 import tempfile
@@ -22,15 +24,30 @@ from typing import Final, Protocol
 
 from codemods.discover import Skipped, Unreadable, discover
 from codemods.engine import FileError, Options, Outcome, process_source
-from codemods.focus import FOCUS_MIN, vocabulary
+from codemods.focus import words
 from codemods.prefilter import may_match
 from codemods.reading import DEFAULT_MAX_SIZE, NotRead, read_source, too_large
 
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library this process runs on, if it has ``malloc_trim`` (glibc)."""
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+#: After a candidate this big, a worker returns the freed memory (see _release).
+TRIM_MIN: Final = 100_000
+_LIBC: Final = _libc()
 #: Below this many files a pool costs more than it saves.
 POOL_MIN: Final = 64
 #: Files per worker task: small enough to balance the load, large enough to keep the
-#: round trips (and the main process) out of the way.
+#: round trips (and the main process) out of the way ...
 CHUNK: Final = 16
+#: ... and at most this many bytes, so a big file is a task of its own.
+CHUNK_BYTES: Final = 400_000
 
 
 class Progress(Protocol):
@@ -100,13 +117,38 @@ def _one(path: Path, display: str, size: int, options: Options, max_size: int) -
     if options.prefilter and not may_match(data):
         return _Done()
     out = process_source(data, options, display)
+    if size >= TRIM_MIN:
+        _release()
     return _Done(candidate=True, outcome=out,
                  original=data if out.new_data is not None else None)
+
+
+def _release() -> None:
+    """Hand the memory of a big file's trees back to the system: without this a worker keeps
+    its peak for the rest of the run (glibc keeps freed heap pages; elsewhere a no-op)."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _chunk(items: list[tuple[Path, str, int]], options: Options, max_size: int) -> list[_Done]:
     """One worker task: a run of consecutive files (one round trip per CHUNK files)."""
     return [_one(path, display, size, options, max_size) for path, display, size in items]
+
+
+def _chunks(items: list[tuple[Path, str, int]]) -> list[list[int]]:
+    """Worker tasks (indexes into ``items``), biggest files first: the longest tasks start
+    early, so no worker is left with one at the end while the other idles."""
+    order = sorted(range(len(items)), key=lambda i: -items[i][2])
+    chunks: list[list[int]] = []
+    size = 0
+    for i in order:
+        if not chunks or len(chunks[-1]) >= CHUNK or size + items[i][2] > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += items[i][2]
+    return chunks
 
 
 def run(
@@ -129,20 +171,23 @@ def run(
     items = [(f.path, f.display, f.size) for f in files]
     dones: list[_Done] = []
     if workers > 1 and len(files) >= POOL_MIN:
-        if options.focus and not options.rewrite and any(f.size >= FOCUS_MIN for f in files):
-            vocabulary()  # once here, inherited by the forked workers
-        chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+        if options.focus and not options.rewrite:
+            words()  # once here, inherited by the forked workers
+        chunks = _chunks(items)
+        done_at: dict[int, _Done] = {}
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_chunk, c, options, max_file_size) for c in chunks]
+            futures = [pool.submit(_chunk, [items[i] for i in c], options, max_file_size)
+                       for c in chunks]
             for fut, c in zip(futures, chunks, strict=True):
                 try:
-                    dones.extend(fut.result())
+                    done_at.update(zip(c, fut.result(), strict=True))
                 except Exception as exc:  # a worker died (memory, signal)
                     error = FileError("internal-error", f"{type(exc).__name__}: {exc}")
-                    dones.extend(_Done(candidate=True, outcome=Outcome(error=error))
-                                 for _ in c)
+                    done_at.update((i, _Done(candidate=True, outcome=Outcome(error=error)))
+                                   for i in c)
                 if progress is not None:
                     progress.advance(len(c))
+        dones = [done_at[i] for i in range(len(items))]
     else:
         for item in items:
             dones.append(_one(*item, options, max_file_size))

@@ -1,16 +1,29 @@
-"""Blanking large data tables before the libcst parse never changes what scan reports."""
+"""Parsing only the statements a rule can look at never changes what scan reports.
+
+Every check runs the whole engine twice, with ``codemods.focus`` and without it
+(``Options(focus=False)``), and asserts the same findings and the same error:
+on every fixture in every mode (as it is, and next to unrelated code and data),
+on every bench caller style inside real modules, and on the installed packages.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from codemods.engine import Options, process_source
-from codemods.focus import FOCUS_MIN, focus
+from codemods.focus import NOTHING, focus
+from codemods.prefilter import may_match
 from tests.codemods.conftest import MODES, case_id, cases
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "codemods_scan.py"
 
 CALLER = '''
 import requests
@@ -22,6 +35,25 @@ def send(host, token, to, text):
                          headers={"Authorization": "Bearer " + token})
 '''
 
+#: Unrelated code: functions and a class that read each other, no rule's word in them.
+UNRELATED = '''
+
+def _unrelated_total(values):
+    return sum(v * 2 for v in values)
+
+
+class _UnrelatedCounter:
+    def __init__(self):
+        self.seen = 0
+
+    def bump(self, values):
+        self.seen += _unrelated_total(values)
+        return self.seen
+
+
+_UNRELATED_DEFAULT = _UnrelatedCounter()
+'''
+
 
 def table(name: str = "TOWNS", rows: int = 900, value: str = "Wabash") -> str:
     """A generated lookup table in the style of a data module (about 30 KB)."""
@@ -29,22 +61,41 @@ def table(name: str = "TOWNS", rows: int = 900, value: str = "Wabash") -> str:
     return f"{name} = {{\n{body}}}\n"
 
 
-def findings(data: bytes, opts: Options) -> list[dict[str, object]]:
+def scans(data: bytes, opts: Options) -> tuple[list[dict[str, object]], object]:
     out = process_source(data, opts)
-    assert out.error is None, out.error
-    return [f.as_json() for f in out.findings]
+    return [f.as_json() for f in out.findings], out.error
 
 
 def same_scan(data: bytes, opts: Options | None = None) -> list[dict[str, object]]:
+    """The findings with focus, asserted equal (with the error) to those without it."""
     opts = opts or Options()
-    found = findings(data, opts)
-    assert found == findings(data, replace(opts, focus=False))
-    return found
+    found = scans(data, opts)
+    assert found == scans(data, replace(opts, focus=False))
+    return found[0]
+
+
+def _after_header(source: bytes) -> int:
+    """The line after the docstring and ``from __future__`` imports."""
+    at = 0
+    for stmt in ast.parse(source).body:
+        if (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__") or (
+                isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            at = stmt.end_lineno or at
+            continue
+        break
+    return at
+
+
+def padded(source: bytes, before: str, after: str) -> bytes:
+    at = _after_header(source)
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        lines[-1] += b"\n"
+    return b"".join([*lines[:at], before.encode(), *lines[at:], after.encode()])
 
 
 def test_an_unrelated_table_is_blanked_and_the_caller_keeps_its_place() -> None:
     data = (table() + CALLER).encode()
-    assert len(data) >= FOCUS_MIN
     reduced = focus(data)
     assert reduced is not None
     assert reduced.count(b"\n") == data.count(b"\n")
@@ -53,16 +104,36 @@ def test_an_unrelated_table_is_blanked_and_the_caller_keeps_its_place() -> None:
     assert found and all(int(str(f["line"])) > table().count("\n") for f in found)
 
 
+def test_unrelated_code_is_blanked_and_code_the_caller_uses_is_kept() -> None:
+    helper = "\n\ndef body_of(to, text):\n    return dict(to=to, kind=text)\n"
+    user = "\n\ndef shout(host, token, to, text):\n    return send(host, token, to, text)\n"
+    data = (UNRELATED + CALLER + helper + user).encode()
+    reduced = focus(data)
+    assert reduced is not None and reduced.count(b"\n") == data.count(b"\n")
+    assert b"_UnrelatedCounter" not in reduced and b"body_of" not in reduced
+    assert b"def send(" in reduced and b"def shout(" in reduced  # the caller's user stays
+    assert same_scan(data)
+
+
+def test_a_name_bound_twice_stays_bound_twice() -> None:
+    """A kept constant rebound elsewhere: the rebinding is kept (the name stays unknown)."""
+    data = (CALLER + '\nURL = "https://waba.360dialog.io/v1/messages"\n' + UNRELATED
+            + "\nURL = _unrelated_total([1])\n").encode()
+    reduced = focus(data)
+    assert reduced is not None and b"URL = _unrelated_total" in reduced
+    assert b"def _unrelated_total" in reduced and b"class _UnrelatedCounter" not in reduced
+    same_scan(data)
+
+
 @pytest.mark.parametrize("source", [
-    table() + CALLER + "\nprint(len(TOWNS))\n",  # read elsewhere
-    table() + CALLER + "\nTOWNS = {}\n",  # bound twice
     table().replace('"k0007"', '"to"') + CALLER,  # a key a rule compares with
     table(value="https://waba.360dialog.io") + CALLER,  # part of an On-Prem URL
     table(value="/v1/media") + CALLER,
-    "def helper():\n    return 1\n\n\n" + table().replace('"Wabash"', "helper()") + CALLER,
+    table() + CALLER + "\nsend(TOWNS, 't', 'x', 'y')\n",  # read by a kept call
 ])
 def test_tables_a_rule_can_see_are_kept(source: str) -> None:
-    assert focus(source.encode()) is None
+    reduced = focus(source.encode())
+    assert reduced is None or b"Wabash" in reduced or b"k0001" in reduced
     same_scan(source.encode())
 
 
@@ -73,15 +144,33 @@ def test_a_declared_host_keeps_the_table() -> None:
     same_scan(data, Options(onprem_hosts=frozenset({"node.example.internal"})))
 
 
-def test_code_is_never_blanked() -> None:
-    code = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(1200))
-    assert focus((code + CALLER).encode()) is None
+def test_a_file_with_nothing_to_look_at_is_not_parsed() -> None:
+    data = (UNRELATED + table()).encode()
+    assert focus(data) == NOTHING
+    assert same_scan(data) == []
 
 
-def test_crlf_lines_and_a_shared_line_keep_their_places() -> None:
+def test_a_sender_is_kept_though_it_names_no_rule_word() -> None:
+    """The file's senders decide whether its payloads go to an unknown URL (WM908)."""
+    builder = '\n\ndef text_message(wa_id, text):\n    return {"to": wa_id, "type": "text", ' \
+              '"text": {"body": text}}\n'
+    sender = "\n\ndef push(u, b):\n    import requests\n\n    return requests.post(u, b)\n"
+    data = (UNRELATED + builder + sender).encode()
+    reduced = focus(data)
+    assert reduced is not None and b"def push(" in reduced
+    rules = {f["rule"] for f in same_scan(data)}
+    assert "WM908" in rules
+
+
+def test_crlf_lines_decorators_and_a_shared_line_keep_their_places() -> None:
     crlf = (table() + CALLER).replace("\n", "\r\n").encode()
     assert focus(crlf) is not None
     same_scan(crlf)
+    decorated = ("import functools\n\n\n@functools.lru_cache\ndef cached(x):\n    return x\n"
+                 + table() + CALLER).encode()
+    reduced = focus(decorated)
+    assert reduced is not None and b"@functools" not in reduced
+    same_scan(decorated)
     shared = ("X = 1; " + table() + CALLER).encode()
     assert focus(shared) is None
 
@@ -92,25 +181,59 @@ def test_rewrite_parses_the_whole_file() -> None:
     assert out.new_data is not None and table().encode() in out.new_data
 
 
+@pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("case", cases(), ids=case_id)
-def test_every_fixture_reports_the_same_next_to_a_table(case: Path) -> None:
-    """A table before and after each case: blanked, and the scan reports what it did."""
+def test_every_fixture_reports_the_same(case: Path, mode: str) -> None:
+    """As it is, and between unrelated code and data (which are blanked)."""
+    target, strategy = MODES[mode]
+    opts = Options(target=target, strategy=strategy)  # type: ignore[arg-type]
     source = case.read_bytes()
-    tree = ast.parse(source)
-    at = 0
-    for stmt in tree.body:  # after the docstring and ``from __future__`` imports
-        if (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__") or (
-                isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-            at = stmt.end_lineno or at
-            continue
-        break
-    lines = source.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        lines[-1] += b"\n"
-    padded = b"".join([*lines[:at], table("PAD_A", 700).encode(), *lines[at:],
-                       table("PAD_B", 70).encode()])
-    reduced = focus(padded)
-    assert reduced is not None and b"PAD_A" not in reduced and b"PAD_B" not in reduced
-    for mode in ("360dialog", "meta-shim"):  # both targets, both strategies
+    same_scan(source, opts)
+    pad = padded(source, table("PAD_A", 200) + UNRELATED, UNRELATED.replace("_unrelated",
+                                                                               "_other"))
+    reduced = focus(pad)
+    assert reduced is not None and b"PAD_A" not in reduced and b"_other_total" not in reduced
+    same_scan(pad, opts)
+
+
+@cache
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("codemods_scan_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _installed() -> list[Path]:
+    sources: list[Path] = _bench().installed_sources()
+    return sources
+
+
+def test_installed_candidates_report_the_same() -> None:
+    """Every installed file the prefilter passes (its findings, if any, are the same)."""
+    candidates = [p for p in _installed() if may_match(p.read_bytes())]
+    assert candidates
+    for path in candidates:
+        for mode in ("360dialog", "meta-shim"):
+            target, strategy = MODES[mode]
+            same_scan(path.read_bytes(), Options(target=target,  # type: ignore[arg-type]
+                                                 strategy=strategy))
+
+
+@pytest.mark.parametrize("style", range(15))
+def test_every_bench_caller_style_inside_real_modules(style: int) -> None:
+    """Each caller style appended to real modules (every 400th installed file, shifted by
+    style): found, and reported the same with and without focus."""
+    bench = _bench()
+    caller = bench.CALLERS[style].format(n=style).encode()
+    sources = _installed()[style * 25::400]
+    assert sources
+    for n, path in enumerate(sources):
+        mode = sorted(MODES)[n % len(MODES)]
         target, strategy = MODES[mode]
-        same_scan(padded, Options(target=target, strategy=strategy))  # type: ignore[arg-type]
+        found = same_scan(path.read_bytes() + b"\n" + caller,
+                          Options(target=target, strategy=strategy))  # type: ignore[arg-type]
+        assert found, (path, mode)
