@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 HELPER: Final = "cloud_request"
 IMPORT_LINE: Final = f"from shim.channels import {HELPER}"
+ANSWER: Final = "onprem_answer"
+ANSWER_IMPORT: Final = f"from shim.answers import {ANSWER}"
+#: Endpoints whose Cloud answer differs only in shape, translated back by shim.answers:
+#: the request moves to Cloud and the caller (here or in another module) keeps reading
+#: the On-Prem answer, so the shape note no longer holds it.
+ANSWERED: Final = frozenset({"health"})
 #: Items a claimed request no longer needs: its URL edits, base notes and auth rewrites.
 _ABSORBED_PREFIXES: Final = ("WM1", "WM2")
 _ABSORBED: Final = frozenset({"WM905", "WM916"})
@@ -66,6 +72,8 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
     #: a URL string that cannot be edited for Cloud: no matter, a claimed call drops it
     string_blockers = list(urls.owner_blockers.values())
     claimed: dict[cst.Call, str] = {}
+    #: claimed calls whose answer is translated back: (On-Prem method, On-Prem path)
+    onprem: dict[cst.Call, tuple[str, str]] = {}
     for call, plan in urls.plans.items():
         hc = by_call.get(call)
         ex = urls.ex.by_call.get(call)
@@ -75,8 +83,11 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
         unspellable = plan.kind == "manual" and plan.code == "WM908"
         if plan.kind not in ("rewrite", "same") and not unspellable:
             continue
+        answered = plan.endpoint.name in ANSWERED
+        notes = {" ".join(msg.split()) for code, msg, _ in plan.notes if code == "WM906"}
         if any(not (b.code == "WM908" and (b in string_blockers or (
                 unspellable and b.message == " ".join(plan.message.split()))))
+               and not (answered and b.code == "WM906" and b.message in notes)
                for b in ex.blockers):
             continue
         route = plan.endpoint.route(target)
@@ -92,19 +103,47 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
         if not per_channel(call):
             continue
         claimed[call] = route.path
+        if answered:
+            onprem[call] = (plan.endpoint.method, plan.endpoint.onprem_path)
     if not claimed:
         return set()
     _absorb(facts, urls, set(claimed))
     for call, path in claimed.items():
+        answer = onprem.get(call)
         item = a.add("WM103", "safe", f"per-channel request -> {target.value} Cloud "
                      f"{path}: URL and auth header now come from the config channel whose "
-                     "legacy_api_key is the key this call sends (shim.channels.cloud_request)",
-                     call)
-        item.imports = frozenset({IMPORT_LINE})
+                     "legacy_api_key is the key this call sends (shim.channels.cloud_request)"
+                     + (f"; the answer is translated back to the On-Prem {answer[0]} "
+                        f"{answer[1]} shape its readers expect (shim.answers.onprem_answer)"
+                        if answer else ""), call)
+        item.imports = frozenset({IMPORT_LINE, ANSWER_IMPORT} if answer else {IMPORT_LINE})
         url_arg = next(arg for arg in call.args if arg.keyword is None or _kw(arg) == "url")
-        a.edit(call, item, _edit(target.value, path, facts.pos(url_arg)[1] - 1))
+        edit = _edit(target.value, path, facts.pos(url_arg)[1] - 1)
+        a.edit(call, item, _answered(edit, target.value, answer, facts.pos(call)[1] - 1)
+               if answer else edit)
         urls.ex.part(call, item)
     return set(claimed)
+
+
+def _answered(edit: Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode], target: str,
+              answer: tuple[str, str], column: int
+              ) -> Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode]:
+    """The rewritten call, wrapped: ``onprem_answer(<call>, "GET", "/v1/health", target)``.
+
+    ``column`` (0-based) is where the call starts: the On-Prem method, path and target
+    go on their own line, under the wrapped call.
+    """
+    def fn(node: cst.CSTNode, enabled: frozenset[int]) -> cst.CSTNode:
+        inner = edit(node, enabled)
+        assert isinstance(inner, cst.BaseExpression)
+        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        down = cst.Comma(whitespace_after=cst.ParenthesizedWhitespace(
+            indent=False, last_line=cst.SimpleWhitespace(" " * (column + len(ANSWER) + 1))))
+        return cst.Call(func=cst.Name(ANSWER), args=[
+            cst.Arg(inner, comma=down), cst.Arg(cst.SimpleString(f'"{answer[0]}"'), comma=space),
+            cst.Arg(cst.SimpleString(f'"{answer[1]}"'), comma=space),
+            cst.Arg(cst.SimpleString(f'"{target}"'))])
+    return fn
 
 
 def _kw(arg: cst.Arg) -> str | None:
