@@ -19,7 +19,8 @@ from typing import Final
 
 import libcst as cst
 
-from codemods.facts import HTTP_MODULES, Facts, HttpCall, dotted, iter_parents
+from codemods.facts import Facts, HttpCall, dotted, iter_parents
+from codemods.http_names import HTTP_MODULES
 from codemods.urls import Atom, Lit, Syn
 
 #: The httpx constructors that take ``base_url=``.

@@ -28,7 +28,8 @@ from typing import Final
 
 import libcst as cst
 
-from codemods.facts import HTTP_MODULES, Facts, iter_parents
+from codemods.facts import Facts, iter_parents
+from codemods.http_names import HTTP_MODULES
 from codemods.literals import string_value
 from codemods.urls import Lit, plan_url
 from shim.mapping.hosts import Target
