@@ -36,6 +36,9 @@ from shim.relay.store_sql import (
 )
 from shim.relay.writer import GroupCommitWriter
 
+# ``# pragma: no mutate`` marks SQL text with nothing case-sensitive in it (no quoted value
+# or name, ``?`` placeholders): besides breaking the statement, which the tests catch, its
+# mutants only change the case of words the database reads alike (docs/mutation.md).
 __all__ = ["PostgresStore"]
 
 #: Advisory lock keys (any constants unique to this schema).
@@ -106,9 +109,9 @@ class PostgresStore(SQLStore):
             self._ingest.close()
             raise
         if instance is not None:  # our previous run died: take back what it had in flight
-            self._work.submit(lambda c: c.execute(
-                "UPDATE relay_deliveries SET state = %s, lease_until = NULL "
-                "WHERE state = %s AND claimed_by = %s",
+            self._work.submit(lambda c: c.execute(placeholders(
+                "UPDATE relay_deliveries SET state = ?, lease_until = NULL "  # pragma: no mutate
+                "WHERE state = ? AND claimed_by = ?"),  # pragma: no mutate
                 ("pending", "inflight", instance))).result()
 
     def _writer(self, name: str, connect: Callable[[], psycopg.Connection[tuple[object, ...]]],
@@ -127,7 +130,9 @@ class PostgresStore(SQLStore):
         # Not in autocommit (psycopg's default): each writer batch is one transaction.
         conn = psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            conn.execute(placeholders(
+                "SELECT pg_advisory_xact_lock(?)"),  # pragma: no mutate
+                (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
             _migrate(conn)
             conn.execute(HEAD_INDEXES)
@@ -140,15 +145,19 @@ class PostgresStore(SQLStore):
         # Queue work only (acks commit on the ingest connection, synchronously): a
         # server crash may forget the last instants of outcomes, which sends those
         # deliveries again, as at-least-once allows; claims and splits roll back whole.
-        conn.execute("SET synchronous_commit = off")
+        conn.execute(
+            "SET synchronous_commit = off",  # pragma: no mutate
+        )
         conn.commit()
         return conn
 
     def q(self, sql: str) -> str:
-        return sql.replace("?", "%s")
+        return placeholders(sql)
 
     def _lock_heads(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (HEADS_LOCK,))
+        conn.execute(placeholders(
+            "SELECT pg_advisory_xact_lock(?)"),  # pragma: no mutate
+            (HEADS_LOCK,))
 
     def _pipeline(self, conn: psycopg.Connection[tuple[object, ...]]
                   ) -> contextlib.AbstractContextManager[object]:
@@ -255,6 +264,11 @@ END $$;
 """
 
 
+def placeholders(sql: str) -> str:
+    """psycopg's ``%s`` for the ``?`` the shared statements (and ours) are written with."""
+    return sql.replace("?", "%s")
+
+
 def _no_begin(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Nothing to do: psycopg opens a transaction on the first statement."""
 
@@ -262,9 +276,14 @@ def _no_begin(conn: psycopg.Connection[tuple[object, ...]]) -> None:
 def _migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Bring a database written by an older relay up to date (under the schema lock)."""
     conn.execute(UPGRADE)
-    found = conn.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = %s AND column_name = %s", ("relay_deliveries", "head")).fetchone()
-    if found is None:
-        conn.execute("ALTER TABLE relay_deliveries ADD COLUMN head SMALLINT NOT NULL DEFAULT 0")
+    found = conn.execute(placeholders(
+        "SELECT 1 FROM information_schema.columns "  # pragma: no mutate
+        "WHERE table_schema = current_schema() "  # pragma: no mutate
+        "AND table_name = ? AND column_name = ?"),  # pragma: no mutate
+        ("relay_deliveries", "head")).fetchone()
+    if found is None:  # PostgreSQL folds the unquoted column name to lower case
+        conn.execute(
+            "ALTER TABLE relay_deliveries "  # pragma: no mutate
+            "ADD COLUMN head SMALLINT NOT NULL DEFAULT 0",  # pragma: no mutate
+        )
         conn.execute(BACKFILL_HEADS)
