@@ -41,8 +41,10 @@ rise per channel, so one channel's claims fill one page of the SQLite file
 after another; a random key is a page of its own), and a backend slower than
 the loopback sandbox.
 
-Run: ``python bench/fleet_state.py [--quick]`` (exit 1 when a target is
-missed in a full run).
+Run: ``python bench/fleet_state.py [--quick] [--timeline]`` (exit 1 when a target is
+missed in a full run). ``--timeline`` prints, for every part-2 round, the sends the
+sandbox accepted and each gateway's answers per half second: a round below the target
+shows whether one gateway or both slowed, and when.
 """
 
 from __future__ import annotations
@@ -299,9 +301,11 @@ def report_cost(result: dict[str, Any], rounds: int) -> bool:
 # -- part 2 ----------------------------------------------------------------------
 
 
-async def load(urls: list[str], connections: int, seconds: float) -> dict[int | str, int]:
+async def load(urls: list[str], connections: int, seconds: float,
+               answered: dict[str, list[float]] | None = None) -> dict[int | str, int]:
     """``connections`` senders per gateway for ``seconds``; answers counted by status
-    (transport failures by their exception name)."""
+    (transport failures by their exception name). With ``answered``, the wall time of
+    every answer is kept per gateway URL (for ``--timeline``)."""
     counts: dict[int | str, int] = {}
     stop = time.monotonic() + seconds
     seq = [0]
@@ -317,6 +321,8 @@ async def load(urls: list[str], connections: int, seconds: float) -> dict[int | 
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
             counts[status] = counts.get(status, 0) + 1
+            if answered is not None:
+                answered.setdefault(str(client.base_url), []).append(time.time())
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     clients = [httpx.AsyncClient(base_url=u, timeout=60, trust_env=False, limits=limits,
@@ -329,8 +335,17 @@ async def load(urls: list[str], connections: int, seconds: float) -> dict[int | 
     return counts
 
 
+def per_half_second(stamps: list[float], start: float) -> str:
+    """Counts per half second from ``start``: where in a round a rate fell."""
+    counts = [0] * (int((max(stamps) - start) * 2) + 1) if stamps else []
+    for t in stamps:
+        counts[int((t - start) * 2)] += 1
+    return " ".join(str(n) for n in counts)
+
+
 def fleet_round(base_url: str, config: Path, state: str, connections: int,
-                seconds: float, mps: int) -> tuple[float, int, dict[int | str, int]]:
+                seconds: float, mps: int,
+                timeline: bool = False) -> tuple[float, int, dict[int | str, int]]:
     control(base_url, "POST", "/_sandbox/reset")
     control(base_url, "POST", "/_sandbox/config", {"throughput_mps": mps, "open_windows": True})
     env = {"BENCH_D360_KEY": API_KEY, "BENCH_CALLER_KEY": CALLER_KEY}
@@ -338,12 +353,17 @@ def fleet_round(base_url: str, config: Path, state: str, connections: int,
     try:
         for gateway in gateways:
             gateway.start()
-        counts = asyncio.run(load([g.url for g in gateways], connections, seconds))
+        answered: dict[str, list[float]] = {}
+        counts = asyncio.run(load([g.url for g in gateways], connections, seconds, answered))
     finally:
         for gateway in gateways:
             gateway.stop()
     outbox: Any = control(base_url, "GET", "/_sandbox/outbox")
     stamps = sorted(m["at"] for m in outbox)
+    if timeline and stamps:
+        print(f"    sandbox accepted per 0.5 s: {per_half_second(stamps, stamps[0])}")
+        for n, times in enumerate(answered.values()):
+            print(f"    gateway {n + 1} answered per 0.5 s: {per_half_second(times, stamps[0])}")
     start, end = stamps[0] + 1.0, stamps[-1] - 1.0
     steady = sum(1 for t in stamps if start <= t < end)
     rate = steady / (end - start) if end > start else 0.0
@@ -352,7 +372,7 @@ def fleet_round(base_url: str, config: Path, state: str, connections: int,
 
 
 def fleet(base_url: str, pg_url: str, rounds: int, seconds: float, mps: int,
-          contrast: bool) -> bool:
+          contrast: bool, timeline: bool = False) -> bool:
     tmp = Path(tempfile.mkdtemp(prefix="waba-bench-fleet-"))
     config = tmp / "fleet.toml"
     table = channel(base_url, mps)
@@ -364,7 +384,8 @@ def fleet(base_url: str, pg_url: str, rounds: int, seconds: float, mps: int,
     shares: list[float] = []
     errors = 0
     for r in range(rounds):
-        share, throttled, counts = fleet_round(base_url, config, pg_url, 64, seconds, mps)
+        share, throttled, counts = fleet_round(base_url, config, pg_url, 64, seconds, mps,
+                                               timeline)
         shares.append(share)
         errors += throttled + sum(n for s, n in counts.items() if s not in (200, 429))
         print(f"  round {r + 1}: {share * 100:5.1f} % of mps accepted, {throttled} throttling "
@@ -373,7 +394,8 @@ def fleet(base_url: str, pg_url: str, rounds: int, seconds: float, mps: int,
     print(f"  share of mps: {spread([s * 100 for s in shares], '.1f')} %  target >= "
           f"{TARGET_SHARE * 100:.0f} % and 0 errors: {'met' if ok else 'MISSED'}")
     if contrast:
-        share, throttled, counts = fleet_round(base_url, config, "memory", 64, seconds, mps)
+        share, throttled, counts = fleet_round(base_url, config, "memory", 64, seconds, mps,
+                                               timeline)
         print(f"  contrast, --state memory (each gateway paces alone): {share * 100:5.1f} % "
               f"of mps accepted, {throttled} throttling errors")
     return ok
@@ -390,6 +412,9 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=4,
                         help="part 1: channels the sends go round robin over (default 4)")
     parser.add_argument("--only", choices=["cost", "fleet"], help="run one part only")
+    parser.add_argument("--timeline", action="store_true",
+                        help="part 2: print the sandbox's accepted sends and each gateway's "
+                             "answers per half second of every round")
     args = parser.parse_args()
     block = args.block or (40 if args.quick else 200)
     rounds = max(3, args.rounds or (3 if args.quick else 9))
@@ -404,7 +429,8 @@ def main() -> int:
                     for n in range(max(1, args.channels))]
             cost_ok = report_cost(cost_per_send(urls, pg_url, block, rounds), rounds)
         if args.only != "cost":
-            fleet_ok = fleet(base_url, pg_url, 3, seconds, mps, contrast=not args.quick)
+            fleet_ok = fleet(base_url, pg_url, 3, seconds, mps, contrast=not args.quick,
+                             timeline=args.timeline)
     print("note: measured on a shared, loaded machine; figures are noisy")
     return 0 if (cost_ok and fleet_ok) or args.quick else 1
 
