@@ -90,18 +90,14 @@ class PostgresStateStore(SQLStateStore):
         with conn.transaction():
             yield
 
-    def _claim_sql(self, rows: int, paced: bool) -> str:
+    def _build_claim_sql(self, rows: int, paced: bool) -> str:
         """The claim upsert; ``paced``: with the slot lease, in one statement."""
-        sql = self._claims.get((rows, paced))
-        if sql is None:
-            sql = super()._claim_sql(rows, False)
-            if paced:
-                sql = self._claims[(rows, paced)] = (
-                    f"WITH claimed AS ({sql}), paced AS ({self._take_sql}) "
-                    "SELECT (SELECT count(*) FROM claimed WHERE state = 'pending') > 0, "
-                    "tat, paused FROM paced"
-                )
-        return sql
+        sql = super()._build_claim_sql(rows, False)
+        if not paced:
+            return sql
+        return (f"WITH claimed AS ({sql}), paced AS ({self._take_sql}) "
+                "SELECT (SELECT count(*) FROM claimed WHERE state = 'pending') > 0, "
+                "tat, paused FROM paced")
 
     def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
                     now: float) -> tuple[bool, float | None]:

@@ -142,7 +142,7 @@ class SQLStateStore:
     def claim(self, channel: str, key: str, owner: str, lease_s: float, now: float,
               pace: SlotRequest | None = None) -> Claim:
         if now - self._last_prune >= PRUNE_EVERY:
-            self._maybe_prune(now)
+            self._prune_due(now)
         row = (channel, key, "pending", owner, now, now, now + lease_s, 0, b"",
                "application/json", None, None)
         won, slot = self._insert_claim(row, pace, now)
@@ -174,12 +174,17 @@ class SQLStateStore:
         return self._claim_with([], [], row, pace, now)
 
     def _claim_sql(self, rows: int, paced: bool) -> str:
-        """The claim's upsert with ``rows`` rows in all; it returns each row it wrote's state."""
+        """The claim statement for ``rows`` rows, built once per shape."""
         sql = self._claims.get((rows, paced))
         if sql is None:
-            values = ", ".join([ROW] * rows)
-            sql = self._claims[(rows, paced)] = self.q(f"{UPSERT}{values}{UPSERT_WHEN}")
+            sql = self._claims[(rows, paced)] = self._build_claim_sql(rows, paced)
         return sql
+
+    def _build_claim_sql(self, rows: int, paced: bool) -> str:
+        """(Dialect.) The claim's upsert with ``rows`` rows in all; it returns each row it
+        wrote's state."""
+        values = ", ".join([ROW] * rows)
+        return self.q(f"{UPSERT}{values}{UPSERT_WHEN}")
 
     def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
                     now: float) -> tuple[bool, float | None]:
@@ -406,9 +411,8 @@ class SQLStateStore:
         self._count(self.q("DELETE FROM wm_media WHERE created_at <= ?"), (now - MEDIA_TTL,))
         return n
 
-    def _maybe_prune(self, now: float) -> None:
-        if now - self._last_prune < PRUNE_EVERY:
-            return
+    def _prune_due(self, now: float) -> None:
+        """Forget expired rows (the claim path calls it once ``PRUNE_EVERY`` has passed)."""
         self._last_prune = now
         self.prune(now)
 

@@ -84,20 +84,19 @@ PACE_COLUMNS: Final = (("pace_name", "TEXT"), ("pace_span", "REAL"), ("pace_slot
 #: A claim row that leased a slot pushes its timeline in the same statement (its TAT
 #: moves past max(TAT, the slot, the pause) by the span: TAKE's GCRA step). Only a
 #: claim writes pace_slot; outcomes and settlements never fire these.
-TRIGGERS = """
-CREATE TRIGGER IF NOT EXISTS wm_keys_pace_insert AFTER INSERT ON wm_keys
+#: What both triggers do: push the claim row's timeline by its span.
+_PACE_PUSH: Final = """
 WHEN NEW.pace_name IS NOT NULL BEGIN
     INSERT INTO wm_pace (name, tat, paused) VALUES (NEW.pace_name, NEW.pace_slot + NEW.pace_span, 0)
     ON CONFLICT (name) DO UPDATE SET
         tat = max(wm_pace.tat, NEW.pace_slot, wm_pace.paused) + NEW.pace_span;
-END;
-CREATE TRIGGER IF NOT EXISTS wm_keys_pace_update AFTER UPDATE OF pace_slot ON wm_keys
-WHEN NEW.pace_name IS NOT NULL BEGIN
-    INSERT INTO wm_pace (name, tat, paused) VALUES (NEW.pace_name, NEW.pace_slot + NEW.pace_span, 0)
-    ON CONFLICT (name) DO UPDATE SET
-        tat = max(wm_pace.tat, NEW.pace_slot, wm_pace.paused) + NEW.pace_span;
-END;
-"""
+END"""
+#: SQLite has no trigger for INSERT and UPDATE at once: one each, the same body.
+TRIGGERS: Final = (
+    f"CREATE TRIGGER IF NOT EXISTS wm_keys_pace_insert AFTER INSERT ON wm_keys {_PACE_PUSH}",
+    f"CREATE TRIGGER IF NOT EXISTS wm_keys_pace_update AFTER UPDATE OF pace_slot ON wm_keys "
+    f"{_PACE_PUSH}",
+)
 
 #: The claim's upsert: outcome rows carry no slot; the claim row's slot is the GCRA
 #: first slot, max(now, pause, TAT - tolerance), read in the statement that pushes it.
@@ -137,9 +136,8 @@ class SQLiteStateStore(SQLStateStore):
             for name, kind in PACE_COLUMNS:
                 if name not in have:
                     self._conn.execute(f"ALTER TABLE wm_keys ADD COLUMN {name} {kind}")
-            for trigger in TRIGGERS.split("END;"):
-                if trigger.strip():
-                    self._conn.execute(f"{trigger} END")
+            for trigger in TRIGGERS:
+                self._conn.execute(trigger)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -167,14 +165,10 @@ class SQLiteStateStore(SQLStateStore):
             f"SELECT {COLUMNS} FROM wm_keys WHERE {UNCOMMON} AND state IN ({marks}) "
             "ORDER BY created_at, channel, key LIMIT ?", [*states, limit])]
 
-    def _claim_sql(self, rows: int, paced: bool) -> str:
+    def _build_claim_sql(self, rows: int, paced: bool) -> str:
         """The claim upsert with ``rows`` rows (the claim last, with its slot if ``paced``)."""
-        sql = self._claims.get((rows, paced))
-        if sql is None:
-            values = ", ".join([_UNPACED_ROW] * (rows - 1) + [_PACED_ROW if paced else
-                                                              _UNPACED_ROW])
-            sql = self._claims[(rows, paced)] = f"{_UPSERT}{values}{_UPSERT_TAIL}"
-        return sql
+        values = ", ".join([_UNPACED_ROW] * (rows - 1) + [_PACED_ROW if paced else _UNPACED_ROW])
+        return f"{_UPSERT}{values}{_UPSERT_TAIL}"
 
     def _claim_with(self, rows: list[Row], batch: Batch, row: Row, pace: SlotRequest | None,
                     now: float) -> tuple[bool, float | None]:
