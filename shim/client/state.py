@@ -51,6 +51,12 @@ STATES: Final = ("pending", "ok", "unknown", "happened", "failed")
 OPEN_STATES: Final = ("pending", "unknown")
 #: Completed outcomes are replayed this long (seconds) unless configured otherwise.
 DEFAULT_OUTCOME_TTL: Final = 24 * 3600.0
+#: A pacing timeline whose TAT and pause lie this far (seconds) in the past is dropped:
+#: it gives the same slots as none, and each recipient paced once would otherwise stay
+#: forever. The margin covers clocks of a fleet's machines that disagree.
+TIMELINE_IDLE: Final = 60.0
+#: The memory store looks for idle timelines every this many slot leases.
+TIMELINE_PRUNE_TAKES: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,8 @@ class StateStore(Protocol):
         """Ledger rows, oldest first (all states when ``states`` is empty)."""
 
     def prune(self, now: float) -> int:
-        """Forget completed rows past ``expires_at`` (unknown keys are kept)."""
+        """Forget completed rows past ``expires_at`` (unknown keys are kept), and pacing
+        timelines idle since ``TIMELINE_IDLE`` seconds before ``now``."""
 
     # -- media ownership ------------------------------------------------------
 
@@ -177,6 +184,9 @@ class StateStore(Protocol):
     def pause(self, name: str, until: float) -> None:
         """No slot on ``name``'s timeline before ``until`` (the backend said: slow down)."""
 
+    def timelines(self) -> int:
+        """Pacing timelines kept (one per channel and recipient recently paced)."""
+
     def close(self) -> None: ...
 
 
@@ -195,6 +205,7 @@ class MemoryStateStore:
         self._media: OrderedDict[str, str] = OrderedDict()
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}
+        self._takes = 0
         self._lock = threading.Lock()
 
     def _put(self, entry: Entry) -> None:
@@ -270,7 +281,19 @@ class MemoryStateStore:
                    if e.state not in OPEN_STATES and e.expires_at <= now]
             for k in old:
                 del self._rows[k]
+            self._drop_idle_timelines(now)
             return len(old)
+
+    def _drop_idle_timelines(self, now: float) -> None:
+        """(Lock held.) A timeline whose TAT and pause are past is the same as none."""
+        idle = now - TIMELINE_IDLE
+        for name in [n for n, tat in self._tat.items()
+                     if tat <= idle and self._paused.get(n, idle) <= idle]:
+            del self._tat[name]
+            self._paused.pop(name, None)
+        for name in [n for n, until in self._paused.items()
+                     if until <= idle and n not in self._tat]:
+            del self._paused[name]
 
     def record_media(self, media_id: str, channel: str, now: float) -> None:
         with self._lock:
@@ -290,11 +313,19 @@ class MemoryStateStore:
             paused = self._paused.get(name, now)
             first = max(now, tat - tolerance, paused)
             self._tat[name] = max(tat, first) + count * interval
+            self._takes += 1
+            if self._takes >= TIMELINE_PRUNE_TAKES:
+                self._takes = 0
+                self._drop_idle_timelines(now)
             return first
 
     def pause(self, name: str, until: float) -> None:
         with self._lock:
             self._paused[name] = max(self._paused.get(name, until), until)
+
+    def timelines(self) -> int:
+        with self._lock:
+            return len(self._tat.keys() | self._paused.keys())
 
     def close(self) -> None:
         pass

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from shim.client.state import OPEN_STATES, Claim, Entry, SlotRequest
+from shim.client.state import OPEN_STATES, TIMELINE_IDLE, Claim, Entry, SlotRequest
 
 log = logging.getLogger("shim.client.state")
 
@@ -409,6 +409,8 @@ class SQLStateStore:
         n = self._count(self.q(f"DELETE FROM wm_keys WHERE state NOT IN ({states}) "
                                "AND expires_at <= ?"), (now,))
         self._count(self.q("DELETE FROM wm_media WHERE created_at <= ?"), (now - MEDIA_TTL,))
+        idle = now - TIMELINE_IDLE
+        self._count(self.q("DELETE FROM wm_pace WHERE tat <= ? AND paused <= ?"), (idle, idle))
         return n
 
     def _prune_due(self, now: float) -> None:
@@ -433,6 +435,8 @@ class SQLStateStore:
 
     def take_slots(self, name: str, count: int, interval: float, now: float,
                    tolerance: float = 0.0) -> float:
+        if now - self._last_prune >= PRUNE_EVERY:  # sends without keys never claim
+            self._prune_due(now)
         with self._lock:
             return self._take(self._conn, SlotRequest(name, count, interval, tolerance), now)
 
@@ -447,6 +451,9 @@ class SQLStateStore:
             "INSERT INTO wm_pace AS p (name, tat, paused) VALUES (?, 0, ?) "
             f"ON CONFLICT (name) DO UPDATE SET paused = {g}(p.paused, excluded.paused)"
         ), (name, until))
+
+    def timelines(self) -> int:
+        return int(self._run("SELECT count(*) FROM wm_pace")[0][0])
 
     def close(self) -> None:
         self.flush()

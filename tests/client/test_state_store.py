@@ -16,7 +16,7 @@ import pytest
 from shim.client.fleet_pacing import FLEET_SAFETY, SharedPairLimiter, SharedRateLimiter
 from shim.client.pacing import PairLimit
 from shim.client.state import Entry, SlotRequest, StateStore, open_state
-from shim.client.state_sql import RIDE_MAX
+from shim.client.state_sql import PRUNE_EVERY, RIDE_MAX
 from tests.pgserver import PostgresServer
 
 
@@ -135,6 +135,38 @@ def test_slots_are_one_timeline_for_every_instance_and_a_dead_lease_just_passes(
     assert b.take_slots("mps:x", 1, 0.1, now + 2.0) == pytest.approx(now + 2.0)
     b.pause("mps:x", now + 5.0)
     assert a.take_slots("mps:x", 1, 0.1, now + 2.5) == pytest.approx(now + 5.0)
+
+
+def test_idle_timelines_are_pruned_and_slots_stay_the_same(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, b = pair
+    now = time.time()
+    for i in range(50):  # recipients paced once, minutes ago
+        a.take_slots(f"pair:ch:4915{i}", 1, 6.0, now - 500)
+    a.take_slots("pair:ch:busy", 1, 6.0, now - 500)
+    a.take_slots("pair:ch:busy", 1, 6.0, now)  # its timeline runs into the future
+    a.pause("pair:ch:paused", now + 300)  # the backend said: not before then
+    a.take_slots("pair:ch:recent", 1, 6.0, now - 30)  # idle, but within the clock margin
+    assert a.timelines() == 53
+    a.prune(now)
+    assert b.timelines() == 3  # busy, paused and recent; the 50 idle ones are gone
+    # A dropped timeline gives the slot it would have given; the kept ones hold:
+    assert b.take_slots("pair:ch:49151", 1, 6.0, now) == pytest.approx(now)
+    assert b.take_slots("pair:ch:busy", 1, 6.0, now) == pytest.approx(now + 6.0)
+    assert b.take_slots("pair:ch:paused", 1, 6.0, now) == pytest.approx(now + 300)
+
+
+def test_a_sender_without_keys_still_prunes_idle_timelines(
+    pair: tuple[StateStore, StateStore],
+) -> None:
+    a, _ = pair
+    start = time.time()
+    for i in range(5000):  # each a new recipient, one second apart: most go idle
+        a.take_slots(f"pair:ch:{i}", 1, 6.0, start + i)
+    later = start + 5000 + PRUNE_EVERY
+    a.take_slots("pair:ch:last", 1, 6.0, later)
+    assert a.timelines() < 1000  # without pruning: 5,001
 
 
 def test_shared_rate_limiters_space_a_fleet_at_the_rate_with_one_store_call_per_chunk(
