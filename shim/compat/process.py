@@ -10,7 +10,8 @@ class at send time, sessions and clients created before :func:`install` are
 covered as well. An On-Prem URL (see :func:`shim.compat.runtime.intercept`) is
 served by the shim; every other URL goes where it went before.
 
-Limits: only ``requests`` and ``httpx`` are covered (not aiohttp, urllib3 or
+Limits: only ``requests`` and ``httpx`` are covered (aiohttp only through the
+``shim.compat.aiohttp`` drop-in; not urllib3 or
 http.client used directly); a library that vendors its own copy of requests,
 subclasses ``Session`` overriding ``get_adapter``, or calls a transport's
 ``handle_request`` itself bypasses it; it changes the whole process, every

@@ -16,6 +16,8 @@ timeouts, retries and pacing come from the channel config.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from shim.client import AsyncDispatcher, Dispatcher, Outcome, RequestOptions, Router, ShimResponse
@@ -130,25 +132,45 @@ class AsyncShimTransport(httpx.AsyncBaseTransport):
             self._dispatcher = current = AsyncDispatcher(router)
         return current
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.handles(request.url):
-            return await self.fallback.handle_async_request(request)
+    async def dispatch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any,
+        content: bytes | None,
+        options: RequestOptions | None,
+    ) -> ShimResponse | None:
+        """Serve one call :meth:`handles` said is On-Prem; None when the config went away.
+
+        The one async path to the router: the aiohttp drop-in's middleware
+        sends through here too, so both answer alike.
+        """
         router = self._router or runtime.current_router()
         if router is None:  # the config went away between the two looks
-            return await self.fallback.handle_async_request(request)
+            return None
         previous = self._dispatcher
         dispatcher = self._dispatcher_for(router)
         if previous is not None and previous is not dispatcher:
             await previous.aclose()
-        content = await request.aread() or None
         with runtime.serving_call():
-            shim = await dispatcher.dispatch(
-                request.method,
-                str(request.url),
-                headers=request.headers,
-                content=content,
-                options=_options(request),
+            return await dispatcher.dispatch(
+                method, url, headers=headers, content=content, options=options
             )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.handles(request.url):
+            return await self.fallback.handle_async_request(request)
+        content = await request.aread() or None
+        shim = await self.dispatch(
+            request.method,
+            str(request.url),
+            headers=request.headers,
+            content=content,
+            options=_options(request),
+        )
+        if shim is None:
+            return await self.fallback.handle_async_request(request)
         return _response(request, shim)
 
     async def aclose(self) -> None:
