@@ -35,6 +35,10 @@ _LOADERS: Final = frozenset({"loads", "json_decode"})
 _SHAPE: Final = re.compile(r"[\"'](messages|statuses)[\"']")
 #: Keys whose read proves an object is a webhook body
 WEBHOOK_KEYS: Final = frozenset({"messages", "statuses", "contacts", "errors", "entry"})
+#: Every top-level key a WhatsApp webhook body has (On-Prem, or Cloud's ``object``/``entry``):
+#: a read of any other key says the object is some other request (Turn's context API
+#: handshake, a partner callback) that ``onprem_view`` would refuse
+BODY_KEYS: Final = WEBHOOK_KEYS | {"object"}
 _MUTATORS: Final = frozenset({"update", "pop", "popitem", "setdefault", "clear", "__setitem__",
                               "__delitem__"})
 #: Calls that only look at an object they are given
@@ -116,7 +120,11 @@ def payload_expressions(facts: Facts) -> list[cst.BaseExpression]:
 
 
 def _raw_body(arg: cst.BaseExpression) -> bool:
-    """``request.body`` / ``request.data`` / ``request.get_data()`` (any ``x.request`` too)."""
+    """``request.body`` / ``request.data`` / ``request.get_data()`` (any ``x.request`` too),
+    or one of them decoded first (``request.body.decode("utf-8")``)."""
+    if (isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute)
+            and arg.func.attr.value == "decode"):
+        arg = arg.func.value
     if isinstance(arg, cst.Attribute) and arg.attr.value in ("body", "data"):
         return _is_request(arg.value)
     return (isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute)
@@ -178,7 +186,15 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
         if not use.reads:
             continue  # not proven a webhook body
         node = nodes[0]
-        if use.written is not None:
+        if use.foreign is not None:
+            a.add("WM402", "manual", f"`{facts.code(node, 40)}` is read for "
+                  f"`{facts.code(use.foreign, 40)}`, a key no WhatsApp webhook body has: this "
+                  "handler also takes other requests (an integration handshake, a partner "
+                  f"call), which {VIEW_NAME} would refuse; wrap the body with {VIEW_NAME}(...) "
+                  "only on the branch that handles webhook events", node,
+                  todo=f"not only webhook bodies arrive here: wrap with {VIEW_NAME} only where "
+                  "the body is a webhook event")
+        elif use.written is not None:
             a.add("WM402", "manual", f"the webhook body `{facts.code(node, 40)}` is written to "
                   f"(`{facts.code(use.written, 40)}`): {VIEW_NAME} returns a new object, so "
                   "the write would be lost; copy the body into your own dict after "
@@ -213,6 +229,8 @@ class _Use:
         self.reads = False
         self.written: cst.CSTNode | None = None
         self.passed: cst.CSTNode | None = None
+        #: a read of a top-level key no webhook body has (the object is another request)
+        self.foreign: cst.CSTNode | None = None
 
 
 def _body_use(facts: Facts, node: cst.BaseExpression, use: _Use) -> _Use:
@@ -268,6 +286,8 @@ def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use, depth: int = 0) 
             use.written = use.written or facts.statement_of(parent)
         elif key in WEBHOOK_KEYS:
             use.reads = True
+        elif key is not None and key not in BODY_KEYS:
+            use.foreign = use.foreign or parent
         return
     if isinstance(parent, cst.Attribute) and parent.value is obj:
         call = facts.parents.get(parent)
@@ -275,15 +295,22 @@ def _classify(facts: Facts, obj: cst.BaseExpression, use: _Use, depth: int = 0) 
             method = parent.attr.value
             if method in _MUTATORS:
                 use.written = use.written or facts.statement_of(call)
-            elif method == "get" and call.args and _str(call.args[0].value) in WEBHOOK_KEYS:
-                use.reads = True
+            elif method == "get" and call.args:
+                key = _str(call.args[0].value)
+                if key in WEBHOOK_KEYS:
+                    use.reads = True
+                elif key is not None and key not in BODY_KEYS:
+                    use.foreign = use.foreign or call
         return
     if isinstance(parent, cst.ComparisonTarget) and isinstance(
         parent.operator, cst.In | cst.NotIn
     ):
         cmp = facts.parents.get(parent)
-        if isinstance(cmp, cst.Comparison) and _str(cmp.left) in WEBHOOK_KEYS:
+        key = _str(cmp.left) if isinstance(cmp, cst.Comparison) else None
+        if key in WEBHOOK_KEYS:
             use.reads = True
+        elif key is not None and key not in BODY_KEYS:
+            use.foreign = use.foreign or cmp
         return
     if isinstance(parent, cst.Arg):
         call = facts.parents.get(parent)
@@ -344,6 +371,7 @@ def _handed_to_reader(facts: Facts, call: cst.Call, arg: cst.Arg, use: _Use, dep
     use.reads = True
     use.written = use.written or inner.written
     use.passed = use.passed or inner.passed
+    use.foreign = use.foreign or inner.foreign
     return True
 
 
