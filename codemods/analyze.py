@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 import libcst as cst
 
-from codemods import doubles, evidence, inherited, per_channel, refusals, webhooks
+from codemods import aiohttp_swap, doubles, evidence, inherited, per_channel, refusals, webhooks
 from codemods.client_base import file_base, with_base
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
@@ -1751,44 +1751,70 @@ def _v1_literals(value: cst.BaseExpression | None) -> list[cst.SimpleString]:
 # --- shim strategy ----------------------------------------------------------------
 
 #: module -> the drop-in the shim offers (``from shim.compat import <name>``)
-SHIM_MODULES: Final = {"requests": "WM501", "httpx": "WM502"}
+SHIM_MODULES: Final = {"requests": "WM501", "httpx": "WM502", "aiohttp": "WM503"}
+#: names a `from aiohttp import` must take from the drop-in (the others are the same objects)
+_AIOHTTP_SENDERS: Final = frozenset({"ClientSession", "request"})
 
 
 def _shim_imports(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
     http_imported = False
+    aio_blocked = _aiohttp_blockers(facts, a)
     for stmt, imp in facts.imports:
         if isinstance(imp, cst.Import):
             for alias in imp.names:
                 name = dotted(alias.name)
-                if name in SHIM_MODULES:
+                if name.split(".")[0] in SHIM_MODULES:
                     http_imported = True
-                    item = a.add(SHIM_MODULES[name], "safe", f"import {name} -> from shim.compat "
-                                 f"import {name}: the shim routes On-Prem calls by config", stmt)
-                    a.edit(stmt, item, _split_import(name))
-                elif name.split(".")[0] == "aiohttp":
-                    http_imported = True
-                    a.add("WM912", "manual", "aiohttp has no drop-in in shim.compat: move these "
-                          "calls to httpx.AsyncClient with the shim's transport, or use the "
-                          "native strategy", stmt,
-                          todo="aiohttp has no shim drop-in: use httpx or --strategy native")
-                elif name.split(".")[0] in SHIM_MODULES:
-                    http_imported = True
+                if name not in SHIM_MODULES or (name == "aiohttp" and aio_blocked):
+                    continue
+                item = a.add(SHIM_MODULES[name], "safe", f"import {name} -> from shim.compat "
+                             f"import {name}: the shim routes On-Prem calls by config", stmt)
+                a.edit(stmt, item, _split_import(name))
         elif imp.module is not None:
             mod = dotted(imp.module)
-            if mod in SHIM_MODULES and imp.relative == []:
+            if mod.split(".")[0] in SHIM_MODULES or mod.startswith("shim.compat"):
                 http_imported = True
+            if mod in SHIM_MODULES and not imp.relative and (
+                mod != "aiohttp" or (not aio_blocked and _imports_a_sender(imp))
+            ):
                 item = a.add(SHIM_MODULES[mod], "safe", f"from {mod} import ... -> from "
                              f"shim.compat.{mod} import ...", stmt)
                 a.edit(stmt, item, _from_import(mod))
-            elif mod.split(".")[0] in (*SHIM_MODULES, "aiohttp") or mod.startswith(
-                "shim.compat"
-            ):
-                http_imported = True
+    if any(name.split(".")[0] == "aiohttp" for name in facts.module_aliases.values()) or any(
+        origin.split(".")[0] == "aiohttp" for origin in facts.from_imports.values()
+    ):
+        onprem = list(urls.plans) or [h.call for h in facts.http_calls
+                                      if _may_be_onprem_url(facts, h.url)]
+        for gap in aiohttp_swap.uncovered_calls(facts, onprem):
+            a.add("WM912", "manual", gap.message, gap.node, todo=gap.todo)
     anchor = urls.first_use if urls.first_use is not None else _first_v1_constant(facts)
     if not http_imported and anchor is not None:
         a.add("WM913", "manual", "this file builds On-Prem requests but sends them through a "
               "helper: switch the module that imports requests/httpx to shim.compat",
               anchor, todo="switch the module that sends these requests to shim.compat")
+
+
+def _aiohttp_blockers(facts: Facts, a: Analysis) -> bool:
+    """Imports that defeat the aiohttp swap, marked; True when there is one."""
+    blocked = False
+    for stmt, imp in facts.imports:
+        found = aiohttp_swap.rebinds_aiohttp(imp)
+        if found is not None:
+            blocked = True
+            a.add("WM912", "manual", found[0], stmt, todo=found[1])
+    return blocked
+
+
+def _may_be_onprem_url(facts: Facts, url: cst.BaseExpression | None) -> bool:
+    """Unresolved URL: a name could hold anything; an expression that builds it shows its path."""
+    if url is None or isinstance(url, cst.Name | cst.Attribute | cst.Subscript):
+        return True
+    return "v1" in facts.module.code_for_node(url)
+
+
+def _imports_a_sender(imp: cst.ImportFrom) -> bool:
+    return not isinstance(imp.names, cst.ImportStar) and any(
+        dotted(alias.name) in _AIOHTTP_SENDERS for alias in imp.names)
 
 
 def _first_v1_constant(facts: Facts) -> cst.CSTNode | None:

@@ -334,6 +334,26 @@ async def send(body):
         strategy="shim",
     ),
     Rule(
+        "WM503", "shim-aiohttp", "safe",
+        "shim strategy: import aiohttp becomes from shim.compat import aiohttp (from aiohttp "
+        "import ClientSession -> from shim.compat.aiohttp import ClientSession).",
+        before='''import aiohttp
+
+async def send(body):
+    async with aiohttp.ClientSession() as s:
+        async with s.post("https://waba.360dialog.io/v1/messages", json=body) as r:
+            return await r.json()
+''',
+        after='''from shim.compat import aiohttp
+
+async def send(body):
+    async with aiohttp.ClientSession() as s:
+        async with s.post("https://waba.360dialog.io/v1/messages", json=body) as r:
+            return await r.json()
+''',
+        strategy="shim",
+    ),
+    Rule(
         "WM901", "contacts-check", "manual",
         "POST /v1/contacts (and other endpoints the shim answers locally) has no Cloud "
         "endpoint: remove the check; sending needs none and wa_id is the number's digits.",
@@ -538,21 +558,22 @@ def hook():
         target="meta",
     ),
     Rule(
-        "WM912", "aiohttp-no-shim", "manual",
-        "shim strategy: aiohttp has no drop-in in shim.compat; move the calls to httpx with "
-        "the shim's transport or use the native strategy.",
+        "WM912", "aiohttp-not-routed", "manual",
+        "shim strategy: an aiohttp use the drop-in cannot route: a call passing its own "
+        "middlewares=, a session class from another library, import aiohttp.<sub> or "
+        "from aiohttp import *.",
         before='''import aiohttp
 
-async def send(body):
+async def send(body, retry):
     async with aiohttp.ClientSession() as s:
-        await s.post("https://waba.360dialog.io/v1/messages", json=body)
+        await s.post("https://waba.360dialog.io/v1/messages", json=body, middlewares=(retry,))
 ''',
-        after='''# waba-migrate: WM912: aiohttp has no shim drop-in: use httpx or --strategy native
-import aiohttp
+        after='''import aiohttp
 
-async def send(body):
+async def send(body, retry):
     async with aiohttp.ClientSession() as s:
-        await s.post("https://waba.360dialog.io/v1/messages", json=body)
+        # waba-migrate: WM912: pass middlewares= to the ClientSession, not to this call
+        await s.post("https://waba.360dialog.io/v1/messages", json=body, middlewares=(retry,))
 ''',
         strategy="shim",
     ),

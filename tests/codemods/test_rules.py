@@ -17,9 +17,9 @@ from tests.codemods.conftest import manifest
 #: Codes are a contract (docs, --select, pre-commit configs): never renumber, never reuse.
 STABLE_CODES = (
     "WM101", "WM102", "WM103", "WM201", "WM202", "WM301", "WM302", "WM303", "WM304", "WM305",
-    "WM306", "WM307", "WM308", "WM401", "WM402", "WM501", "WM502", "WM901", "WM902", "WM903",
-    "WM904", "WM905", "WM906", "WM907", "WM908", "WM909", "WM910", "WM911", "WM912", "WM913",
-    "WM914", "WM915", "WM916", "WM917", "WM918",
+    "WM306", "WM307", "WM308", "WM401", "WM402", "WM501", "WM502", "WM503", "WM901", "WM902",
+    "WM903", "WM904", "WM905", "WM906", "WM907", "WM908", "WM909", "WM910", "WM911", "WM912",
+    "WM913", "WM914", "WM915", "WM916", "WM917", "WM918",
 )
 
 

@@ -81,6 +81,22 @@ async def test_awaited_calls_base_url_media_round_trip(route: Caller) -> None:
         assert "health" in json.loads(await health.text())
 
 
+async def test_another_responses_stream_uploads_as_media(route: Caller) -> None:
+    """``data=other_response.content``: how the vumi consumer re-uploads media it fetched."""
+    async with aiohttp.ClientSession(route.base, headers=route.auth) as session:
+        first = await session.post("/v1/media", data=PNG, headers={"Content-Type": "image/png"})
+        first_id = (await first.json())["media"][0]["id"]
+        async with session.get(f"/v1/media/{first_id}") as source:
+            again = await session.post(
+                "/v1/media",
+                data=source.content,
+                headers={"Content-Type": source.headers["Content-Type"]},
+            )
+            again_id = (await again.json())["media"][0]["id"]
+        assert again_id != first_id
+        assert await (await session.get(f"/v1/media/{again_id}")).read() == PNG
+
+
 async def test_session_options_apply_to_the_shims_answer(route: Caller) -> None:
     """json_serialize and raise_for_status=True of the session, as the vumi consumer sets them."""
     serialized: list[object] = []
