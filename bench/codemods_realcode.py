@@ -347,7 +347,7 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
         blockers = set(re.findall(r"WM\d{3}", str(f.get("message", "")))) - {rule}
         untouched = 0 < line <= len(old) and 0 < new_line <= len(new) \
             and old[line - 1] == new[new_line - 1]
-        if report_only and held:
+        if report_only:
             fr.reported += 1  # a test file: reported, never written (without --include-tests)
         elif rule in codes or (held and untouched and (blockers | {rule}) & file_codes):
             # its own marker, or (a part of a held request, line untouched) the marker the
@@ -361,7 +361,7 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
                if (set(re.findall(r"WM\d{3}", str(f.get("message", ""))))
                    - {str(f["rule"])}) & file_codes
                or (str(f.get("fix")) in ("unsafe", "manual") and str(f["rule"]) in file_codes)}
-    for ln, rule in sorted(remaining - covered):
+    for ln, rule in sorted(() if report_only else remaining - covered):
         span = _enclosing(new_spans, ln)
         if rule not in _marker_codes_near(new, span):
             tag = f"{rule}@{ln}(after)"

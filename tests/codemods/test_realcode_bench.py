@@ -170,3 +170,10 @@ def test_test_files_are_reported_not_written() -> None:
                       report_only=True)
     assert (report.reported, report.held_unmarked) == (1, [])
     assert report.hint() == "R"
+    # a safe fix (the shim's import swap) is only reported there too, not left "unmarked"
+    swap = b"from requests import RequestException\n"
+    safe = bench.FileReport("t.py", findings=[
+        {"line": 1, "rule": "WM501", "fix": "safe", "message": "", "column": 0}])
+    bench._check_file(safe, swap, swap, swap, [{"line": 1, "rule": "WM501", "fix": "safe"}],
+                      report_only=True)
+    assert (safe.reported, safe.unmarked, safe.hint()) == (1, [], "R")
