@@ -15,6 +15,8 @@ Here ``ast`` (C speed) reads the top-level statements and keeps:
 * every import (and any statement holding one);
 * where evidence flows: a statement that reads a module-level name a kept
   evidence statement binds, transitively (the call a URL constant goes to);
+  a def or class whose only evidence is a plain word (``"name"``, ``"log"``)
+  flows into other definitions only, not into module-level statements;
 * what kept statements resolve to: a statement that binds a name a kept
   statement reads or binds, transitively (a name bound twice stays unknown).
 
@@ -52,6 +54,7 @@ _BOM: Final = b"\xef\xbb\xbf"
 #: Blank only when the kept statements hold less than this share of the bytes.
 WORTH: Final = 0.85
 _SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_IDENTIFIER: Final = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @cache
@@ -95,7 +98,7 @@ class _Statement:
     """What one top-level statement binds, reads and holds (its string constants as written,
     not the names the compiler adds, which would make every ``def data()`` evidence)."""
 
-    __slots__ = ("binds", "calls", "evidence", "imports", "reads")
+    __slots__ = ("binds", "calls", "evidence", "imports", "reads", "scope", "strong")
 
     def __init__(self, stmt: ast.stmt, vocab: frozenset[str], hosts: frozenset[str]) -> None:
         self.binds: set[str] = set()
@@ -104,7 +107,7 @@ class _Statement:
         self.imports = False
         sends = False
         strings: set[str | bytes] = set()
-        scope = isinstance(stmt, _SCOPES)
+        scope = self.scope = isinstance(stmt, _SCOPES)
         if scope:
             self.binds.add(stmt.name)  # type: ignore[attr-defined]
         for node in ast.walk(stmt):
@@ -131,7 +134,10 @@ class _Statement:
             elif not scope and (kind is ast.FunctionDef or kind is ast.AsyncFunctionDef
                                 or kind is ast.ClassDef):
                 self.binds.add(node.name)  # type: ignore[attr-defined]
-        self.evidence = sends or any(_telling(v, vocab, hosts) for v in strings)
+        telling = [v for v in strings if _telling(v, vocab, hosts)]
+        self.evidence = sends or bool(telling)
+        #: evidence beyond a plain word (see _kept)
+        self.strong = sends or any(not _plain(v, hosts) for v in telling)
 
 
 def _sends(call: ast.Call) -> bool:
@@ -152,6 +158,15 @@ def _telling(value: str | bytes, vocab: frozenset[str], hosts: frozenset[str]) -
     low = text.lower()
     return (low.strip() in vocab or interesting(text) or interesting(low)
             or any(h in low for h in hosts))
+
+
+def _plain(value: str | bytes, hosts: frozenset[str]) -> bool:
+    """A rule's word that is a bare identifier ("name", "log", "to"): no part of a URL, a host
+    or a header by itself (an On-Prem path needs "v1", which :func:`interesting` tells)."""
+    text = value if isinstance(value, str) else value.decode("latin-1")
+    low = text.lower()
+    return (_IDENTIFIER.fullmatch(low.strip()) is not None and not interesting(text)
+            and not interesting(low) and not any(h in low for h in hosts))
 
 
 def _global_names(stmt: ast.stmt) -> set[str]:
@@ -186,14 +201,15 @@ def _kept(stmts: list[_Statement]) -> set[int]:
             readers.setdefault(name, []).append(i)
         for name in s.binds:
             binders.setdefault(name, []).append(i)
-    keep = {i for i, s in enumerate(stmts) if s.evidence}
-    todo = list(keep)
-    while todo:
-        for name in stmts[todo.pop()].binds:
-            for j in readers.get(name, ()):
-                if j not in keep:
-                    keep.add(j)
-                    todo.append(j)
+    evidence = {i for i, s in enumerate(stmts) if s.evidence}
+    # A def or class that is evidence only by a plain word of its own flows into other
+    # definitions (a helper's callers), not into module-level statements: those would hold
+    # no rule's anchor of their own (no telling string, no sender, nothing read from a value
+    # that is), and the module-level uses of such functions (``DATA = tuple(_seg_0() +
+    # _seg_1())``, a route table) would pull in every function they name.
+    local = {i for i in evidence if stmts[i].scope and not stmts[i].strong}
+    keep = _flow(stmts, readers, evidence - local, everywhere=True)
+    keep |= _flow(stmts, readers, local - keep, everywhere=False, known=keep)
     todo = list(keep)
     while todo:
         s = stmts[todo.pop()]
@@ -204,6 +220,22 @@ def _kept(stmts: list[_Statement]) -> set[int]:
                     todo.append(j)
     keep.update(i for i, s in enumerate(stmts) if s.imports)
     return keep
+
+
+def _flow(stmts: list[_Statement], readers: dict[str, list[int]], start: set[int], *,
+          everywhere: bool, known: set[int] | None = None) -> set[int]:
+    """``start`` and the statements that read what they bind, transitively (only definitions
+    unless ``everywhere``); statements in ``known`` are not entered again."""
+    seen = set(start)
+    done = known or set()
+    todo = list(start)
+    while todo:
+        for name in stmts[todo.pop()].binds:
+            for j in readers.get(name, ()):
+                if j not in seen and j not in done and (everywhere or stmts[j].scope):
+                    seen.add(j)
+                    todo.append(j)
+    return seen
 
 
 def _last_line(stmt: ast.stmt) -> int:
@@ -236,7 +268,8 @@ def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
     http_names = _http_imports([s for s, st in zip(body, stmts, strict=True) if st.imports])
     bound = set().union(*(st.binds for st in stmts))
     for stmt, st in zip(body, stmts, strict=True):
-        st.evidence = st.evidence or bool(st.calls & http_names)
+        if st.calls & http_names:
+            st.evidence = st.strong = True
         if isinstance(stmt, _SCOPES) and st.reads & bound:
             st.reads &= _global_names(stmt)
     keep = _kept(stmts)

@@ -125,6 +125,44 @@ def test_a_name_bound_twice_stays_bound_twice() -> None:
     same_scan(data)
 
 
+def segments(count: int = 12, word: str = "log") -> str:
+    """A data module in the style of idna's uts46data: functions that return table segments,
+    joined at module level; one segment holds a plain rule word."""
+    out = []
+    for n in range(count):
+        rows = "".join(f"        (0x{n * 100 + i:X}, 'M', '{word if (n, i) == (3, 5) else 'x'}'),\n"
+                       for i in range(100))
+        out.append(f"def _seg_{n}():\n    return [\n{rows}    ]\n\n\n")
+    joined = " + ".join(f"_seg_{n}()" for n in range(count))
+    return "".join(out) + f"DATA = tuple({joined})\n"
+
+
+def test_a_plain_word_in_a_function_does_not_pull_in_its_module_level_users() -> None:
+    data = (segments() + CALLER).encode()
+    reduced = focus(data)
+    assert reduced is not None and reduced.count(b"\n") == data.count(b"\n")
+    assert b"def _seg_3()" in reduced and b"def _seg_4()" not in reduced
+    assert b"DATA = tuple" not in reduced
+    assert same_scan(data)
+
+
+def test_a_function_that_reads_evidence_still_flows_into_module_level_code() -> None:
+    """A def with only a plain word of its own, but reading an On-Prem URL constant: the
+    module-level statement that uses what it returns is kept."""
+    source = ('import requests\n\nBASE = "https://waba.360dialog.io"\n\n\n'
+              'def build(kind):\n    return BASE if kind == "name" else BASE.upper()\n\n\n'
+              'TARGET = build(None)\n\n\n'
+              'def send(to, text):\n    return requests.post(BASE, json={"to": to, '
+              '"type": "text", "text": {"body": text}})\n')
+    data = (UNRELATED + source).encode()
+    reduced = focus(data)
+    assert reduced is not None and b"TARGET = build" in reduced
+    assert b"_UnrelatedCounter" not in reduced
+    # ... as it is when the def holds no word at all
+    assert focus(data.replace(b'"name"', b'"other"')) == reduced.replace(b'"name"', b'"other"')
+    assert same_scan(data)
+
+
 @pytest.mark.parametrize("source", [
     table().replace('"k0007"', '"to"') + CALLER,  # a key a rule compares with
     table(value="https://waba.360dialog.io") + CALLER,  # part of an On-Prem URL
