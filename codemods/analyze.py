@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 import libcst as cst
 
@@ -899,7 +900,13 @@ def _base_note(facts: Facts, a: Analysis, u: _Use, target: Target,
     if u.plan.dynamic_host is not None:
         anchor = facts.dyn_nodes[u.plan.dynamic_host]
         what = _setting_text(facts, anchor)
-        msg = f"the base URL comes from {what} (`{facts.code(anchor)}`): point it at {base}{extra}"
+        if u.plan.host_name_only:  # f"https://{host}/v1/...": the value is a host name
+            base = urlsplit(base).hostname or base
+            msg = (f"the host name comes from {what} (`{facts.code(anchor)}`, after a literal "
+                   f"https://): set it to {base}{extra}")
+        else:
+            msg = (f"the base URL comes from {what} (`{facts.code(anchor)}`): point it at "
+                   f"{base}{extra}")
         todo = f"point {what} at {base}"
     else:
         msg = f"this path is joined to a base URL defined elsewhere: point that base at {base}" \

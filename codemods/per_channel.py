@@ -80,13 +80,15 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
         if hc is None or ex is None or not urls.live(call) or plan.endpoint is None:
             continue
         # a URL whose text cannot be edited into the Cloud URL is fine: it is not edited
-        unspellable = plan.kind == "manual" and plan.code == "WM908"
+        # (nor is a run-time host between a literal scheme and port: the config gives the URL)
+        unspellable = plan.kind == "manual" and (plan.code == "WM908" or plan.wrapped_host)
         if plan.kind not in ("rewrite", "same") and not unspellable:
             continue
         answered = plan.endpoint.name in ANSWERED
         notes = {" ".join(msg.split()) for code, msg, _ in plan.notes if code == "WM906"}
-        if any(not (b.code == "WM908" and (b in string_blockers or (
-                unspellable and b.message == " ".join(plan.message.split()))))
+        own = " ".join(plan.message.split())
+        if any(not ((b.code == "WM908" and b in string_blockers)
+                    or (unspellable and b.code == plan.code and b.message == own))
                and not (answered and b.code == "WM906" and b.message in notes)
                for b in ex.blockers):
             continue

@@ -114,6 +114,10 @@ class UrlPlan:
     new_url: str = ""
     message_id: int | None = None
     dynamic_host: int | None = None
+    #: the run-time host sits after a literal ``https://`` (it holds a host name, not a URL)
+    host_name_only: bool = False
+    #: manual: a run-time host between a literal scheme and port (no value of it is Cloud)
+    wrapped_host: bool = False
     uses_settings: bool = False
     #: the shim refuses this method on this path (an unsupported row, no served endpoint)
     refused: bool = False
@@ -246,6 +250,9 @@ def plan_url(
     plan.old_url = _display(text)
     if kind == "dynamic":
         plan.dynamic_host = _first_dyn(tpl, 0, start)
+        wrapped = _wrapped_host(tpl, host_text, plan, target)
+        if wrapped is not None:
+            return wrapped
     if kind == "sandbox" and plan.kind == "rewrite":
         plan.unsafe_reasons.append(
             "the mapping table has no Cloud sandbox host; the sandbox URL is pointed at the "
@@ -258,10 +265,45 @@ def plan_url(
     return plan
 
 
+#: a run-time host with a literal port before the path (``f"https://{ip}:9090/v1/..."``)
+_DYN_PORT: Final = re.compile("\x00\\d+\x00:\\d+$")
+
+
+def _wrapped_host(tpl: _Template, host_text: str, plan: UrlPlan, target: Target
+                  ) -> UrlPlan | None:
+    """A run-time host between literal URL parts (``f"https://{ip}:9090/v1/..."``).
+
+    Pointing the variable at the Cloud base cannot work there: a literal port (or a
+    plain ``http://``) stays in the URL, so the request is held with what to write
+    instead. After a literal ``https://`` the variable holds a host name: the note
+    asks for the Cloud host name, not a URL.
+    """
+    if plan.kind not in ("rewrite", "same", "mark_read"):
+        return None
+    first = _SENTINEL_RE.search(host_text)
+    last = list(_SENTINEL_RE.finditer(host_text))[-1] if first else None
+    if first is None or last is None:
+        return None
+    before, after = host_text[: first.start()], host_text[last.end():]
+    if after or before.lower().startswith("http://"):
+        anchor = tpl.dyns[int(first.group(1))]
+        base = target_base(target)
+        shown = _display(host_text)
+        return UrlPlan("manual", plan.endpoint, code="WM905", host="dynamic",
+                       old_url=plan.old_url, dynamic_host=anchor, wrapped_host=True, message=(
+                           f"the URL's host is built as `{shown}` (a literal scheme or port "
+                           f"around a run-time value): no value of it gives the Cloud base; "
+                           f"write {base} in place of `{shown}` and migrate the request with it"),
+                       todo=f"replace `{shown}` with {base} (a Cloud base has no port), then "
+                       "run again")
+    plan.host_name_only = before.lower().startswith("https://")
+    return None
+
+
 def _find_path_start(text: str, host_end: int | None) -> int | None:
     for m in _PATH_START.finditer(text):
         i = m.start()
-        if i == 0 or i == host_end or text[i - 1] == "\x00":
+        if i == 0 or i == host_end or text[i - 1] == "\x00" or _DYN_PORT.search(text, 0, i):
             return i
     return None
 
