@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp as real_aiohttp
 import pytest
 
+from shim import compat
 from shim.compat import aiohttp
 from shim.config import ConfigError
 from shim.sandbox import RunningSandbox
@@ -23,6 +24,7 @@ from tests.compat.conftest import (
     NODE_HOST,
     ONPREM_HOST,
     PNG,
+    SHOP_NEW_KEY,
     SHOP_OLD_KEY,
     TO,
     Caller,
@@ -227,6 +229,49 @@ async def test_without_config_onprem_urls_raise_and_others_pass(
             )
     assert "WABA_MIGRATE_CONFIG" in str(exc.value)
     assert_no_secret(str(exc.value))
+
+
+async def test_a_turn_hosted_consumer_moves_its_sends_and_keeps_turns_own_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sb360: RunningSandbox, echo: Echo
+) -> None:
+    """The vumi consumer's shape: one Bearer session on a Turn host for sends, contact
+    checks and Turn's automation endpoint; only the On-Prem API moves."""
+    config = tmp_path / "turn.toml"
+    config.write_text(
+        "[channels.engage]\n"
+        'phone_number = "+4915100000003"\n'
+        'backend = "360dialog"\n'
+        'api_key = "env:CT_ENGAGE_KEY"\n'
+        'legacy_api_key = "env:CT_ENGAGE_TOKEN"\n'
+        f"legacy_base_url = {json.dumps(echo.url)}\n"
+        f"base_url = {json.dumps(sb360.base_url)}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CT_ENGAGE_KEY", SHOP_NEW_KEY)
+    monkeypatch.setenv("CT_ENGAGE_TOKEN", "engage-turn-token")
+    monkeypatch.setenv("WABA_MIGRATE_CONFIG", str(config))
+    await sb360.areset()
+    try:
+        async with aiohttp.ClientSession(
+            headers={"Authorization": "Bearer engage-turn-token"}, raise_for_status=True
+        ) as session:
+            sent = await session.post(echo.url + "/v1/messages", json=TEXT)
+            sent_id = (await sent.json())["messages"][0]["id"]
+            check = await session.post(
+                echo.url + "/v1/contacts", json={"blocking": "wait", "contacts": [f"+{TO}"]}
+            )
+            assert (await check.json())["contacts"][0]["status"] == "valid"
+            automation = await session.post(
+                echo.url + f"/v1/messages/{sent_id}/automation", json={"handled": True}
+            )
+            assert automation.status == 218
+    finally:
+        compat.reset()
+    assert [m["id"] for m in await sb360.aoutbox()] == [sent_id]
+    [seen] = echo.seen  # only Turn's own endpoint reached the Turn host
+    assert seen["path"] == f"/v1/messages/{sent_id}/automation"
+    assert seen["headers"]["authorization"] == "Bearer engage-turn-token"
+    assert json.loads(seen["body"]) == {"handled": True}
 
 
 def test_the_module_mirrors_aiohttp() -> None:
