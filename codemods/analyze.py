@@ -1072,9 +1072,17 @@ def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool, *,
                   f"(sending: {cloud_url}){auth}; the body is already Cloud-shaped", hc.call,
                   todo=f"if {where} is an On-Prem URL, point it at {cloud_url}{auth}")
             continue
+        # the request moves as one: say what else changes with the URL
+        also = []
+        if onprem_body:
+            also.append('add "messaging_product": "whatsapp" to its On-Prem payload')
+        if d360 and target is Target.META:
+            also.append("send 'Authorization: Bearer <system-user token>' instead of "
+                        "D360-API-KEY")
+        with_it = f", and in the same change {' and '.join(also)}" if also else ""
         a.add("WM905", "manual", f"the whole URL comes from {where}: point it at the Cloud "
-              f"endpoint (sending: {cloud_url})", hc.call,
-              todo=f"point {where} at the Cloud endpoint ({cloud_url} for sends)")
+              f"endpoint (sending: {cloud_url}){with_it}", hc.call,
+              todo=f"point {where} at the Cloud endpoint ({cloud_url} for sends){with_it}")
 
 
 def _attr_dicts(facts: Facts, node: cst.BaseExpression, scope: Scope) -> list[cst.Dict]:

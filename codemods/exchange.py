@@ -254,10 +254,16 @@ def _couple_unsafe(a: Analysis, g: _Group, edits: list[Item]) -> None:
             # (and a checker) can find the marker that covers this part
             it.message = (f"{it.message} (unsafe with its request, marked `{unsafe[0].code}`: "
                           f"{'; '.join(reasons)})")
+    for it in unsafe[1:]:
+        if it.code != unsafe[0].code and "marked `" not in it.message:
+            it.message = f"{it.message} (held with its request, marked `{unsafe[0].code}`)"
     ids = frozenset(it.id for it in edits)
     for it in g.parts:
         if it.fix == "manual" and it.code in FOLLOW_UPS:
             it.when_applied = ids  # a note about a rewrite only --unsafe makes
+            if "marked `" not in it.message:
+                it.message = (f"{it.message} (once `--unsafe` rewrites its request, marked "
+                              f"`{unsafe[0].code}` until then)")
     for anchor in _anchors(a.facts, g, edits):
         marker = a.add(unsafe[0].code, "manual", "held back", anchor,
                        todo=f"held back ({'; '.join(reasons)}): `--unsafe` would rewrite "

@@ -310,9 +310,15 @@ UNSUPPORTED: Final = (
     _U(_ANY, "/v1/settings/account/two-step",
        "Cloud sets the PIN with POST /{phone_number_id} {pin} and cannot disable it.",
        "Set the two-step PIN in 360dialog's hub or with Meta's API directly."),
-    _U(frozenset({"POST", "DELETE"}), "/v1/settings/profile/photo",
+    _U(frozenset({"POST"}), "/v1/settings/profile/photo",
        "Cloud sets the photo from a Resumable Upload handle (profile_picture_handle).",
        "Upload with Meta's Resumable Upload API, then POST the handle to the business profile."),
+    _U(frozenset({"DELETE"}), "/v1/settings/profile/photo",
+       "Cloud has no call that removes the profile photo.",
+       "Remove the photo in 360dialog's hub or WhatsApp Manager, or replace it (upload a new "
+       "one with Meta's Resumable Upload API and POST its handle to the business profile).",
+       "Remove the photo in WhatsApp Manager, or replace it (upload a new one with the "
+       "Resumable Upload API and POST its handle to the business profile)."),
     _U(_ANY, "/v1/settings/business/whatsapp_business_encryption",
        "The Flows encryption key lives on the phone number on Cloud.",
        "Use POST /{phone_number_id}/whatsapp_business_encryption."),
