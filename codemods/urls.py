@@ -51,6 +51,12 @@ _SANDBOX_HOST: Final = urlsplit(hosts.ONPREM_SANDBOX_BASE_URL).hostname or ""
 _CLOUD_HOSTS: Final = frozenset(hosts.D360_CLOUD_HOSTS) | frozenset(hosts.META_GRAPH_HOSTS)
 _HOST_RE: Final = re.compile(r"https?://[^/\x00?#\s]+")
 _PATH_START: Final = re.compile(r"/v1(?=/|\?|#|\x00|$)")
+#: the On-Prem API's own families below /v1 (another API on the same base has others)
+_ONPREM_FAMILY: Final = re.compile(
+    r"/v1/(?:messages|media|contacts|settings|configs|account|users|health|stats|metrics"
+    r"|support|certificates|groups|services)(?=/)")
+#: Turn.io's hosts serve their own API below the same families (claims, ...): not judged here
+_TURN_HOST: Final = re.compile(r"(?i)turn\.io")
 #: ``/v1/<parameter>``: a helper that builds every endpoint's URL
 _DYNAMIC_ENDPOINT: Final = re.compile("/v1/\x00\\d+\x00$")
 
@@ -239,6 +245,16 @@ def plan_url(
                 "paths have no /v1 on 360dialog and are /{version}/{phone_number_id}/... on "
                 "Meta: rewrite this URL helper by hand"),
                 todo="rewrite this URL helper for Cloud paths (no /v1)")
+        if _ONPREM_FAMILY.match(path) and not _TURN_HOST.search(text[:start]):
+            # an On-Prem API family the table has no row for (compliance_info, a POST to a
+            # message id): not left silently on a host that is going away
+            call = f"{method.upper()} " if method else ""
+            return UrlPlan("manual", code="WM902", host=kind, old_url=_display(text), message=(
+                f"{call}{_display(path)}: not an On-Premise endpoint the mapping table knows "
+                "(the shim refuses it). Instead: check what it does and port it to the Cloud "
+                "API by hand, or remove it"),
+                todo=f"{call}{_display(path)} is not an On-Prem endpoint the mapping table "
+                "knows: port it to the Cloud API by hand, or remove it")
         return None
     # the in-process shim answers a login only where the config names the channel by host
     host_name = (urlsplit(host_m.group(0)).hostname or "").lower() if host_m else ""
