@@ -1665,7 +1665,8 @@ def _dumps_arg(facts: Facts, v: cst.BaseExpression, scope: Scope) -> cst.BaseExp
 
 
 _STRING_METHODS: Final = frozenset({"replace", "format", "format_map", "substitute",
-                                    "safe_substitute", "render", "strip"})
+                                    "safe_substitute", "render", "strip", "render_template",
+                                    "render_to_string"})
 
 
 def _stringish(facts: Facts, v: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
@@ -1674,6 +1675,8 @@ def _stringish(facts: Facts, v: cst.BaseExpression, scope: Scope, depth: int = 0
         return "b" not in v.prefix.lower()
     if isinstance(v, cst.FormattedString | cst.ConcatenatedString):
         return True
+    if isinstance(v, cst.Call) and depth < 4 and _returns_stringish(facts, v, scope, depth):
+        return True  # self.build_message(...): a method of this class that renders the text
     if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute):
         return v.func.attr.value in _STRING_METHODS
     if isinstance(v, cst.BinaryOperation) and isinstance(v.operator, cst.Add | cst.Modulo):
@@ -1682,6 +1685,39 @@ def _stringish(facts: Facts, v: cst.BaseExpression, scope: Scope, depth: int = 0
         hit = facts.resolve(v, scope)
         return hit is not None and _stringish(facts, hit[0], hit[1], depth + 1)
     return False
+
+
+def _returns_stringish(facts: Facts, call: cst.Call, scope: Scope, depth: int) -> bool:
+    """``self.name(...)`` / ``name(...)`` of this module whose every return is text."""
+    func = call.func
+    fn: cst.FunctionDef | None = None
+    if isinstance(func, cst.Name):
+        fn = next((st for st in facts.module.body if isinstance(st, cst.FunctionDef)
+                   and st.name.value == func.value), None)
+    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        here = scope.function()
+        cls = here.enclosing_class if here is not None else None
+        if cls is not None and isinstance(cls.node, cst.ClassDef) and (
+                func.value.value == here.self_name if here is not None else False):
+            fn = next((st for st in cls.node.body.body if isinstance(st, cst.FunctionDef)
+                       and st.name.value == func.attr.value), None)
+    if fn is None:
+        return False
+    returns = [r for r in _returns(fn.body) if r.value is not None]
+    return bool(returns) and all(
+        _stringish(facts, r.value, facts.scope_of.get(r.value, scope), depth + 1)
+        for r in returns if r.value is not None)
+
+
+def _returns(node: cst.CSTNode) -> list[cst.Return]:
+    """The return statements of a function body (not of functions nested in it)."""
+    out: list[cst.Return] = []
+    for child in node.children:
+        if isinstance(child, cst.Return):
+            out.append(child)
+        elif not isinstance(child, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            out.extend(_returns(child))
+    return out
 
 
 _JSON_TODO: Final = "add messaging_product and the Cloud changes to the stored JSON"

@@ -500,7 +500,12 @@ class Facts:
             return [self.dyn(node)]
         positional: list[cst.BaseExpression] = []
         named: dict[str, cst.BaseExpression] = {}
+        #: ``.format(**settings)``: the named fields come from that mapping at run time
+        mapping: cst.BaseExpression | None = None
         for call_arg in node.args:
+            if call_arg.star == "**" and mapping is None:
+                mapping = call_arg.value
+                continue
             if call_arg.star:
                 return [self.dyn(node)]
             if call_arg.keyword is not None:
@@ -525,6 +530,10 @@ class Facts:
                 arg = positional[i] if i < len(positional) else None
             elif name.isidentifier():
                 arg = named.get(name)
+                if arg is None and mapping is not None:
+                    atoms.append(self.dyn(mapping))
+                    pos = m.end()
+                    continue
             if arg is None:
                 return [self.dyn(node)]
             if spec != name:
