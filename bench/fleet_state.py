@@ -405,7 +405,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--block", type=int, default=0, help="sends per block (default 1000: a block of 200 lasted about 0.15 s, short enough for one scheduler hiccup to move its ratio by half)")
+    parser.add_argument("--block", type=int, default=0,
+                        help="sends per block (default 1000: a block of 200 lasted about "
+                             "0.15 s, short enough for one scheduler hiccup to move its "
+                             "ratio by half)")
     parser.add_argument("--rounds", type=int, default=0, help="rounds (default 9; 3 quick)")
     parser.add_argument("--seconds", type=float, default=0, help="fleet round length (15 s)")
     parser.add_argument("--mps", type=int, default=0, help="fleet channel rate (default 200)")
