@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from types import CodeType
-from typing import Final
+from typing import Any, Final
 
 import codemods
 from codemods.http_names import BODY_KEYWORDS, HTTP_MODULES, HTTP_VERBS
@@ -69,12 +69,17 @@ def vocabulary() -> frozenset[str]:
         for path in sorted(root.glob("*.py")):
             if root.name == "codemods" and path.name in _NOT_RULES:
                 continue
-            tree = ast.parse(path.read_bytes())
-            skip = {id(v) for n in ast.walk(tree) if isinstance(n, ast.Dict) for v in n.values}
-            skip |= {id(d) for d in _docstrings(tree)}
-            words.update(n.value.lower() for n in ast.walk(tree)
-                         if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                         and id(n) not in skip)
+            skip: set[int] = set()  # dict values and docstrings
+            for node in _nodes(ast.parse(path.read_bytes())):  # parents come before children
+                kind = type(node)
+                if kind is ast.Dict:
+                    skip.update(id(v) for v in node.values)
+                elif kind is ast.Constant:
+                    if type(node.value) is str and id(node) not in skip:
+                        words.add(node.value.lower())
+                elif kind in _DOCUMENTED and node.body and type(node.body[0]) is ast.Expr \
+                        and type(node.body[0].value) is ast.Constant:
+                    skip.add(id(node.body[0].value))
     return frozenset(words)
 
 
@@ -86,12 +91,27 @@ def words() -> frozenset[str]:
                      if len(w.strip()) > 1 and _WORD.fullmatch(w.strip()))
 
 
-def _docstrings(tree: ast.AST) -> Iterator[ast.Constant]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                yield body[0].value
+_DOCUMENTED: Final = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _nodes(root: ast.AST) -> Iterator[Any]:
+    """Every node below ``root`` (as ``ast.walk``, depth first, a node before its children)."""
+    todo: list[object] = [root]
+    while todo:
+        node = todo.pop()
+        kind = type(node)
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = _child_fields(kind)
+        if not fields and not isinstance(node, ast.AST):
+            continue
+        for name in fields:
+            value = getattr(node, name)
+            if type(value) is list:
+                todo.extend(value)
+            elif value is not None:
+                todo.append(value)
+        yield node
 
 
 class _Statement:
@@ -110,34 +130,65 @@ class _Statement:
         scope = self.scope = isinstance(stmt, _SCOPES)
         if scope:
             self.binds.add(stmt.name)  # type: ignore[attr-defined]
-        for node in ast.walk(stmt):
+        todo: list[object] = [stmt]
+        pop, push, extend = todo.pop, todo.append, todo.extend
+        while todo:  # every node below stmt, as ast.walk finds them, at twice its speed
+            node: Any = pop()
             kind = type(node)
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = _child_fields(kind)
+            for name in fields:
+                value = getattr(node, name)
+                if type(value) is list:
+                    extend(value)
+                elif value is not None:
+                    push(value)
             if kind is ast.Name:
-                if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                    self.reads.add(node.id)  # type: ignore[attr-defined]
+                if type(node.ctx) is ast.Load:
+                    self.reads.add(node.id)
                 elif not scope:
-                    self.binds.add(node.id)  # type: ignore[attr-defined]
+                    self.binds.add(node.id)
             elif kind is ast.Constant:
-                value = node.value  # type: ignore[attr-defined]
+                value = node.value
                 if type(value) is str or type(value) is bytes:
                     strings.add(value)
             elif kind is ast.Call:
-                func = node.func  # type: ignore[attr-defined]
+                func = node.func
                 if type(func) is ast.Name:
                     self.calls.add(func.id)
                 elif not sends:
-                    sends = _sends(node)  # type: ignore[arg-type]
+                    sends = _sends(node)
             elif kind is ast.Global or kind is ast.Nonlocal:
-                self.binds.update(node.names)  # type: ignore[attr-defined]
+                self.binds.update(node.names)
             elif kind is ast.Import or kind is ast.ImportFrom:
                 self.imports = True
             elif not scope and (kind is ast.FunctionDef or kind is ast.AsyncFunctionDef
                                 or kind is ast.ClassDef):
-                self.binds.add(node.name)  # type: ignore[attr-defined]
+                self.binds.add(node.name)
         telling = [v for v in strings if _telling(v, vocab, hosts)]
         self.evidence = sends or bool(telling)
         #: evidence beyond a plain word (see _kept)
         self.strong = sends or any(not _plain(v, hosts) for v in telling)
+
+
+#: Per node class: the fields that may hold nodes (see _child_fields).
+_FIELDS: Final[dict[type, tuple[str, ...]]] = {}
+#: Fields that never hold a node a statement summary looks at: contexts, operators, names and
+#: constant values (plain Python values).
+_LEAF_FIELDS: Final = frozenset({"ctx", "op", "id", "attr", "arg", "name", "asname", "module",
+                                 "names", "value_kind", "kind", "level", "conversion",
+                                 "type_comment", "tag", "is_async", "lineno"})
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of ``kind`` worth descending into (none for a value that is not a node)."""
+    if not issubclass(kind, ast.AST):
+        return ()
+    names = tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
+    if kind is ast.Constant or kind is ast.MatchSingleton:
+        return ()
+    return names
 
 
 def _sends(call: ast.Call) -> bool:
