@@ -488,6 +488,20 @@ def _urls(facts: Facts, a: Analysis, target: Target, context: bool, *, native: b
             base = _versioned_base(facts, hc, atoms)
             if base is not None:
                 versioned.append((hc, base))
+            elif native and not _CLOUD_HOST.search(text) and _hybrid_base(facts, hc, atoms):
+                # a Cloud body and D360-API-KEY to {base}/messages: On-Prem if the base is
+                # 360dialog's .../v1 (both generations take the key); only the setting tells
+                anchor = facts.dyn_nodes[atoms[0].key]  # type: ignore[union-attr]
+                what = _setting_text(facts, anchor)
+                auth = (" and send 'Authorization: Bearer <system-user token>' instead of "
+                        "D360-API-KEY" if target is Target.META else "")
+                cloud = target_base(target) + ("/{GRAPH_API_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}"
+                                               if target is Target.META else "")
+                a.add("WM905", "manual", f"this send posts a Cloud-shaped body with "
+                      f"D360-API-KEY to {what} + /messages: if {what} is an On-Prem base "
+                      f"(waba.360dialog.io/v1 or a node's /v1), point it at {cloud}{auth}",
+                      hc.call, todo=f"if {what} ends in /v1 (On-Prem), point it at "
+                      f"{cloud}{auth}")
             elif words:
                 imported = _imported_versioned_base(facts, hc, atoms)
                 if imported:
@@ -748,6 +762,28 @@ def _versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> Dyn | None
     if not any(evidence.onprem_send_body(d) for d in bodies):
         return None
     return atoms[0]
+
+
+def _hybrid_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> bool:
+    """``f"{settings.BASE}/messages"`` sending a Cloud body with ``D360-API-KEY``."""
+    if hc.method != "POST" or len(atoms) < 2 or not isinstance(atoms[0], Dyn):
+        return False
+    tail = atoms[1:]
+    if not all(isinstance(x, Lit | Syn) for x in tail):
+        return False
+    if "".join(x.text for x in tail if isinstance(x, Lit | Syn)).rstrip("/") != "/messages":
+        return False
+    kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
+    if "headers" not in kw or not any(
+        (string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
+        for d in _attr_dicts(facts, kw["headers"], hc.scope) for el in d.elements
+        if isinstance(el, cst.DictElement)
+    ):
+        return False
+    bodies = [d for key in ("json", "data") if key in kw
+              for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key],
+                                         hc.scope)]
+    return bool(bodies) and all("messaging_product" in keys_of(d) for d in bodies)
 
 
 def _imported_versioned_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> str:
