@@ -1874,11 +1874,41 @@ def _shim_imports(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                                       if _may_be_onprem_url(facts, h.url)]
         for gap in aiohttp_swap.uncovered_calls(facts, onprem):
             a.add("WM912", "manual", gap.message, gap.node, todo=gap.todo)
+    for call in _urllib_onprem_requests(facts):
+        a.add("WM913", "manual", "this On-Prem request is sent with urllib.request, which the "
+              "shim does not route: send it with shim.compat's requests or httpx (or migrate "
+              "it with --strategy native)", call,
+              todo="urllib.request is not routed by the shim: send this request with "
+              "shim.compat.requests, or migrate it by hand")
     anchor = urls.first_use if urls.first_use is not None else _first_v1_constant(facts)
     if not http_imported and anchor is not None:
         a.add("WM913", "manual", "this file builds On-Prem requests but sends them through a "
               "helper: switch the module that imports requests/httpx to shim.compat",
               anchor, todo="switch the module that sends these requests to shim.compat")
+
+
+_URLLIB_SENDERS: Final = frozenset({"urllib.request.Request", "urllib.request.urlopen"})
+
+
+def _urllib_onprem_requests(facts: Facts) -> list[cst.Call]:
+    """``urllib.request.Request(url, headers={"D360-API-KEY": ...})``: no drop-in routes it."""
+    out: list[cst.Call] = []
+    for call in facts.calls:
+        name = dotted(call.func)
+        head = name.split(".", 1)[0]
+        origin = facts.from_imports.get(head) or facts.module_aliases.get(head) or head
+        full = origin + name[len(head):]
+        if full not in _URLLIB_SENDERS:
+            continue
+        scope = facts.scope_of.get(call)
+        for arg in call.args:
+            if arg.keyword is None or arg.keyword.value != "headers" or scope is None:
+                continue
+            if any((string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
+                   for d in _attr_dicts(facts, arg.value, scope) for el in d.elements
+                   if isinstance(el, cst.DictElement)):
+                out.append(call)
+    return out
 
 
 def _aiohttp_blockers(facts: Facts, a: Analysis) -> bool:
