@@ -284,6 +284,16 @@ def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
     when this file sends and none of its sends is a recognised On-Prem request, a
     Cloud body would go to an unchanged On-Prem URL.
     """
+    if not any(urls.live(c) for c in urls.ex.by_call):
+        for hc in facts.http_calls:
+            if hc.method == "PUT" and hc.call not in urls.plans and _read_receipt_body(facts, hc):
+                # {"status": "read"} PUT to .../messages/{id} on a base not resolved here
+                urls.ex.block(hc.call, a.add(
+                    "WM308", "manual", "read receipt (PUT {\"status\": \"read\"}) to a URL "
+                    f"the codemod does not recognise (`{facts.code(hc.call, 50)}`): on Cloud "
+                    'send POST /messages with {"messaging_product": "whatsapp", "status": '
+                    '"read", "message_id": ...}', hc.call,
+                    todo="send POST /messages with status read and message_id"))
     floating = [it for it in urls.ex.floating if it.code.startswith("WM3")]
     if not floating or any(urls.live(c) for c in urls.ex.by_call):
         return
@@ -296,6 +306,18 @@ def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                  todo="the URL these payloads go to is not recognised: migrate the URL and the "
                  "payloads together")
     urls.ex.block(None, item)
+
+
+def _read_receipt_body(facts: Facts, hc: HttpCall) -> bool:
+    """Does the call send exactly On-Prem's ``{"status": "read"}``?"""
+    for arg in hc.call.args:
+        if arg.keyword is not None and arg.keyword.value in ("json", "data"):
+            value = _dumps_arg(facts, arg.value, hc.scope) or arg.value
+            for d in facts.dict_values(value, hc.scope):
+                if set(keys_of(d)) == {"status"} and string_value(
+                        value_of(d, "status") or d) == "read":
+                    return True
+    return False
 
 
 def _or_floating(calls: list[cst.Call] | None) -> list[cst.Call | None]:
