@@ -372,7 +372,8 @@ def _per_channel(facts: Facts, a: Analysis, urls: _UrlResult, text: str,
                 or MARK_RE_SETTINGS in plan.new_url):
             continue
         why = ("this file already builds Graph URLs per phone-number id: send this request "
-               "the same way" if already else _channel_reason(facts, call))
+               "the same way" if already else _channel_reason(facts, call)
+               or _key_param_reason(facts, call))
         if not why:
             continue
         item = a.add("WM916", "manual", f"{why}; a global WHATSAPP_PHONE_NUMBER_ID would send "
@@ -406,6 +407,75 @@ def _channel_reason(facts: Facts, call: cst.Call) -> str:
     return ""
 
 
+#: Header names whose value is a channel's key.
+_KEY_HEADERS: Final = frozenset({"d360-api-key", "authorization"})
+
+
+def _key_param_reason(facts: Facts, call: cst.Call) -> str:
+    """A function that sends with a key its caller passes, called in this module with a
+    key that a request or a record supplies (a bot per record, looked up from the
+    webhook URL): each call may be another channel's, so one global number is wrong.
+    A key passed from a module constant or the environment proves nothing."""
+    scope = facts.scope_of.get(call)
+    fn = scope.function() if scope is not None else None
+    if fn is None or not isinstance(fn.node, cst.FunctionDef):
+        return ""
+    params = _params(fn.node)
+    for element in _dict_elements(fn.node.body):
+        key = element.key
+        if not (isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str)
+                and key.evaluated_value.lower() in _KEY_HEADERS):
+            continue
+        names = [n.value for n in _subtree(element.value) if isinstance(n, cst.Name)]
+        found = next((n for n in names if n in params), None)
+        if found is not None and _fed_per_caller(facts, fn.node, params.index(found), found, 3):
+            return (f"the function sends the key its caller passes (`{found}`), and this module "
+                    "passes it a key that a request or a record supplies")
+    return ""
+
+
+def _fed_per_caller(facts: Facts, fn: cst.FunctionDef, index: int, name: str,
+                    depth: int) -> bool:
+    """Is the parameter ``name`` (position ``index``) of ``fn`` given, at a call in this
+    module, a value from a method's parameter or an object's attribute or item (following
+    plain functions that pass it on, ``depth`` levels)?"""
+    if depth == 0:
+        return False
+    for site in facts.calls:
+        if not (isinstance(site.func, cst.Name) and site.func.value == fn.name.value):
+            continue
+        arg = next((a.value for a in site.args if a.keyword is not None
+                    and a.keyword.value == name), None)
+        if arg is None and index < len(site.args) and site.args[index].keyword is None:
+            arg = site.args[index].value
+        scope = facts.scope_of.get(site)
+        caller = scope.function() if scope is not None else None
+        if arg is None or caller is None or not isinstance(caller.node, cst.FunctionDef):
+            continue
+        if isinstance(arg, cst.Subscript | cst.Attribute) and _rooted_in_param(facts, arg, caller):
+            return True
+        if not isinstance(arg, cst.Name) or arg.value not in _params(caller.node):
+            continue
+        if caller.enclosing_class is not None:  # a handler's input (a view's URL argument)
+            return True
+        if _fed_per_caller(facts, caller.node, _params(caller.node).index(arg.value),
+                           arg.value, depth - 1):
+            return True
+    return False
+
+
+def _dict_elements(body: cst.CSTNode) -> list[cst.DictElement]:
+    out: list[cst.DictElement] = []
+    stack: list[cst.CSTNode] = [body]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.DictElement):
+            out.append(cur)
+        if not isinstance(cur, cst.FunctionDef | cst.ClassDef) or cur is body:
+            stack.extend(cur.children)
+    return out
+
+
 def _params(fn: cst.FunctionDef) -> list[str]:
     names = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params,
                                     *fn.params.kwonly_params)]
@@ -413,8 +483,12 @@ def _params(fn: cst.FunctionDef) -> list[str]:
 
 
 def _call_values(call: cst.Call) -> list[cst.CSTNode]:
+    return [node for arg in call.args for node in _subtree(arg.value)]
+
+
+def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
     out: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = [a.value for a in call.args]
+    stack: list[cst.CSTNode] = [node]
     while stack:
         cur = stack.pop()
         out.append(cur)
