@@ -401,6 +401,10 @@ def _channel_reason(facts: Facts, call: cst.Call) -> str:
             if init is not None and _params(init):
                 return (f"the class `{cls.node.name.value}` takes its settings per instance "
                         f"(`__init__({', '.join(_params(init))})`)")
+            fields = _generated_init_fields(cls.node) if init is None else []
+            if fields:
+                return (f"the class `{cls.node.name.value}` takes its settings per instance "
+                        f"(fields {', '.join(fields)})")
     for node in _call_values(call):
         if isinstance(node, cst.Subscript) and _rooted_in_param(facts, node, fn):
             return f"`{facts.code(node, 30)}` comes from per-record config"
@@ -474,6 +478,34 @@ def _dict_elements(body: cst.CSTNode) -> list[cst.DictElement]:
         if not isinstance(cur, cst.FunctionDef | cst.ClassDef) or cur is body:
             stack.extend(cur.children)
     return out
+
+
+#: Decorators and bases that give a class an ``__init__`` taking its annotated fields.
+_FIELD_CLASSES: Final = re.compile(r"(?:^|\.)(?:dataclass|define|frozen|mutable|s|attrs|"
+                                   r"BaseModel|BaseSettings|NamedTuple|TypedDict)$")
+
+
+def _generated_init_fields(cls: cst.ClassDef) -> list[str]:
+    """The annotated fields of a dataclass, attrs class, pydantic model or NamedTuple: the
+    ``__init__`` it gets takes them, so each instance may hold another channel's settings."""
+    marks = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+             for d in cls.decorators] + [b.value for b in cls.bases]
+    if not any(_FIELD_CLASSES.search(_dotted(m)) for m in marks):
+        return []
+    return [stmt.target.value for line in cls.body.body
+            if isinstance(line, cst.SimpleStatementLine) for stmt in line.body
+            if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name)
+            and "ClassVar" not in _dotted(stmt.annotation.annotation)]
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    if isinstance(node, cst.Subscript):
+        return _dotted(node.value)
+    return ""
 
 
 def _params(fn: cst.FunctionDef) -> list[str]:
