@@ -294,6 +294,7 @@ def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                     'send POST /messages with {"messaging_product": "whatsapp", "status": '
                     '"read", "message_id": ...}', hc.call,
                     todo="send POST /messages with status read and message_id"))
+                _same_base_siblings(facts, a, urls, hc)
     floating = [it for it in urls.ex.floating if it.code.startswith("WM3")]
     if not floating or any(urls.live(c) for c in urls.ex.by_call):
         return
@@ -306,6 +307,39 @@ def _unsent_payloads(facts: Facts, a: Analysis, urls: _UrlResult) -> None:
                  todo="the URL these payloads go to is not recognised: migrate the URL and the "
                  "payloads together")
     urls.ex.block(None, item)
+
+
+#: On-Prem path words after a base that a read receipt proved On-Prem.
+_ONPREM_SUFFIX: Final = re.compile(r"/(?:messages|media|contacts|settings|configs|users)\b")
+
+
+def _same_base_siblings(facts: Facts, a: Analysis, urls: _UrlResult, receipt: HttpCall) -> None:
+    """A read receipt proves that the instance attribute its URL is built on (``self.app``,
+    set in a class of another module) is an On-Prem base: the class's other requests on
+    that base with an On-Prem path are On-Prem calls too, so they get a marker."""
+    method = receipt.scope.function()
+    cls = method.enclosing_class if method is not None else None
+    if cls is None or receipt.url is None:
+        return
+    bases = {facts.code(n, 200) for n in _subtree(receipt.url) if isinstance(n, cst.Attribute)
+             and isinstance(n.value, cst.Name) and n.value.value == "self"}
+    for hc in facts.http_calls:
+        fn = hc.scope.function()
+        if (hc is receipt or hc.url is None or hc.call in urls.plans or fn is None
+                or fn.enclosing_class is not cls):
+            continue
+        attrs = {facts.code(n, 200) for n in _subtree(hc.url) if isinstance(n, cst.Attribute)}
+        texts = [(string_value(n) or "") if isinstance(n, cst.SimpleString) else n.value
+                 for n in _subtree(hc.url)
+                 if isinstance(n, cst.SimpleString | cst.FormattedStringText)]
+        shared = sorted(attrs & bases)
+        if shared and any(_ONPREM_SUFFIX.search(t) for t in texts):
+            urls.ex.block(hc.call, a.add(
+                "WM917", "manual", f"this request goes to `{shared[0]}`, the base the read "
+                "receipt in this class proves an On-Prem one (it is set in another module): "
+                "point that base at the Cloud base and migrate this call with it", hc.call,
+                todo=f"`{shared[0]}` is an On-Prem base: point it at the Cloud base and "
+                "migrate this call with it"))
 
 
 def _read_receipt_body(facts: Facts, hc: HttpCall) -> bool:
