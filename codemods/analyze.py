@@ -459,7 +459,7 @@ def _key_param_reason(facts: Facts, call: cst.Call) -> str:
     if fn is None or not isinstance(fn.node, cst.FunctionDef):
         return ""
     params = _params(fn.node)
-    for element in _dict_elements(fn.node.body):
+    for element in _dict_elements(facts, fn):
         key = element.key
         if not (isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str)
                 and key.evaluated_value.lower() in _KEY_HEADERS):
@@ -502,16 +502,10 @@ def _fed_per_caller(facts: Facts, fn: cst.FunctionDef, index: int, name: str,
     return False
 
 
-def _dict_elements(body: cst.CSTNode) -> list[cst.DictElement]:
-    out: list[cst.DictElement] = []
-    stack: list[cst.CSTNode] = [body]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.DictElement):
-            out.append(cur)
-        if not isinstance(cur, cst.FunctionDef | cst.ClassDef) or cur is body:
-            stack.extend(cur.children)
-    return out
+def _dict_elements(facts: Facts, fn: Scope) -> list[cst.DictElement]:
+    """The key/value pairs of the dicts written in ``fn`` (not in functions nested in it)."""
+    return [el for d in facts.dicts if (where := facts.scope_of.get(d)) is not None
+            and where.function() is fn for el in d.elements if isinstance(el, cst.DictElement)]
 
 
 #: Decorators and bases that give a class an ``__init__`` taking its annotated fields.
@@ -524,22 +518,17 @@ def _generated_init_fields(cls: cst.ClassDef) -> list[str]:
     ``__init__`` it gets takes them, so each instance may hold another channel's settings."""
     marks = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
              for d in cls.decorators] + [b.value for b in cls.bases]
-    if not any(_FIELD_CLASSES.search(_dotted(m)) for m in marks):
+    if not any(_FIELD_CLASSES.search(_name_of(m)) for m in marks):
         return []
     return [stmt.target.value for line in cls.body.body
             if isinstance(line, cst.SimpleStatementLine) for stmt in line.body
             if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name)
-            and "ClassVar" not in _dotted(stmt.annotation.annotation)]
+            and "ClassVar" not in _name_of(stmt.annotation.annotation)]
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    if isinstance(node, cst.Subscript):
-        return _dotted(node.value)
-    return ""
+def _name_of(node: cst.BaseExpression) -> str:
+    """``a.b`` of ``a.b`` or ``a.b[...]`` (a generic annotation or base)."""
+    return dotted(node.value if isinstance(node, cst.Subscript) else node)
 
 
 def _params(fn: cst.FunctionDef) -> list[str]:
@@ -936,11 +925,7 @@ def _hybrid_base(facts: Facts, hc: HttpCall, atoms: list[Atom]) -> bool:
     if "".join(x.text for x in tail if isinstance(x, Lit | Syn)).rstrip("/") != "/messages":
         return False
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
-    if "headers" not in kw or not any(
-        (string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
-        for d in _attr_dicts(facts, kw["headers"], hc.scope) for el in d.elements
-        if isinstance(el, cst.DictElement)
-    ):
+    if "headers" not in kw or not _carries_d360(facts, kw["headers"], hc.scope):
         return False
     bodies = [d for key in ("json", "data") if key in kw
               for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key],
@@ -1250,11 +1235,7 @@ def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool, *,
             for key in ("json", "data") if key in kw
             for d in facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
         )
-        d360 = "headers" in kw and any(
-            (string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
-            for d in _attr_dicts(facts, kw["headers"], hc.scope) for el in d.elements
-            if isinstance(el, cst.DictElement)
-        )
+        d360 = "headers" in kw and _carries_d360(facts, kw["headers"], hc.scope)
         hybrid = d360 and cloud and not cloud_host and not onprem_body
         if not (onprem_body or (d360 and not cloud) or hybrid):
             continue
@@ -1281,6 +1262,14 @@ def _dynamic_urls(facts: Facts, a: Analysis, target: Target, cloud: bool, *,
         a.add("WM905", "manual", f"the whole URL comes from {where}: point it at the Cloud "
               f"endpoint (sending: {cloud_url}){with_it}", hc.call,
               todo=f"point {where} at the Cloud endpoint ({cloud_url} for sends){with_it}")
+
+
+def _carries_d360(facts: Facts, headers: cst.BaseExpression, scope: Scope) -> bool:
+    """Do the headers a call passes (a dict, or a name or attribute bound to one) carry
+    ``D360-API-KEY``?"""
+    return any((string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
+               for d in _attr_dicts(facts, headers, scope) for el in d.elements
+               if isinstance(el, cst.DictElement))
 
 
 def _attr_dicts(facts: Facts, node: cst.BaseExpression, scope: Scope) -> list[cst.Dict]:
@@ -2066,9 +2055,7 @@ def _urllib_onprem_requests(facts: Facts) -> list[cst.Call]:
         for arg in call.args:
             if arg.keyword is None or arg.keyword.value != "headers" or scope is None:
                 continue
-            if any((string_value(el.key) or "").lower() == _ONPREM_AUTH_HEADER
-                   for d in _attr_dicts(facts, arg.value, scope) for el in d.elements
-                   if isinstance(el, cst.DictElement)):
+            if _carries_d360(facts, arg.value, scope):
                 out.append(call)
     return out
 
