@@ -2,14 +2,16 @@
 
 Every operation is one or two autocommitted statements, so no lock is held
 across statements; races between statements are benign (the second one
-re-checks the state it changes). A claim can take a pacing slot in the same
-statement (:meth:`SQLStateStore.claim` with ``pace``; each dialect has its
-form: a CTE on PostgreSQL, a trigger on SQLite).
+re-checks the state it changes). The exception is the claim, which can take a
+pacing slot atomically with it (:meth:`SQLStateStore.claim` with ``pace``;
+each dialect has its form: one statement with a CTE on PostgreSQL, one short
+transaction of plain statements on SQLite).
 
 Recording an outcome need not delay the caller's answer: ``complete`` and
 ``release`` with ``wait=False`` queue the write. The next claim carries the
-queued outcomes as extra rows of its own upsert (one statement, one commit;
-on PostgreSQL one round trip), so a busy sender never pays a separate write;
+queued outcomes along (on PostgreSQL as extra rows of its own upsert, one
+round trip; on SQLite in its transaction), so a busy sender never pays a
+separate commit;
 when no claim comes within ``WRITE_LINGER`` a writer thread commits the
 queue. Until a write lands, the key is still ``pending`` under
 our claim: a retry with the key waits for it, and if the process dies first

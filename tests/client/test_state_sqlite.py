@@ -1,6 +1,6 @@
-"""The SQLite store's one-statement claim: the pair slot rides in the claim row and a
-trigger pushes the recipient's timeline, so claim and slot are one atomic step even
-between processes; files made before that are upgraded on open."""
+"""The SQLite store's claim: the queued outcomes, the claim and the recipient's pair slot
+commit in one transaction under the write lock, so claim and slot are one atomic step
+even between processes; files made by earlier versions are upgraded on open."""
 
 from __future__ import annotations
 
@@ -140,3 +140,69 @@ def test_a_file_from_before_the_one_statement_claim_is_upgraded_on_open(tmp_path
     finally:
         store.close()
     open_state(f"sqlite:///{path}").close()  # a second open finds nothing to change
+
+
+#: A file as the version before this one made it: the pair slot rode in the claim row,
+#: triggers pushed the timeline, and the partial index listed its states with IN.
+TRIGGER_ERA_SCHEMA = """
+CREATE TABLE wm_keys (channel TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0, content BLOB, content_type TEXT, message_id TEXT,
+    detail TEXT, pace_name TEXT, pace_span REAL, pace_slot REAL,
+    PRIMARY KEY (channel, key)) WITHOUT ROWID;
+CREATE INDEX wm_keys_uncommon ON wm_keys (state, created_at)
+    WHERE state IN ('unknown', 'happened', 'failed');
+CREATE TABLE wm_media (media_id TEXT PRIMARY KEY, channel TEXT NOT NULL,
+    created_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE wm_pace (name TEXT PRIMARY KEY, tat REAL NOT NULL, paused REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE TRIGGER wm_keys_pace_insert AFTER INSERT ON wm_keys WHEN NEW.pace_name IS NOT NULL
+BEGIN
+    INSERT INTO wm_pace (name, tat, paused) VALUES (NEW.pace_name, NEW.pace_slot + 1000, 0)
+    ON CONFLICT (name) DO UPDATE SET tat = tat + 1000;
+END;
+"""
+
+
+def test_a_file_from_the_trigger_claim_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    now = time.time()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(TRIGGER_ERA_SCHEMA)
+        conn.execute("INSERT INTO wm_keys VALUES ('ch', 'lost', 'unknown', 'x', ?, ?, 0, 0, "
+                     "NULL, NULL, NULL, NULL, 'pair:ch:1', 6.0, ?)", (now - 1, now - 1, now))
+        conn.execute("UPDATE wm_pace SET tat = ? WHERE name = 'pair:ch:1'", (now + 6.0,))
+    conn.close()
+    store = open_state(f"sqlite:///{path}")
+    try:
+        with sqlite3.connect(path) as conn:
+            kept = {(kind, name) for kind, name in conn.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger')")
+                if not name.startswith("sqlite_autoindex")}
+        conn.close()
+        assert kept == {("index", "wm_keys_rare")}
+        claimed = store.claim("ch", "new", "me", 60.0, now, SlotRequest("pair:ch:1", 1, 6.0))
+        # the old timeline holds, and no trigger added its own push on top
+        assert claimed.won and claimed.slot == pytest.approx(now + 6.0)
+        assert store.take_slots("pair:ch:1", 1, 6.0, now) == pytest.approx(now + 12.0)
+        assert [e.key for e in store.entries(("unknown",))] == ["lost"]
+    finally:
+        store.close()
+
+
+def test_no_statement_of_a_keyed_send_makes_sqlite_build_a_temporary_table(
+        tmp_path: Path) -> None:
+    """A temporary table per statement (a RETURNING buffer, an IN list in the partial
+    index's condition, evaluated for every row written) doubled the store's CPU per send."""
+    from shim.client.state_sqlite import CLAIM, PACE_READ, PACE_WRITE
+
+    store = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        conn = store._conn  # type: ignore[attr-defined]
+        complete = store._complete_sql  # type: ignore[attr-defined]
+        for sql in (CLAIM, complete, PACE_READ, PACE_WRITE):
+            opcodes = [row[1] for row in conn.execute(f"EXPLAIN {sql}", [None] * sql.count("?"))]
+            assert "OpenEphemeral" not in opcodes, sql
+            assert "Program" not in opcodes, sql  # no trigger runs
+    finally:
+        store.close()
