@@ -28,6 +28,7 @@ from codemods.facts import (
     dotted,
     iter_parents,
 )
+from codemods.header_builders import returned_header_calls
 from codemods.http_names import BODY_KEYWORDS, HTTP_MODULES
 from codemods.layout import shift_aligned_args
 from codemods.literals import (
@@ -1479,6 +1480,8 @@ def _header_calls(facts: Facts) -> dict[cst.Dict, list[cst.Call]]:
             if arg.keyword is not None and arg.keyword.value == "headers":
                 for d in facts.dict_values(arg.value, hc.scope):
                     out.setdefault(d, []).append(hc.call)
+    for d, calls in returned_header_calls(facts).items():
+        out.setdefault(d, []).extend(c for c in calls if c not in out.get(d, ()))
     return out
 
 
