@@ -30,6 +30,7 @@ from shim.mapping.hosts import Target
 
 if TYPE_CHECKING:
     from codemods.analyze import Analysis, _UrlResult
+    from codemods.urls import UrlPlan
 
 HELPER: Final = "cloud_request"
 IMPORT_LINE: Final = f"from shim.channels import {HELPER}"
@@ -74,6 +75,7 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
     claimed: dict[cst.Call, str] = {}
     #: claimed calls whose answer is translated back: (On-Prem method, On-Prem path)
     onprem: dict[cst.Call, tuple[str, str]] = {}
+    proven = any(_differs(plan, target) for call, plan in urls.plans.items() if urls.live(call))
     for call, plan in urls.plans.items():
         hc = by_call.get(call)
         ex = urls.ex.by_call.get(call)
@@ -104,6 +106,8 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
             continue
         if not per_channel(call):
             continue
+        if not proven:
+            continue  # every request is the same on the target's Cloud: only the host can differ
         claimed[call] = route.path
         if answered:
             onprem[call] = (plan.endpoint.method, plan.endpoint.onprem_path)
@@ -125,6 +129,20 @@ def claim(facts: Facts, a: Analysis, urls: _UrlResult, target: Target,
                if answer else edit)
         urls.ex.part(call, item)
     return set(claimed)
+
+
+def _differs(plan: UrlPlan, target: Target) -> bool:
+    """Does this request exist only on On-Prem (its target route is another method or path)?
+
+    360dialog Cloud serves ``/v1/configs/webhook`` and ``/v1/configs/templates`` with the
+    same key header: a file whose per-channel requests are all of that kind may already
+    talk to Cloud (its base URL is data), so nothing in it proves an On-Prem channel.
+    """
+    ep = plan.endpoint
+    if ep is None:
+        return True
+    route = ep.route(target)
+    return route is None or route.method != ep.method or route.path != ep.onprem_path
 
 
 def _answered(edit: Callable[[cst.CSTNode, frozenset[int]], cst.CSTNode], target: str,

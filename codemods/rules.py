@@ -88,19 +88,24 @@ def send(base, key, body):
         "A request whose base URL or number differs per channel (channel.config, an org's "
         "stored host, instance settings) takes its Cloud URL and auth header from "
         "shim.channels.cloud_request, which picks the config channel by the key the call "
-        "already sends (legacy_api_key), else its legacy_base_url host, else the only channel.",
+        "already sends (legacy_api_key), else its legacy_base_url host, else the only channel. "
+        "360dialog target: only when one of the file's requests exists only on On-Prem; calls "
+        "360dialog Cloud serves unchanged (/v1/configs/webhook, /v1/configs/templates) alone "
+        "get a WM905 marker instead.",
         before='''import requests
 
-def set_webhook(channel, url):
-    return requests.post(channel.config["base_url"] + "/v1/configs/webhook", json={"url": url},
+def send_text(channel, to, text):
+    body = {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
+    return requests.post(channel.config["base_url"] + "/v1/messages", json=body,
                          headers={"D360-API-KEY": channel.config["api_key"]})
 ''',
         after='''import requests
 from shim.channels import cloud_request
 
-def set_webhook(channel, url):
-    return requests.post(**cloud_request("360dialog", "/v1/configs/webhook", {"D360-API-KEY": channel.config["api_key"]},
-                                         channel.config["base_url"] + "/v1/configs/webhook"), json={"url": url})
+def send_text(channel, to, text):
+    body = {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
+    return requests.post(**cloud_request("360dialog", "/messages", {"D360-API-KEY": channel.config["api_key"]},
+                                         channel.config["base_url"] + "/v1/messages"), json=body)
 ''',  # noqa: E501
     ),
     Rule(
