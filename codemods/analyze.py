@@ -69,6 +69,9 @@ _CLOUD_HOST: Final = re.compile(r"waba-v2\.360dialog\.io|graph\.facebook\.com")
 _CLOUD_MARKERS: Final = re.compile(r"waba-v2\.360dialog\.io|graph\.facebook\.com|"
                                    r"[\"']messaging_product[\"']")
 _ONPREM_AUTH_HEADER: Final = D360_API_KEY_HEADER.lower()
+#: Hosts that serve their customers the On-Prem API (Turn.io). Not known On-Prem hosts (Turn
+#: also serves its own API there), but a /v1 path on one is never another vendor's API.
+_HOSTED_ONPREM: Final = frozenset({"whatsapp.turn.io"})
 #: Item id of an edit that decides by itself which of its items are enabled.
 ALWAYS: Final = -1
 
@@ -869,6 +872,8 @@ def _unproven(facts: Facts, hc: HttpCall, atoms: list[Atom], target: Target
         return None
     if "/v1/settings/" in plan.old_url:
         return plan  # another API's settings path with a body would be a coincidence too far
+    if (urlsplit(plan.old_url).hostname or "").lower() in _HOSTED_ONPREM:
+        return plan  # Turn serves the On-Prem API there: no body makes it someone else's
     kw = {arg.keyword.value: arg.value for arg in hc.call.args if arg.keyword is not None}
     if any(facts.dict_values(_dumps_arg(facts, kw[key], hc.scope) or kw[key], hc.scope)
            for key in ("json", "data") if key in kw):
