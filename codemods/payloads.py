@@ -191,6 +191,14 @@ def _move(d: cst.Dict, rule: FieldRule, code: str) -> list[Step]:
         if el_value is None:
             continue
         target = value_of(d, dst[0]) if len(dst) == 2 else None
+        kind = string_value(value_of(d, "type") or d) if len(dst) == 2 and not path else None
+        if target is None and kind is not None and kind != dst[0]:
+            # a field of one message type on another (preview_url on an image): the
+            # translator drops it, and so does the rewrite
+            out.append(Step(code, fix_for(code), f"drop {rule.onprem}: a {kind} message has "
+                            f"no {dst[0]} object ({_why(rule)})", el_value,
+                            _remover(src[-1])))
+            continue
         if not isinstance(target, cst.Dict) or len(dst) != 2 or path:
             out.append(Step(code, "manual", f"move {rule.onprem} to {rule.cloud} by hand: "
                             f"{_why(rule)}", el_value, todo=f"move {rule.onprem} to {rule.cloud}"))
