@@ -15,7 +15,16 @@ from urllib.parse import urlsplit
 
 import libcst as cst
 
-from codemods import aiohttp_swap, doubles, evidence, inherited, per_channel, refusals, webhooks
+from codemods import (
+    aiohttp_swap,
+    doubles,
+    evidence,
+    inherited,
+    media_flow,
+    per_channel,
+    refusals,
+    webhooks,
+)
 from codemods.client_base import file_base, with_base
 from codemods.dicts import dynamic_keys, keys_of, value_of
 from codemods.exchange import TERMINAL, Exchanges, decide
@@ -186,6 +195,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
             _version_constants(facts, a, urls)
         _response_reads(facts, a, urls)
         _unsent_payloads(facts, a, urls)
+        media_flow.hold_sends_of_held_uploads(facts, a, urls)
         claimed = per_channel.claim(facts, a, urls, target, lambda call: _varies_per_channel(
             facts, urls, call, target))
         if target is Target.META:
