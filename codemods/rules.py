@@ -166,7 +166,8 @@ def send(to, text):
     ),
     Rule(
         "WM302", "preview-url-into-text", "safe",
-        "Top-level preview_url moved into the text object (Cloud reads text.preview_url).",
+        "Top-level preview_url moved into the text object (Cloud reads text.preview_url); on a "
+        "message of another type (an image) it is dropped, as the translator does.",
         before='''def text_message(wa_id, text):
     return {"to": wa_id, "type": "text", "preview_url": True, "text": {"body": text}}
 ''',
@@ -447,7 +448,8 @@ def send(to, text):
         "WM906", "endpoint-shape-change", "manual",
         "The endpoint exists on Cloud but its request or response changes shape (media upload "
         "is multipart, media download is two steps, profile and webhook settings differ): the "
-        "message quotes the mapping table's note.",
+        "message quotes the mapping table's note. A send carrying the media id of an upload "
+        "that stays is held with it (a Cloud send cannot use an On-Prem media id).",
         before='''import requests
 
 def download(key, media_id):
