@@ -1,19 +1,22 @@
-"""Process-wide drop-in: every ``requests`` and ``httpx`` call to an On-Prem URL.
+"""Process-wide drop-in: every ``requests``, ``httpx`` and ``aiohttp`` call to an On-Prem URL.
 
 Third-party libraries (On-Prem SDKs, framework integrations) ``import requests``
 or ``import httpx`` themselves, so rewriting the application's imports does not
 reach them. :func:`install` patches the one place each library chooses how to
 send a request: ``requests.Session.get_adapter`` (module functions such as
-``requests.post`` use a Session too) and ``httpx.Client._transport_for_url`` /
-``httpx.AsyncClient._transport_for_url``. Because these are looked up on the
+``requests.post`` use a Session too), ``httpx.Client._transport_for_url`` /
+``httpx.AsyncClient._transport_for_url``, and, when aiohttp 3.12 or later is
+installed, ``aiohttp.ClientSession._request``, which gets the shim's
+middleware innermost (after the session's and the call's own middlewares;
+``aiohttp.request()`` makes a session too). Because these are looked up on the
 class at send time, sessions and clients created before :func:`install` are
 covered as well. An On-Prem URL (see :func:`shim.compat.runtime.intercept`) is
 served by the shim; every other URL goes where it went before.
 
-Limits: only ``requests`` and ``httpx`` are covered (aiohttp only through the
-``shim.compat.aiohttp`` drop-in; not urllib3 or
-http.client used directly); a library that vendors its own copy of requests,
-subclasses ``Session`` overriding ``get_adapter``, or calls a transport's
+Limits: urllib3 or http.client used directly, an aiohttp older than 3.12 (no
+client middlewares) and aiohttp websockets are not covered; a library that
+vendors its own copy of requests, subclasses ``Session`` overriding
+``get_adapter``, or calls a transport's
 ``handle_request`` itself bypasses it; it changes the whole process, every
 thread, until :func:`uninstall`.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +80,48 @@ def _async_transport(self: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBase
     return chosen
 
 
+def _aiohttp_session_class() -> Any:
+    """aiohttp's ClientSession when aiohttp with client middlewares (3.12+) is installed."""
+    try:
+        import aiohttp
+    except ImportError:
+        return None
+    if not hasattr(aiohttp, "ClientMiddlewareType"):  # before 3.12: no middlewares
+        return None
+    return aiohttp.ClientSession
+
+
+#: One shim middleware per plain aiohttp session (its async pool belongs to the
+#: session's event loop); closed with the session.
+_aio_middlewares: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _aio_middleware(session: Any) -> Any:
+    from shim.compat.middleware import ShimMiddleware
+
+    found = _aio_middlewares.get(session)
+    if found is None:
+        found = _aio_middlewares[session] = ShimMiddleware(
+            read_timeout=session.timeout.sock_read)
+    return found
+
+
+async def _aio_request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+    # The drop-in's own sessions already carry the shim's middleware.
+    if getattr(self, "_shim_middleware", None) is None and "aiohttp" in _originals:
+        own = kwargs.get("middlewares")
+        around = self._middlewares if own is None else own
+        kwargs["middlewares"] = (*around, _aio_middleware(self))
+    return await _originals["aiohttp"](self, method, str_or_url, **kwargs)
+
+
+async def _aio_close(self: Any) -> None:
+    await _originals["aiohttp_close"](self)
+    found = _aio_middlewares.pop(self, None)
+    if found is not None:
+        await found.aclose()
+
+
 def install(
     config: Config | str | os.PathLike[str] | None = None, *, router: Router | None = None
 ) -> None:
@@ -98,10 +144,16 @@ def install(
         requests.Session.get_adapter = _get_adapter  # type: ignore[method-assign]
         httpx.Client._transport_for_url = _sync_transport  # type: ignore[method-assign]
         httpx.AsyncClient._transport_for_url = _async_transport  # type: ignore[method-assign]
+        session = _aiohttp_session_class()
+        if session is not None:
+            _originals["aiohttp"] = session._request
+            _originals["aiohttp_close"] = session.close
+            session._request = _aio_request
+            session.close = _aio_close
 
 
 def uninstall() -> None:
-    """Put ``requests`` and ``httpx`` back as they were (idempotent)."""
+    """Put ``requests``, ``httpx`` and ``aiohttp`` back as they were (idempotent)."""
     global _adapter, _transport
     with _lock:
         if not _originals:
@@ -110,6 +162,10 @@ def uninstall() -> None:
         httpx.Client._transport_for_url = _originals.pop("httpx")  # type: ignore[method-assign]
         httpx.AsyncClient._transport_for_url = _originals.pop(  # type: ignore[method-assign]
             "httpx_async")
+        if "aiohttp" in _originals:
+            session = _aiohttp_session_class()
+            session._request = _originals.pop("aiohttp")
+            session.close = _originals.pop("aiohttp_close")
         adapter, transport, _adapter, _transport = _adapter, _transport, None, None
     if adapter is not None:
         adapter.close()

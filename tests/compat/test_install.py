@@ -100,3 +100,63 @@ def test_an_onprem_backend_is_called_without_being_intercepted_again(tmp_path: P
         assert len(sb.outbox()) == 1
 
 
+
+
+def test_aiohttp_sessions_before_and_after_and_aiohttp_request(
+    route: Caller, echo: Echo, config_file: Path
+) -> None:
+    """Plain aiohttp, as a library imports it: the session made before install(), one
+    made after with a middleware of its own (it runs around the shim's and sees the
+    On-Prem answer), and the module's request(); other URLs go out untouched."""
+    import aiohttp
+
+    seen: list[tuple[str, int]] = []
+
+    async def own(request: aiohttp.ClientRequest,
+                  handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        response = await handler(request)
+        seen.append((request.url.path, response.status))
+        return response
+
+    async def send() -> tuple[list[tuple[int, str]], int]:
+        answers: list[tuple[int, str]] = []
+        before = aiohttp.ClientSession(headers=route.auth)
+        compat.install()
+        try:
+            after = aiohttp.ClientSession(headers=route.auth, middlewares=(own,))
+            for session in (before, after):
+                async with session.post(f"{route.base}/v1/messages", json=TEXT) as resp:
+                    answers.append((resp.status, (await resp.json())["messages"][0]["id"]))
+            async with aiohttp.request("POST", f"{route.base}/v1/messages", json=TEXT,
+                                       headers=route.auth) as resp:
+                answers.append((resp.status, (await resp.json())["messages"][0]["id"]))
+            async with after.get(f"{echo.url}/aio-plain") as resp:
+                other = resp.status
+            await before.close()
+            await after.close()
+        finally:
+            compat.uninstall()
+        return answers, other
+
+    answers, other = anyio.run(send)
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert {m["id"] for m in route.outbox()} == {wamid for _, wamid in answers}
+    assert seen == [("/v1/messages", 200), ("/aio-plain", 218)]
+    assert other == 218 and echo.seen[-1]["path"] == "/aio-plain"
+
+
+def test_uninstall_puts_aiohttp_back(route: Caller, config_file: Path) -> None:
+    import aiohttp
+
+    original = aiohttp.ClientSession._request
+    compat.install()
+    assert aiohttp.ClientSession._request is not original
+    compat.uninstall()
+    assert aiohttp.ClientSession._request is original
+
+    async def send() -> None:
+        async with aiohttp.ClientSession() as session:
+            await session.post("http://127.0.0.1:9/v1/messages", json=TEXT)
+
+    with pytest.raises(aiohttp.ClientConnectionError):  # back to the (unreachable) host
+        anyio.run(send)
