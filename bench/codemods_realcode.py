@@ -18,7 +18,10 @@ idempotent; the ``--diff`` output names the same files ``--write`` changes;
 each finding is either gone after the rewrite (applied) or its statement
 carries a ``# waba-migrate: WMxxx`` marker; every held-back site (an
 ``unsafe`` fix not applied, or a ``manual`` item) carries a marker (its own, or
-the one its request's call carries); findings in test files count as reported
+the one its request's call carries); a safe fix whose own comment stays on the
+applied edit (WM201/WM202: the header's secret must now be a Cloud credential)
+counts as applied, with a note, and leaves the file's hint F, since what is
+left is configuration, not code; findings in test files count as reported
 (the tool does not write them without ``--include-tests``); and no
 line changes outside the statements that hold a finding (added imports and
 marker comments excepted).
@@ -79,6 +82,9 @@ class FileReport:
     held_unmarked: list[str] = field(default_factory=list)
     outside: list[int] = field(default_factory=list)
     markers_added: int = 0
+    #: safe fixes applied with their own note (WM201/WM202: the secret the header sends
+    #: must now be a Cloud credential): configuration left to do, not code held back
+    noted: int = 0
     #: findings in a test file: reported, not written (the tool's rule)
     reported: int = 0
     after_findings: int = 0
@@ -99,7 +105,7 @@ class FileReport:
             return "M!"  # findings reported but nothing written: not even a marker
         if self.unmarked or self.held_unmarked:
             return "P-unmarked"
-        if self.marked or self.markers_added:
+        if self.marked or self.markers_added > self.noted:
             return "P"
         return "F"
 
@@ -349,6 +355,9 @@ def _check_file(fr: FileReport, old_b: bytes, new_b: bytes, again_b: bytes,
             and old[line - 1] == new[new_line - 1]
         if report_only:
             fr.reported += 1  # a test file: reported, never written (without --include-tests)
+        elif fix == "safe" and not still_there and rule in codes:
+            fr.applied += 1  # applied; its marker is the fix's own note
+            fr.noted += 1
         elif rule in codes or (held and untouched and (blockers | {rule}) & file_codes):
             # its own marker, or (a part of a held request, line untouched) the marker the
             # request's call carries: the item it waits for, or its own code there
@@ -397,7 +406,8 @@ def _print_mode(rep: ModeReport, cats: dict[str, str]) -> None:
               f"{'y' if fr.changed else '-':>3} {'y' if fr.parses else 'NO':>5} "
               f"{'y' if fr.idempotent else 'NO':>4} {fr.applied:>7} {fr.marked:>6} "
               f"{len(fr.unmarked):>8} {len(fr.held_unmarked):>13} {len(fr.outside):>7}  "
-              f"{fr.hint()}{'  ' + fr.error if fr.error else ''}")
+              f"{fr.hint()}{f' ({fr.noted} notes)' if fr.noted else ''}"
+              f"{'  ' + fr.error if fr.error else ''}")
         for label, items in (("unmarked", fr.unmarked), ("held-unmarked", fr.held_unmarked)):
             if items:
                 print(f"    {label}: {', '.join(items)}")
@@ -424,6 +434,7 @@ def _totals(rep: ModeReport, cats: dict[str, str]) -> dict[str, Any]:
         "findings": sum(len(f.findings) for f in files),
         "applied": sum(f.applied for f in files),
         "marked": sum(f.marked for f in files),
+        "noted": sum(f.noted for f in files),
         "unmarked_leftovers": sum(len(f.unmarked) for f in files),
         "held_back_unmarked": sum(len(f.held_unmarked) for f in files),
         "files_changed_outside_findings": sum(bool(f.outside) for f in files),
@@ -488,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{t['mode']:20} files {t['files']}, parse {t['parses']}/{t['files']}, "
               f"idempotent {t['idempotent']}/{t['files']}, changed {t['changed']}, "
               f"on-prem found {t['onprem_found']}/{t['onprem_files']}, findings "
-              f"{t['findings']} (applied {t['applied']}, marked {t['marked']}, unmarked "
+              f"{t['findings']} (applied {t['applied']}, of them with a note {t['noted']}, "
+              f"marked {t['marked']}, unmarked "
               f"{t['unmarked_leftovers']}, held-back unmarked {t['held_back_unmarked']}), "
               f"files changed outside findings {t['files_changed_outside_findings']}, "
               f"negative files touched {t['negative_files_touched']}, hints {t['hints']}, "
