@@ -11,6 +11,10 @@ else of their file, because they may feed any of them.
 - A *blocker* (a manual item such as a body whose shape changes on Cloud) holds
   every edit of its group: nothing changes, and each call of the group carries a
   marker saying why.
+- A *held URL* (a base URL from a setting, variable or parameter that the codemod
+  cannot point at Cloud: a WM905 note) holds the group like a blocker: a Cloud
+  path, auth header or body sent to a base that may still be On-Prem is a
+  half-migrated request. The note then lists every change the request needs.
 - An *unsafe* edit makes the whole group unsafe: without ``--unsafe`` nothing of
   it is applied and each call gets a marker saying ``--unsafe`` would apply it.
 """
@@ -180,6 +184,8 @@ def decide(a: Analysis, ex: Exchanges) -> None:
             continue
         if g.blockers:
             _hold(a, g, edits)
+        elif bases := _held_urls(g):
+            _hold_for_url(a, g, edits, bases)
         elif any(it.fix == "unsafe" for it in edits):
             _couple_unsafe(a, g, edits)
 
@@ -218,7 +224,8 @@ def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
         it.message = (f"{it.message} (not applied: the request also needs `{near.code}`: "
                       f"{near_why})")
     for it in g.parts:
-        if it.fix == "manual" and not it.held and it.code in FOLLOW_UPS:
+        if (it.fix == "manual" and not it.held and it.code in FOLLOW_UPS
+                and all(it is not b for b in g.blockers)):
             it.silent = True  # a note about a rewrite that is not made
     for anchor in _anchors(a.facts, g, edits):
         if any(_function(a.facts, b.node) is _function(a.facts, anchor) for b in g.blockers
@@ -242,6 +249,68 @@ def _hold(a: Analysis, g: _Group, edits: list[Item]) -> None:
               f"payload with (`{where}`): {why}", anchor,
               todo=f"shares its URL, header or payload with a held-back request (`{where}`: "
               f"{first.code}); migrate them together")
+
+
+#: Notes on a base URL the codemod cannot rewrite (a setting, variable or parameter).
+HELD_URL = frozenset({"WM905"})
+
+
+def _held_urls(g: _Group) -> list[Item]:
+    return [it for it in g.parts if it.code in HELD_URL and it.fix == "manual"
+            and not it.silent and not it.held]
+
+
+def _hold_for_url(a: Analysis, g: _Group, edits: list[Item], bases: list[Item]) -> None:
+    """Nothing of the request changes while its base URL stays; its note says it all."""
+    notes = [it for it in g.parts if it.fix == "manual" and not it.held and not it.silent
+             and it.code in FOLLOW_UPS and it.code not in HELD_URL]
+    for base in bases:
+        calls = [e for e in g.calls if any(p is base for p in e.parts)]
+        # its calls' parts, and the floating ones (a payload built elsewhere may be theirs)
+        tied = {id(p) for e in g.calls for p in e.parts}
+        mine = [it for it in (*edits, *notes) if id(it) not in tied
+                or not calls or any(p is it for e in calls for p in e.parts)] or edits
+        ids = {it.id for it in mine}
+        # the comments an edit writes only when applied (which value a header must hold)
+        tied_notes = [n for n in a.items if n.hidden and n.todo and n.when_applied & ids]
+        steps = list(dict.fromkeys(_step(it) for it in (*mine, *tied_notes)))
+        held = "held: a Cloud path, header or body sent to an On-Prem base fails"
+        base.todo = f"{base.todo}, and in the same change: {'; '.join(steps)} ({held})"
+        base.message = f"{base.message}, and in the same change: {'; '.join(steps)} ({held})"
+    for e in g.calls:  # a call on a held base: its marker repeats what the base needs
+        own = [b for b in bases if any(p is b for p in e.parts)]
+        if own and not e.blockers:
+            e.blockers = own[:1]
+    g.blockers = list(bases)
+    _hold(a, g, edits)
+
+
+def _step(it: Item) -> str:
+    """What a held item asks the user to do, in a few words (its message up to the reason)."""
+    text = it.todo if it.fix == "manual" and it.todo else it.message
+    for cut in (" (unsafe with its request", " (held with its request", "; unsafe:"):
+        text = text.split(cut, 1)[0]
+    arrow = text.find(" -> '")
+    end = text.find("': ", arrow + 5) if arrow >= 0 else -1
+    if end >= 0:  # 'old' -> 'new': why (the quoted code may hold quotes and colons)
+        return _unsafe(it, text[:end + 1])
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch == '"':
+            quote = ch
+        elif text.startswith(": ", i) and text[i + 2:i + 3] != '"':
+            text = text[:i]
+            break
+    return _unsafe(it, text)
+
+
+def _unsafe(it: Item, text: str) -> str:
+    """An unsafe step says why: the user makes it by hand, so checks it then."""
+    if it.fix == "unsafe" and it.reason:
+        text += f" (check it: {it.reason})"
+    return text
 
 
 def _couple_unsafe(a: Analysis, g: _Group, edits: list[Item]) -> None:

@@ -69,17 +69,23 @@ requests.post(URL, json=body)
     Rule(
         "WM102", "onprem-path", "safe",
         "On-Prem path literal (/v1/... or v1/... for urljoin) in a concatenation, f-string, "
-        "%-format, str.format, urljoin or class attribute rewritten to the Cloud path.",
+        "%-format, str.format, urljoin or class attribute rewritten to the Cloud path. When "
+        "the base it is joined to comes from a setting, variable or parameter, the whole "
+        "request is held instead (WM905).",
         before='''import requests
 
-def send(base, key, body):
-    return requests.post(f"{base}/v1/messages", json=body,
+WABA = "https://waba.360dialog.io"
+
+def send(key, body):
+    return requests.post(WABA + "/v1/messages", json=body,
                          headers={"D360-API-KEY": key})
 ''',
         after='''import requests
 
-def send(base, key, body):
-    return requests.post(f"{base}/messages", json=body,
+WABA = "https://waba.360dialog.io"
+
+def send(key, body):
+    return requests.post(WABA + "/messages", json=body,
                          headers={"D360-API-KEY": key})
 ''',
     ),
@@ -241,12 +247,16 @@ def send(to, text):
         'in the call).',
         before='''import requests
 
+WABA_URL = "https://waba.360dialog.io"
+
 def mark_read(mid):
     return requests.put(f"{WABA_URL}/v1/messages/{mid}", json={
         "status": "read",
     })
 ''',
         after='''import requests
+
+WABA_URL = "https://waba-v2.360dialog.io"
 
 def mark_read(mid):
     return requests.post(f"{WABA_URL}/messages", json={
@@ -426,8 +436,10 @@ def send(tpl, to):
     ),
     Rule(
         "WM905", "base-url-setting", "manual",
-        "The base URL comes from a setting, env var, attribute or parameter: point it at the "
-        "Cloud base (the path in code is already rewritten).",
+        "The base URL comes from a setting, env var, attribute or parameter: the codemod "
+        "cannot point it at Cloud, so nothing of the request changes (path, auth header, "
+        "body, nor a header or body it shares with other requests); the marker lists every "
+        "change to make together with the base.",
         before='''import requests
 from django.conf import settings
 
@@ -439,10 +451,10 @@ def send(to, text):
 from django.conf import settings
 
 def send(to, text):
-    # waba-migrate: WM905: point `settings.WA_BASE` at https://waba-v2.360dialog.io
+    # waba-migrate: WM905: point `settings.WA_BASE` at https://waba-v2.360dialog.io, and in the same change: On-Prem URL '/v1/messages' -> '/messages' (send_message); add "messaging_product": "whatsapp" (held: a Cloud path, header or body sent to an On-Prem base fails)
     return requests.post(settings.WA_BASE + "/v1/messages",
                          json={"to": to, "type": "text", "text": {"body": text}})
-''',
+''',  # noqa: E501
     ),
     Rule(
         "WM906", "endpoint-shape-change", "manual",
