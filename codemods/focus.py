@@ -20,8 +20,11 @@ Here ``ast`` (C speed) reads the top-level statements and keeps:
 * what kept statements resolve to: a statement that binds a name a kept
   statement reads or binds, transitively (a name bound twice stays unknown).
 
-Every other statement becomes empty lines, so every kept node keeps its line
-and column; the file-wide word tests still read the whole text. A file with no
+Inside a kept statement, a literal container passed to a raised exception
+(``raise Invalid(..., definition={...})``, the bulk of generated schema
+validators) has its content turned into spaces: a raised value never reaches
+an HTTP call. Every other statement becomes empty lines, so every kept node
+keeps its line and column; the file-wide word tests still read the whole text. A file with no
 evidence keeps only its imports, and with no imports either it is not parsed
 at all. Used by ``scan`` only (a rewrite needs the whole tree). A reduced file
 whose statements ``ast`` places differently from the original is not used.
@@ -324,14 +327,17 @@ def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
         if isinstance(stmt, _SCOPES) and st.reads & bound:
             st.reads &= _global_names(stmt)
     keep = _kept(stmts)
-    if len(keep) == len(body):
-        return None
     if not keep:
         return NOTHING
+    spans = [span for i in sorted(keep) for span in _raised_literals(
+        body[i], data, starts, declared)]
+    if len(keep) == len(body) and not spans:
+        return None
     kept = sum(starts[_last_line(body[i])] - starts[_first_line(body[i]) - 1] for i in keep)
+    kept -= sum(end - start for start, end in spans)
     if kept >= WORTH * len(data):
         return None  # too little to blank: the check would cost more than it saves
-    out = list(lines)
+    out = _emptied(data, spans).splitlines(keepends=True) if spans else list(lines)
     drop: set[int] = set()
     for i, s in enumerate(body):
         first, last = _first_line(s), s.end_lineno or s.lineno
@@ -341,7 +347,7 @@ def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
         drop.add(i)
         for n in range(first - 1, last):
             out[n] = out[n][len(out[n].rstrip(b"\r\n")):]
-    if not drop:
+    if not drop and not spans:
         return None
     if lines[0].startswith(_BOM):
         out[0] = _BOM + out[0] if not out[0].startswith(_BOM) else out[0]
@@ -360,3 +366,70 @@ def _same_places(reduced: bytes, body: list[ast.stmt], dropped: set[int]) -> boo
         (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset, type(a))
         == (b.lineno, b.col_offset, b.end_lineno, b.end_col_offset, type(b))
         for a, b in zip(new, old, strict=True))
+
+
+def _raised_literals(stmt: ast.stmt, data: bytes, starts: list[int],
+                     hosts: frozenset[str]) -> list[tuple[int, int]]:
+    """Byte spans of the literal containers a kept statement passes to an exception it raises
+    (``raise Invalid(..., definition={...})``, schema validators' error details): a raised
+    value never reaches an HTTP call (rule words in it, such as a schema's "type" or
+    "content-type", are data), so they are emptied unless they hold an On-Prem URL part or a
+    host."""
+    if starts[_last_line(stmt)] - starts[stmt.lineno - 1] < 10 * MIN_LITERAL:
+        return []
+    out = []
+    for node in _nodes(stmt):
+        if type(node) is not ast.Raise or type(node.exc) is not ast.Call:
+            continue
+        for value in (*node.exc.args, *(kw.value for kw in node.exc.keywords)):
+            if type(value) not in _CONTAINERS or value.end_lineno is None \
+                    or value.end_col_offset is None:
+                continue
+            start = starts[value.lineno - 1] + value.col_offset
+            end = starts[value.end_lineno - 1] + value.end_col_offset
+            if end - start < MIN_LITERAL or not data[starts[value.lineno - 1]:end].isascii() \
+                    or data[start:start + 1] + data[end - 1:end] not in _PAIRS:
+                continue  # small, or a column ast counts in bytes and libcst in characters
+            if _pure_literal(value, hosts):
+                out.append((start, end))
+    return out
+
+
+#: Containers whose brackets stay while their content is blanked, and those brackets.
+_CONTAINERS: Final = (ast.Dict, ast.List, ast.Tuple)
+_PAIRS: Final = frozenset({b"{}", b"[]", b"()"})
+#: Literals shorter than this are not worth emptying.
+MIN_LITERAL: Final = 200
+
+
+def _pure_literal(value: ast.expr, hosts: frozenset[str]) -> bool:
+    """Only constants in containers, and no string that could be part of an On-Prem URL."""
+    for node in _nodes(value):
+        kind = type(node)
+        if kind is ast.Constant:
+            v = node.value
+            if (type(v) is str or type(v) is bytes) and _url_part(v, hosts):
+                return False
+        elif kind not in _LITERAL_NODES:
+            return False
+    return True
+
+
+_LITERAL_NODES: Final = frozenset({ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Load,
+                                   ast.UnaryOp, ast.USub, ast.UAdd})
+
+
+def _emptied(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``data`` with each span's content (between its brackets) turned into spaces, its line
+    breaks kept: every other node keeps its line and column."""
+    buf = bytearray(data)
+    for start, end in spans:
+        inner = data[start + 1:end - 1]
+        buf[start + 1:end - 1] = bytes(b if b in b"\r\n" else 32 for b in inner)
+    return bytes(buf)
+
+
+def _url_part(value: str | bytes, hosts: frozenset[str]) -> bool:
+    text = value if isinstance(value, str) else value.decode("latin-1")
+    low = text.lower()
+    return interesting(text) or interesting(low) or any(h in low for h in hosts)

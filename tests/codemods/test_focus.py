@@ -175,6 +175,63 @@ def test_tables_a_rule_can_see_are_kept(source: str) -> None:
     same_scan(source.encode())
 
 
+def validators(count: int = 6) -> str:
+    """Generated schema validators in the style of fastjsonschema's output: rule words
+    ("type", "content-type") everywhere, and big literal details in what they raise."""
+    schema = "{" + ", ".join(f"'field{i}': {{'type': 'string', 'format': 'content-type'}}"
+                             for i in range(40)) + "}"
+    out = ["class SchemaError(ValueError):\n    pass\n\n\n"]
+    for n in range(count):
+        out.append(
+            f"def validate_{n}(data):\n"
+            f"    if not isinstance(data, dict):\n"
+            f"        raise SchemaError('data must be object', value=data,\n"
+            f"                          definition={schema}, rule='type')\n"
+            f"    if 'content-type' in data and not isinstance(data['content-type'], str):\n"
+            f"        raise SchemaError(\n"
+            f"            'data.content-type must be string',\n"
+            f"            definition={{\n"
+            + "".join(f"                'k{i}': ['type', {i}, -{i}, None, (True, b'x')],\n"
+                      for i in range(8))
+            + "            },\n"
+            f"        )\n"
+            f"    return validate_{n + 1}(data) if {n} < {count - 1} else data\n\n\n")
+    return "".join(out)
+
+
+def test_literals_a_kept_function_raises_are_emptied_in_place() -> None:
+    data = (validators() + CALLER).encode()
+    reduced = focus(data)
+    assert reduced is not None and len(reduced) == len(data)
+    assert reduced.count(b"\n") == data.count(b"\n")
+    assert b"'field3'" not in reduced and b"'k7'" not in reduced
+    assert b"def validate_5(data):" in reduced and b"rule='type'" in reduced
+    assert same_scan(data)
+
+
+@pytest.mark.parametrize("detail", [
+    "'https://waba.360dialog.io/v1/messages'",  # part of an On-Prem URL: kept
+    "'/v1/media'",
+    "'x' * 300",  # not a literal
+    "[body, 'type']",  # reads a name
+])
+def test_raised_details_a_rule_can_see_are_kept(detail: str) -> None:
+    pad = ", ".join(f"'pad{i}'" for i in range(300))
+    raises = "".join(f"\n\ndef check_{n}(body):\n    if not body:\n        raise ValueError("
+                     f"'no body', details=[{pad}, {detail}])\n    return body['messages']\n"
+                     for n in range(8))
+    data = (CALLER + raises).encode()
+    reduced = focus(data)
+    assert reduced is None or (detail.encode() in reduced and b"'pad7'" in reduced)
+    same_scan(data)
+    # the same with a pure literal: emptied
+    plain = data.replace(detail.encode(), b"'other'")
+    reduced = focus(plain)
+    assert reduced is not None and b"def check_7(body):" in reduced
+    assert b"'pad7'" not in reduced and b"'other'" not in reduced
+    same_scan(plain)
+
+
 def test_a_declared_host_keeps_the_table() -> None:
     data = (table(value="node.example.internal") + CALLER).encode()
     assert focus(data) is not None
