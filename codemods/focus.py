@@ -24,9 +24,12 @@ Inside a kept statement, a literal container passed to a raised exception
 (``raise Invalid(..., definition={...})``, the bulk of generated schema
 validators) has its content turned into spaces: a raised value never reaches
 an HTTP call. Every other statement becomes empty lines, so every kept node
-keeps its line and column; the file-wide word tests still read the whole text. A file with no
-evidence keeps only its imports, and with no imports either it is not parsed
-at all. Used by ``scan`` only (a rewrite needs the whole tree). A reduced file
+keeps its line and column; the file-wide word tests still read the whole
+text. A file with no evidence keeps only its imports, and with no imports
+either it is not parsed at all. A file of :data:`PIECEWISE_MIN` bytes or more
+is read a piece at a time (``codemods.pieces``): its statements are summarised
+as each piece is parsed, so ``ast`` never holds the tree of a whole generated
+table. Used by ``scan`` only (a rewrite needs the whole tree). A reduced file
 whose statements ``ast`` places differently from the original is not used.
 """
 
@@ -41,6 +44,7 @@ from types import CodeType
 from typing import Any, Final
 
 import codemods
+from codemods import pieces
 from codemods.http_names import BODY_KEYWORDS, HTTP_MODULES, HTTP_VERBS
 from codemods.urls import interesting
 
@@ -121,13 +125,14 @@ class _Statement:
     """What one top-level statement binds, reads and holds (its string constants as written,
     not the names the compiler adds, which would make every ``def data()`` evidence)."""
 
-    __slots__ = ("binds", "calls", "evidence", "imports", "reads", "scope", "strong")
+    __slots__ = ("binds", "calls", "evidence", "imports", "raises", "reads", "scope", "strong")
 
     def __init__(self, stmt: ast.stmt, vocab: frozenset[str], hosts: frozenset[str]) -> None:
         self.binds: set[str] = set()
         self.reads: set[str] = set()
         self.calls: set[str] = set()  # names called: one imported from an HTTP module sends
         self.imports = False
+        self.raises: list[ast.Raise] = []  # read by _raised_literals, then dropped
         sends = False
         strings: set[str | bytes] = set()
         scope = self.scope = isinstance(stmt, _SCOPES)
@@ -169,10 +174,21 @@ class _Statement:
             elif not scope and (kind is ast.FunctionDef or kind is ast.AsyncFunctionDef
                                 or kind is ast.ClassDef):
                 self.binds.add(node.name)
+            elif kind is ast.Raise:
+                self.raises.append(node)
         telling = [v for v in strings if _telling(v, vocab, hosts)]
         self.evidence = sends or bool(telling)
         #: evidence beyond a plain word (see _kept)
         self.strong = sends or any(not _plain(v, hosts) for v in telling)
+
+    def merge(self, part: _Statement) -> None:
+        """Add what a part of the same statement holds (see _table)."""
+        self.binds |= part.binds
+        self.reads |= part.reads
+        self.calls |= part.calls
+        self.imports |= part.imports
+        self.evidence |= part.evidence
+        self.strong |= part.strong
 
 
 #: Per node class: the fields that may hold nodes (see _child_fields).
@@ -305,44 +321,39 @@ def _first_line(stmt: ast.stmt) -> int:
 def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
     """``data`` with the statements no rule can look at blanked; None: parse it whole (nothing
     to blank, or ``ast`` cannot read it); :data:`NOTHING`: no statement is left at all."""
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError):
-        return None  # libcst reports the error
-    body = tree.body
-    if not body:
-        return None
     declared = frozenset(h.lower() for h in hosts)
     lines = data.splitlines(keepends=True)
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    vocab = words()
-    stmts = [_Statement(s, vocab, declared) for s in body]
-    http_names = _http_imports([s for s, st in zip(body, stmts, strict=True) if st.imports])
+    body = tops(data, lines, starts, declared)
+    if not body:
+        return None  # libcst reports a syntax error; an empty file has nothing to blank
+    stmts = [t.st for t in body]
+    http_names = frozenset().union(*(t.http for t in body))
     bound = set().union(*(st.binds for st in stmts))
-    for stmt, st in zip(body, stmts, strict=True):
+    for t in body:
+        st = t.st
         if st.calls & http_names:
             st.evidence = st.strong = True
-        if isinstance(stmt, _SCOPES) and st.reads & bound:
-            st.reads &= _global_names(stmt)
+        if st.scope and st.reads & bound:
+            st.reads &= t.global_names()
     keep = _kept(stmts)
     if not keep:
         return NOTHING
-    spans = [span for i in sorted(keep) for span in _raised_literals(
-        body[i], data, starts, declared)]
+    spans = [span for i in sorted(keep) for span in body[i].spans]
     if len(keep) == len(body) and not spans:
         return None
-    kept = sum(starts[_last_line(body[i])] - starts[_first_line(body[i]) - 1] for i in keep)
+    kept = sum(starts[body[i].last] - starts[body[i].first - 1] for i in keep)
     kept -= sum(end - start for start, end in spans)
     if kept >= WORTH * len(data):
         return None  # too little to blank: the check would cost more than it saves
     out = _emptied(data, spans).splitlines(keepends=True) if spans else list(lines)
     drop: set[int] = set()
-    for i, s in enumerate(body):
-        first, last = _first_line(s), s.end_lineno or s.lineno
-        if i in keep or (i and (body[i - 1].end_lineno or 0) >= first) or (
-                i + 1 < len(body) and last >= _first_line(body[i + 1])):
+    for i, t in enumerate(body):
+        first, last = t.first, t.last
+        if i in keep or (i and body[i - 1].last >= first) or (
+                i + 1 < len(body) and last >= body[i + 1].first):
             continue  # a kept statement, or one that shares a line with another
         drop.add(i)
         for n in range(first - 1, last):
@@ -355,20 +366,93 @@ def focus(data: bytes, hosts: Iterable[str] = ()) -> bytes | None:
     return reduced if _same_places(reduced, body, drop) else None
 
 
-def _same_places(reduced: bytes, body: list[ast.stmt], dropped: set[int]) -> bool:
+class Top:
+    """A top-level statement as focus needs it, once its tree is gone (see codemods.pieces)."""
+
+    __slots__ = ("first", "http", "last", "names", "node", "place", "spans", "st")
+
+    def __init__(self, st: _Statement, place: tuple[int, int, int | None, int | None, type],
+                 first: int, last: int, *, node: ast.stmt | None = None,
+                 http: frozenset[str] = frozenset(), spans: list[tuple[int, int]] | None = None,
+                 names: set[str] | None = None) -> None:
+        self.st = st
+        self.place = place
+        self.first = first  # its first line (its first decorator's)
+        self.last = last
+        self.node = node  # kept when the whole file's tree is alive anyway
+        self.http = http  # names it imports from an HTTP module
+        self.spans = spans or []  # raised literals to empty if it is kept
+        self.names = names  # a def or class: the names it reads outside itself
+
+    def global_names(self) -> set[str]:
+        if self.names is None:
+            assert self.node is not None
+            self.names = _global_names(self.node)
+        return self.names
+
+
+def _top(stmt: ast.stmt, vocab: frozenset[str], data: bytes, starts: list[int],
+         hosts: frozenset[str], *, keep_node: bool) -> Top:
+    st = _Statement(stmt, vocab, hosts)
+    spans = _raised_literals(stmt, st.raises, data, starts, hosts) if st.raises else []
+    st.raises = []
+    names = None
+    if not keep_node and st.scope and st.reads:
+        names = _global_names(stmt)  # the tree is about to go
+    return Top(st, _place(stmt), _first_line(stmt), _last_line(stmt),
+               node=stmt if keep_node else None, spans=spans, names=names,
+               http=_http_imports([stmt]) if st.imports else frozenset())
+
+
+#: Files at least this big are read a piece at a time (see codemods.pieces).
+PIECEWISE_MIN: Final = 200_000
+
+
+def tops(data: bytes, lines: list[bytes], starts: list[int], hosts: frozenset[str], *,
+         piecewise_min: int = PIECEWISE_MIN, piece: int = pieces.PIECE) -> list[Top] | None:
+    """The file's top-level statements; None when ``ast`` cannot read it."""
+    vocab = words()
+    if len(data) >= piecewise_min and pieces.splittable(data):
+        try:
+            return _piecewise(data, lines, starts, vocab, hosts, piece)
+        except pieces.Unsplittable:
+            pass
+    try:
+        body = ast.parse(data).body
+    except (SyntaxError, ValueError):
+        return None
+    return [_top(s, vocab, data, starts, hosts, keep_node=True) for s in body]
+
+
+def _piecewise(data: bytes, lines: list[bytes], starts: list[int], vocab: frozenset[str],
+               hosts: frozenset[str], size: int) -> list[Top]:
+    out: list[Top] = []
+    for piece in pieces.split(lines, starts, size):
+        if isinstance(piece, pieces.Table):
+            st = _Statement(piece.head, vocab, hosts)
+            for part in piece.parts:
+                st.merge(_Statement(part, vocab, hosts))
+            out.append(Top(st, piece.place, piece.place[0], piece.place[2]))
+        else:
+            out.extend(_top(s, vocab, data, starts, hosts, keep_node=False) for s in piece)
+    return out
+
+
+def _same_places(reduced: bytes, body: list[Top], dropped: set[int]) -> bool:
     """Does ``ast`` find the other statements, and only them, where the original has them?"""
     try:
         new = ast.parse(reduced).body
     except (SyntaxError, ValueError):
         return False
-    old = [s for i, s in enumerate(body) if i not in dropped]
-    return len(new) == len(old) and all(
-        (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset, type(a))
-        == (b.lineno, b.col_offset, b.end_lineno, b.end_col_offset, type(b))
-        for a, b in zip(new, old, strict=True))
+    old = [t for i, t in enumerate(body) if i not in dropped]
+    return len(new) == len(old) and all(_place(a) == b.place for a, b in zip(new, old, strict=True))
 
 
-def _raised_literals(stmt: ast.stmt, data: bytes, starts: list[int],
+def _place(stmt: ast.stmt) -> tuple[int, int, int | None, int | None, type]:
+    return stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset, type(stmt)
+
+
+def _raised_literals(stmt: ast.stmt, raises: list[ast.Raise], data: bytes, starts: list[int],
                      hosts: frozenset[str]) -> list[tuple[int, int]]:
     """Byte spans of the literal containers a kept statement passes to an exception it raises
     (``raise Invalid(..., definition={...})``, schema validators' error details): a raised
@@ -378,8 +462,8 @@ def _raised_literals(stmt: ast.stmt, data: bytes, starts: list[int],
     if starts[_last_line(stmt)] - starts[stmt.lineno - 1] < 10 * MIN_LITERAL:
         return []
     out = []
-    for node in _nodes(stmt):
-        if type(node) is not ast.Raise or type(node.exc) is not ast.Call:
+    for node in raises:
+        if type(node.exc) is not ast.Call:
             continue
         for value in (*node.exc.args, *(kw.value for kw in node.exc.keywords)):
             if type(value) not in _CONTAINERS or value.end_lineno is None \
