@@ -38,8 +38,11 @@ def _libc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "malloc_trim") else None
 
 
-#: After a candidate this big, a worker returns the freed memory (see _release).
+#: After a candidate this big, a worker returns the freed memory (see _release) ...
 TRIM_MIN: Final = 100_000
+#: ... and, where the process can read its own resident size, after any candidate that left
+#: it this much larger than after the last release (a 50 kB module parsed whole takes 50 MB).
+TRIM_GROWTH: Final = 8 * 2**20
 _LIBC: Final = _libc()
 #: Below this many files a pool costs more than it saves.
 POOL_MIN: Final = 64
@@ -123,10 +126,38 @@ def _one(path: Path, display: str, size: int, options: Options, max_size: int) -
     finally:
         if collecting:
             gc.enable()
-    if size >= TRIM_MIN:
-        _release()
+    _after_candidate(size)
     return _Done(candidate=True, outcome=out,
                  original=data if out.new_data is not None else None)
+
+
+def _resident() -> int | None:
+    """This process's resident bytes (Linux), else None."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: Resident bytes after this process's last release (None: not measured yet).
+_floor: int | None = None
+
+
+def _after_candidate(size: int) -> None:
+    """Return the memory a candidate's trees took once they are gone, if it is worth it."""
+    global _floor
+    now = _resident()
+    if now is None:
+        if size >= TRIM_MIN:
+            _release()
+        return
+    if _floor is None:
+        _floor = now
+    if now - _floor > TRIM_GROWTH:
+        _release()
+        _floor = _resident() or now
 
 
 def _release() -> None:

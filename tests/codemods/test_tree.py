@@ -83,3 +83,43 @@ def test_pool_inline_and_prefilter_agree(project: Path) -> None:
 
 def test_fixture_dir_is_not_collected_by_pytest() -> None:
     assert (FIXTURES / "snippets" / "s1.py").exists()
+
+
+MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from codemods.engine import Options
+from codemods.runner import _one, _resident
+
+warm, big = Path(sys.argv[1]), Path(sys.argv[2])
+_one(warm, str(warm), warm.stat().st_size, Options(), 0)
+before = _resident()
+done = _one(big, str(big), big.stat().st_size, Options(), 0)
+after = _resident()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(before, after, peak, len(done.outcome.findings))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+def test_a_worker_returns_the_memory_of_a_mid_sized_file(tmp_path: Path) -> None:
+    """A 70 kB module kept whole (below the size that always triggers a release) takes tens
+    of MB while it is analysed; the worker hands them back once it is done."""
+    import subprocess
+    import sys
+
+    def module(n: int) -> str:
+        return "import requests\n" + "".join(
+            f'\n\ndef send_{i}(url, key, to):\n    return requests.post(url, json={{"to": to, '
+            f'"type": "text", "text": {{"body": "{i}"}}}},\n'
+            f'                         headers={{"D360-API-KEY": key}})\n' for i in range(n))
+    warm, big = tmp_path / "warm.py", tmp_path / "big.py"
+    warm.write_text(module(5))
+    big.write_text(module(300))
+    assert 50_000 < big.stat().st_size < 100_000
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(warm), str(big)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    before, after, peak, findings = map(int, out.stdout.split())
+    assert findings
+    assert peak - before > 20 * 2**20, (before, peak)  # the file did take memory
+    assert after - before < 12 * 2**20, (before, after, peak)
