@@ -38,7 +38,11 @@ statements a rule can look at, see ``codemods.focus``; a candidate whose rule
 words are spread over most of its statements is parsed whole, at about 1.6
 libcst parses, so the ratios shrink as the share of such bytes grows, and the
 libcst tree of the biggest one, about 500 bytes per source byte, sets the peak
-memory); other machines (more cores favour neither side: both use J workers).
+memory: a candidate that keeps 200 kB of code takes about 100 MB more than a
+worker's start of about 55 MB; big tables no longer count, a file of 200 kB or
+more being read by ``ast`` a piece at a time); the peak of a run where both
+workers take such a file at once (the summed figure is one run's sample);
+other machines (more cores favour neither side: both use J workers).
 A loaded machine makes every figure noisy; the alternation spreads the noise
 over both sides but does not remove it.
 
