@@ -51,7 +51,7 @@ from codemods.urls import interesting
 #: Modules of the command around the rules: their strings are messages, options and file
 #: names, never compared with the code being scanned.
 _NOT_RULES: Final = frozenset({"cli.py", "discover.py", "engine.py", "focus.py", "parsing.py",
-                               "reading.py", "report.py", "rules.py", "runner.py"})
+                               "pieces.py", "reading.py", "report.py", "rules.py", "runner.py"})
 #: What ``focus`` answers for a file with nothing a rule can look at (not even an import).
 NOTHING: Final = b""
 #: A rule's word looks like a key, a header name, a path or a host: no inner space.
