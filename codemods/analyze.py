@@ -213,7 +213,7 @@ def analyze(module: cst.Module, target: Target, strategy: Strategy, text: str,
     if context or CONTEXT_RE.search(text):
         for double in doubles.test_doubles(facts, target, shim=strategy == "shim"):
             a.add("WM918", "manual", double.message, double.node, todo=double.todo)
-    webhooks.analyze_webhooks(facts, a, text, target)
+    webhooks.analyze_webhooks(facts, a, text, target, onprem=context or urls.onprem)
     _dedupe(a)
     return a
 

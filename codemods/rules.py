@@ -295,7 +295,9 @@ def hook():
         "WM402", "webhook-body-manual", "manual",
         "A webhook body the handler reads On-Prem keys from, but also writes to (the writes "
         "would be lost on the new object onprem_view returns) or hands whole to other code: "
-        "wrap it by hand where it is only read.",
+        "wrap it by hand where it is only read. Also a function parameter read as a flat "
+        "On-Prem body (data[\"messages\"][0]) in a file that calls the On-Prem API, when no "
+        "handler here hands it over: wrap the body where the handler receives it.",
         before='''from flask import request
 
 @app.post("/hook")

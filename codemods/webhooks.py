@@ -162,9 +162,10 @@ def _already_migrated(facts: Facts) -> bool:
     return bool(names & _ADAPTERS)
 
 
-def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> None:
-    exprs = payload_expressions(facts)
-    if not exprs or not _SHAPE.search(text) or not _MARKERS.search(text):
+def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target, *,
+                     onprem: bool = False) -> None:
+    """``onprem``: the file is proven to call the On-Prem API (its parameters may be bodies)."""
+    if not _SHAPE.search(text) or not _MARKERS.search(text):
         return
     if not _WHATSAPP.search(text):
         return  # "messages"/"statuses" of some other API
@@ -172,6 +173,17 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
         return  # the handler already reads Cloud's entry[].changes[]
     if _already_migrated(facts):
         return
+    judged = _handlers(facts, a, target)
+    if onprem:
+        from codemods.webhook_params import report_parameters
+
+        report_parameters(facts, a, judged)
+
+
+def _handlers(facts: Facts, a: Analysis, target: Target) -> set[int]:
+    """Wrap or report each handler's payload; the ids of the functions it is handed to."""
+    exprs = payload_expressions(facts)
+    judged: set[int] = set()
     first: cst.CSTNode | None = None
     # every ``request.data`` of one handler is the same object: decide for them together
     groups: dict[tuple[int, str], list[cst.BaseExpression]] = {}
@@ -183,6 +195,7 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
         use = _Use()
         for node in nodes:
             _body_use(facts, node, use)
+        judged.update(id(fn) for fn in use.followed)
         if not use.reads:
             continue  # not proven a webhook body
         node = nodes[0]
@@ -220,6 +233,7 @@ def analyze_webhooks(facts: Facts, a: Analysis, text: str, target: Target) -> No
               "hub.challenge handshake with your verify token and check X-Hub-Signature-256 "
               "(shim.webhooks WebhookGuard / WSGIWebhookGuard do both)", first,
               todo="verify Meta's GET handshake and X-Hub-Signature-256 (shim.webhooks guards)")
+    return judged
 
 
 class _Use:
@@ -231,6 +245,8 @@ class _Use:
         self.passed: cst.CSTNode | None = None
         #: a read of a top-level key no webhook body has (the object is another request)
         self.foreign: cst.CSTNode | None = None
+        #: functions of this module the object was handed to and followed into
+        self.followed: list[cst.FunctionDef] = []
 
 
 def _body_use(facts: Facts, node: cst.BaseExpression, use: _Use) -> _Use:
@@ -366,6 +382,7 @@ def _handed_to_reader(facts: Facts, call: cst.Call, arg: cst.Arg, use: _Use, dep
     inner = _Use()
     for ref in refs:
         _classify(facts, ref, inner, depth + 1)
+    use.followed += [fn, *inner.followed]
     if not inner.reads:
         return False
     use.reads = True
