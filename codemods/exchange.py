@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from codemods.facts import Facts, iter_parents
+from codemods.facts import Facts, enclosing, iter_parents
 
 if TYPE_CHECKING:
     from codemods.analyze import Analysis, Item
@@ -91,13 +91,6 @@ class _Union:
             self.parent[rb] = ra
 
 
-def _class_of(facts: Facts, node: cst.CSTNode) -> cst.ClassDef | None:
-    for parent in iter_parents(facts, node):
-        if isinstance(parent, cst.ClassDef):
-            return parent
-    return None
-
-
 @dataclass(eq=False)
 class _Group:
     calls: list[Exchange] = field(default_factory=list)
@@ -127,12 +120,12 @@ def _groups(facts: Facts, ex: Exchanges) -> list[_Group]:
     for i, e in enumerate(exchanges):
         if _terminal(e):
             continue
-        by_class.setdefault(_class_of(facts, e.call), []).append(i)
+        by_class.setdefault(enclosing(facts, e.call, cst.ClassDef), []).append(i)
     first_floating: int | None = None
     for it in floating:
         key = 2 * it.id + 1
         uf.find(key)
-        cls = _class_of(facts, it.node)
+        cls = enclosing(facts, it.node, cst.ClassDef)
         mates = by_class.get(cls) if cls is not None else None
         if not mates:
             mates = [i for i, e in enumerate(exchanges) if not _terminal(e)]

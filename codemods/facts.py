@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
@@ -915,3 +915,11 @@ def iter_parents(facts: Facts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while cur is not None:
         yield cur
         cur = facts.parents.get(cur)
+
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
+
+
+def enclosing(facts: Facts, node: cst.CSTNode, kind: type[_Node]) -> _Node | None:
+    """The nearest ancestor of ``node`` that is a ``kind`` (the class or function it is in)."""
+    return next((p for p in iter_parents(facts, node) if isinstance(p, kind)), None)

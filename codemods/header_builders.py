@@ -12,14 +12,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from codemods.facts import Facts, Scope, dotted
-
-
-def _function_of(facts: Facts, node: cst.CSTNode) -> cst.FunctionDef | None:
-    cur = facts.parents.get(node)
-    while cur is not None and not isinstance(cur, cst.FunctionDef):
-        cur = facts.parents.get(cur)
-    return cur
+from codemods.facts import Facts, Scope, dotted, enclosing
 
 
 def _class_of(facts: Facts, fn: cst.FunctionDef) -> cst.ClassDef | None:
@@ -35,7 +28,7 @@ def _builders(facts: Facts) -> dict[str, list[tuple[cst.FunctionDef, cst.Dict]]]
     for d in facts.dicts:
         if not isinstance(facts.parents.get(d), cst.Return):
             continue
-        fn = _function_of(facts, d)
+        fn = enclosing(facts, d, cst.FunctionDef)
         if fn is not None:
             out.setdefault(fn.name.value, []).append((fn, d))
     return out

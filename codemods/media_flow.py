@@ -15,20 +15,13 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from codemods.dicts import value_of
-from codemods.facts import Facts, Scope, dotted
+from codemods.facts import Facts, Scope, dotted, enclosing
 from shim.mapping.fields import MEDIA_TYPES
 
 if TYPE_CHECKING:
     from codemods.analyze import Analysis, _UrlResult
 
 _BODY_KEYWORDS = ("json", "data")
-
-
-def _function_name(facts: Facts, node: cst.CSTNode) -> str | None:
-    cur = facts.parents.get(node)
-    while cur is not None and not isinstance(cur, cst.FunctionDef):
-        cur = facts.parents.get(cur)
-    return cur.name.value if isinstance(cur, cst.FunctionDef) else None
 
 
 def _held(urls: _UrlResult, call: cst.Call) -> bool:
@@ -73,8 +66,8 @@ def hold_sends_of_held_uploads(facts: Facts, a: Analysis, urls: _UrlResult) -> N
                and plan.endpoint.name == "upload_media" and _held(urls, call)}
     if not uploads:
         return
-    makers = {name: call for call in uploads
-              if (name := _function_name(facts, call)) is not None}
+    makers = {fn.name.value: call for call in uploads
+              if (fn := enclosing(facts, call, cst.FunctionDef)) is not None}
     for hc in facts.http_calls:
         plan = urls.plans.get(hc.call)
         if plan is None or plan.endpoint is None or plan.endpoint.name != "send_message":

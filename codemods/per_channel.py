@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 import libcst as cst
 
 from codemods.exchange import _terminal
-from codemods.facts import Facts, Scope, iter_parents
+from codemods.facts import Facts, Scope, enclosing, iter_parents
 from codemods.http_names import HTTP_VERBS
 from shim.mapping.hosts import Target
 
@@ -170,15 +170,11 @@ def _kw(arg: cst.Arg) -> str | None:
     return arg.keyword.value if arg.keyword is not None else None
 
 
-def _class_of(facts: Facts, node: cst.CSTNode) -> cst.ClassDef | None:
-    return next((p for p in iter_parents(facts, node) if isinstance(p, cst.ClassDef)), None)
-
-
 def _mates(facts: Facts, urls: _UrlResult, node: cst.CSTNode) -> set[cst.Call]:
     """The requests a floating item joins (as codemods.exchange groups them)."""
     live = [c for c in urls.ex.by_call if not _terminal(urls.ex.by_call[c])]
-    cls = _class_of(facts, node)
-    same = {c for c in live if cls is not None and _class_of(facts, c) is cls}
+    cls = enclosing(facts, node, cst.ClassDef)
+    same = {c for c in live if cls is not None and enclosing(facts, c, cst.ClassDef) is cls}
     return same or set(live)
 
 
