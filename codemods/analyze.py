@@ -34,6 +34,7 @@ from codemods.facts import (
     Owner,
     Scope,
     collect,
+    descendants,
     dotted,
     iter_parents,
 )
@@ -335,16 +336,16 @@ def _same_base_siblings(facts: Facts, a: Analysis, urls: _UrlResult, receipt: Ht
     cls = method.enclosing_class if method is not None else None
     if cls is None or receipt.url is None:
         return
-    bases = {facts.code(n, 200) for n in _subtree(receipt.url) if isinstance(n, cst.Attribute)
+    bases = {facts.code(n, 200) for n in descendants(receipt.url) if isinstance(n, cst.Attribute)
              and isinstance(n.value, cst.Name) and n.value.value == "self"}
     for hc in facts.http_calls:
         fn = hc.scope.function()
         if (hc is receipt or hc.url is None or hc.call in urls.plans or fn is None
                 or fn.enclosing_class is not cls):
             continue
-        attrs = {facts.code(n, 200) for n in _subtree(hc.url) if isinstance(n, cst.Attribute)}
+        attrs = {facts.code(n, 200) for n in descendants(hc.url) if isinstance(n, cst.Attribute)}
         texts = [(string_value(n) or "") if isinstance(n, cst.SimpleString) else n.value
-                 for n in _subtree(hc.url)
+                 for n in descendants(hc.url)
                  if isinstance(n, cst.SimpleString | cst.FormattedStringText)]
         shared = sorted(attrs & bases)
         if shared and any(_ONPREM_SUFFIX.search(t) for t in texts):
@@ -361,10 +362,8 @@ def _read_receipt_body(facts: Facts, hc: HttpCall) -> bool:
     for arg in hc.call.args:
         if arg.keyword is not None and arg.keyword.value in ("json", "data"):
             value = _dumps_arg(facts, arg.value, hc.scope) or arg.value
-            for d in facts.dict_values(value, hc.scope):
-                if set(keys_of(d)) == {"status"} and string_value(
-                        value_of(d, "status") or d) == "read":
-                    return True
+            if any(evidence.read_receipt(d) for d in facts.dict_values(value, hc.scope)):
+                return True
     return False
 
 
@@ -478,7 +477,7 @@ def _key_param_reason(facts: Facts, call: cst.Call) -> str:
         if not (isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str)
                 and key.evaluated_value.lower() in _KEY_HEADERS):
             continue
-        names = [n.value for n in _subtree(element.value) if isinstance(n, cst.Name)]
+        names = [n.value for n in descendants(element.value) if isinstance(n, cst.Name)]
         found = next((n for n in names if n in params), None)
         if found is not None and _fed_per_caller(facts, fn.node, params.index(found), found, 3):
             return (f"the function sends the key its caller passes (`{found}`), and this module "
@@ -552,17 +551,7 @@ def _params(fn: cst.FunctionDef) -> list[str]:
 
 
 def _call_values(call: cst.Call) -> list[cst.CSTNode]:
-    return [node for arg in call.args for node in _subtree(arg.value)]
-
-
-def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        cur = stack.pop()
-        out.append(cur)
-        stack.extend(cur.children)
-    return out
+    return [node for arg in call.args for node in descendants(arg.value)]
 
 
 def _rooted_in_param(facts: Facts, node: cst.CSTNode, fn: Scope | None) -> bool:
@@ -1297,13 +1286,9 @@ def _attr_dicts(facts: Facts, node: cst.BaseExpression, scope: Scope) -> list[cs
 
 
 def _mentions_url(facts: Facts, node: cst.CSTNode) -> bool:
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.SimpleString | cst.FormattedStringText) and cur in facts.scope_of:
-            return True  # an interesting literal (see Facts.leaves)
-        stack.extend(cur.children)
-    return False
+    # an interesting literal (see Facts.leaves)
+    return any(isinstance(cur, cst.SimpleString | cst.FormattedStringText)
+               and cur in facts.scope_of for cur in descendants(node))
 
 
 # --- read receipts --------------------------------------------------------------

@@ -113,6 +113,11 @@ def _first_keys(facts: Facts, firsts: set[str]) -> Iterator[cst.BaseExpression]:
             yield node.value
 
 
+def read_receipt(d: cst.Dict) -> bool:
+    """Exactly On-Prem's read-receipt body, ``{"status": "read"}``."""
+    return set(keys_of(d)) == {"status"} and string_value(value_of(d, "status") or d) == "read"
+
+
 def onprem_send_body(d: cst.Dict) -> bool:
     """A send body (or contacts check) in the On-Prem shape, with no Cloud marker."""
     keys = keys_of(d)
@@ -122,7 +127,7 @@ def onprem_send_body(d: cst.Dict) -> bool:
         return True
     if "blocking" in keys and "contacts" in keys:
         return True
-    if set(keys) == {"status"} and string_value(value_of(d, "status") or d) == "read":
+    if read_receipt(d):
         return True  # a read receipt (PUT /v1/messages/{id})
     if "to" not in keys:
         return False

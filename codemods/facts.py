@@ -917,6 +917,15 @@ def iter_parents(facts: Facts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         cur = facts.parents.get(cur)
 
 
+def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and every node below it (depth first, last child first)."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        yield cur
+        stack.extend(cur.children)
+
+
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 import libcst as cst
 
+from codemods.facts import descendants
 from codemods.webhooks import (
     VIEW_NAME,
     _classify,
@@ -37,7 +38,9 @@ def report_parameters(facts: Facts, a: Analysis, judged: set[int]) -> None:
 
     ``judged`` holds the ids of functions a handler here already hands its body to.
     """
-    for fn in _functions(facts.module):
+    for fn in descendants(facts.module):
+        if not isinstance(fn, cst.FunctionDef):
+            continue
         if id(fn) in judged:
             continue
         for param in (*fn.params.posonly_params, *fn.params.params,
@@ -76,14 +79,3 @@ def _first_item(facts: Facts, ref: cst.Name) -> bool:
     return (isinstance(outer, cst.Subscript) and outer.value is sub and len(outer.slice) == 1
             and isinstance(outer.slice[0].slice, cst.Index)
             and isinstance(outer.slice[0].slice.value, cst.Integer))
-
-
-def _functions(module: cst.Module) -> list[cst.FunctionDef]:
-    out: list[cst.FunctionDef] = []
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.FunctionDef):
-            out.append(cur)
-        stack.extend(cur.children)
-    return out
