@@ -97,10 +97,10 @@ _aio_middlewares: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionar
 
 
 def _aio_middleware(session: Any) -> Any:
-    from shim.compat.middleware import ShimMiddleware
-
     found = _aio_middlewares.get(session)
-    if found is None:
+    if found is None:  # aiohttp is optional: its middleware is imported with the first session
+        from shim.compat.middleware import ShimMiddleware
+
         found = _aio_middlewares[session] = ShimMiddleware(
             read_timeout=session.timeout.sock_read)
     return found
